@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "addonmock",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "addonmock", targets: ["addonmock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries (Debian: libmicrohttpd-dev, libsqlite3-dev).
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+                       providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        // Non-variadic wrappers for the variadic libmicrohttpd calls Swift cannot import.
+        .target(name: "CMHDShim", dependencies: ["CMicroHTTPD"]),
+
+        // Pure domain: JSON, time, lifecycle engine, template catalog. No I/O.
+        .target(name: "AddonMockCore"),
+        // SQLite persistence: connection wrapper, migrations, instance repository.
+        .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
+        // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
+        .target(name: "AddonMockHTTP", dependencies: ["CMicroHTTPD", "CMHDShim"]),
+        // The built-in catalog: fixtures/*.json compiled into the binary (catalog/ is a symlink to fixtures/),
+        // so the executable needs no files beside it.
+        .target(name: "AddonMockFixtures",
+                resources: [.embedInCode("catalog/cce-addon-templates.json")]),
+        // Emulated services (wire <-> domain), control API and application wiring.
+        .target(name: "AddonMock", dependencies: [
+            "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockFixtures",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "addonmock", dependencies: [
+            "AddonMock",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
+        .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
+        .testTarget(name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockHTTP", "addonmock"]),
+    ]
+)

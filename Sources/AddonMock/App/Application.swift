@@ -1,0 +1,148 @@
+import AddonMockCore
+import AddonMockFixtures
+import AddonMockHTTP
+import AddonMockStore
+import Dispatch
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Start-up failures: the message is printed as one line and the process exits with 2.
+public struct StartupError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Everything wired together: database, catalog, engine, services, HTTP server and the sweeper.
+public final class Application: Sendable {
+    public let configuration: Configuration
+    public let clock: VirtualClock
+    public let manager: InstanceManager
+    public let port: UInt16
+    private let server: HTTPServer
+    private let sweeper: Ticker
+    let dispatcher: Dispatcher
+
+    /// Opens the database (migrating it), loads the catalog, applies every transition that fell due while the
+    /// server was down, and starts listening. Throws `StartupError` for anything a user has to fix.
+    public init(configuration: Configuration, clock: VirtualClock = VirtualClock(), logger: Logger) throws(StartupError) {
+        self.configuration = configuration
+        self.clock = clock
+
+        let database: Database
+        do {
+            database = try Database(path: configuration.database)
+        } catch let e as SQLiteError {
+            throw StartupError(message: e.isCorruption
+                ? "database \(configuration.database) is not an addonmock database or is damaged (\(e.message)); refusing to touch it: move it away or pick another --db"
+                : "cannot open database \(configuration.database): \(e.message)")
+        } catch {
+            throw StartupError(message: "cannot open database \(configuration.database): \(error)")
+        }
+
+        let cceCatalog = try Self.loadCatalog(file: "cce-addon-templates.json", builtIn: BuiltInFixtures.cceAddonTemplates,
+                                              directory: configuration.fixtures)
+        let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)))
+        let manager = InstanceManager(database: database, engine: engine, clock: clock)
+        self.manager = manager
+        do {
+            let caughtUp = try manager.sweep()
+            if caughtUp > 0 { logger.info("applied \(caughtUp) transition(s) that fell due while stopped") }
+        } catch {
+            throw StartupError(message: "database \(configuration.database) cannot be read: \(error)")
+        }
+
+        let dispatcher = Dispatcher(services: [
+            CCEService(manager: manager, catalog: cceCatalog),
+            ControlService(),
+        ], logger: logger)
+        self.dispatcher = dispatcher
+        server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
+                                           threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
+                            handler: dispatcher)
+        do {
+            port = try server.start()
+        } catch {
+            throw StartupError(message: error.description)
+        }
+
+        // Persist due transitions a few times a second so the file stays an honest picture between requests.
+        sweeper = Ticker(label: "addonmock.sweeper", intervalMs: 250) { [manager] in
+            do { try manager.sweep() } catch { logger.error("sweep failed: \(error)") }
+        }
+    }
+
+    /// `http://HOST:PORT` as clients should use it.
+    public var baseURL: String {
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        return "http://\(host):\(port)"
+    }
+
+    /// Stops accepting, finishes in-flight requests, stops the sweeper and leaves a checkpointed database.
+    public func stop() {
+        server.stop()
+        sweeper.stop()
+        manager.database.checkpoint()
+    }
+
+    static func loadCatalog(file: String, builtIn: [UInt8], directory: String?) throws(StartupError) -> Catalog {
+        var bytes = builtIn
+        var source = "built-in \(file)"
+        if let directory {
+            guard isDirectory(directory) else { throw StartupError(message: "--fixtures \(directory) is not a directory") }
+            let path = directory + "/" + file
+            if let data = readFile(path) {
+                bytes = data
+                source = path
+            }
+        }
+        do {
+            return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: source)
+        } catch let e as JSONSyntaxError {
+            throw StartupError(message: "\(source): \(e.description)")
+        } catch {
+            throw StartupError(message: "\(error)")
+        }
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    private static func readFile(_ path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
+            if n <= 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+}
+
+/// Runs `work` every `intervalMs` on its own serial queue until stopped.
+/// `@unchecked`: DispatchSourceTimer is thread-safe but not annotated Sendable.
+final class Ticker: @unchecked Sendable {
+    private let queue: DispatchQueue
+    private let timer: DispatchSourceTimer
+
+    init(label: String, intervalMs: Int, work: @escaping @Sendable () -> Void) {
+        queue = DispatchQueue(label: label)
+        timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs),
+                       leeway: .milliseconds(intervalMs / 5))
+        timer.setEventHandler(handler: work)
+        timer.resume()
+    }
+
+    /// Returns once no run is in progress and none will start.
+    func stop() {
+        timer.cancel()
+        queue.sync {}
+    }
+}

@@ -1,0 +1,188 @@
+import AddonMockCore
+import AddonMockHTTP
+
+/// The CCE add-on API, served twice: under `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters),
+/// each its own namespace of instances.
+struct CCEService: EmulatedService {
+    let name = "cce"
+    let pathPrefixes = ["/api/v3/", "/autopilot/v3/"]
+    let errorFormat: any ErrorFormat = CCEErrorFormat()
+    let manager: InstanceManager
+    let catalog: Catalog
+    let wire: CCEWire
+
+    init(manager: InstanceManager, catalog: Catalog) {
+        self.manager = manager
+        self.catalog = catalog
+        self.wire = CCEWire(catalog: catalog)
+    }
+
+    var routes: [ServiceRoute] {
+        [("/api/v3", ServiceKind.cce), ("/autopilot/v3", ServiceKind.autopilot)].flatMap { prefix, kind in
+            [
+                ServiceRoute("POST", "\(prefix)/addons") { try install($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons") { try list($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons/{id}") { try show($0, kind) },
+                ServiceRoute("PUT", "\(prefix)/addons/{id}") { try upgrade($0, kind) },
+                ServiceRoute("DELETE", "\(prefix)/addons/{id}") { try delete($0, kind) },
+                ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback") { try rollback($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addontemplates") { try templates($0) },
+            ]
+        }
+    }
+
+    // MARK: handlers
+
+    private func install(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        let body = try InstanceRequest.decode(ctx.request.body, versionRequired: false)
+        try checkClusterMatches(body.clusterID, ctx.request)
+        let (template, version) = try resolve(body.templateName, body.version)
+        let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
+        let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
+        let instance = try manager.create(service: kind, scope: body.clusterID, template: template.name, conflict: { existing in
+            APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
+        }, make: { now in
+            manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
+                                   revision: revision, annotations: RawJSON(annotations),
+                                   templateTiming: template.timing, outcome: .succeed, now: now)
+        })
+        return .json(200, wire.instanceBody(instance))
+    }
+
+    private func list(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        guard let cluster = requestedCluster(ctx.request) else {
+            throw APIError(.badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
+        }
+        return .json(200, wire.listBody(try manager.instances(service: kind, scope: cluster)))
+    }
+
+    private func show(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        let id = ctx.parameters["id"]
+        let cluster = requestedCluster(ctx.request)
+        guard let instance = try manager.instance(id: id), belongs(instance, kind, cluster) else {
+            throw notFound(id, cluster)
+        }
+        return .json(200, wire.instanceBody(instance))
+    }
+
+    private func upgrade(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        let id = ctx.parameters["id"]
+        let body = try InstanceRequest.decode(ctx.request.body, versionRequired: true)
+        try checkClusterMatches(body.clusterID, ctx.request)
+        let (template, version) = try resolve(body.templateName, body.version)
+        let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
+        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, body.clusterID) },
+                                          notFound: { notFound(id, body.clusterID) }) { instance, now in
+            guard instance.template == template.name else {
+                throw APIError(.badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
+            }
+            try lifecycle { try manager.engine.begin(.upgrade, on: &instance, revision: revision, templateTiming: template.timing, outcome: .succeed, now: now) }
+            if let annotations = body.annotations { instance.annotations = RawJSON(annotations) }
+        }
+        return .json(200, wire.instanceBody(instance))
+    }
+
+    private func delete(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        let id = ctx.parameters["id"]
+        let cluster = requestedCluster(ctx.request)
+        _ = try manager.modify(id: id, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
+            let timing = catalog.template(named: instance.template)?.timing
+            try lifecycle { try manager.engine.begin(.delete, on: &instance, templateTiming: timing, outcome: .succeed, now: now) }
+        }
+        // The real API answers a plain-text "success"; the SDK's DeleteAddonInstanceResponse.body reads it as is.
+        return .text(200, "success")
+    }
+
+    private func rollback(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+        let id = ctx.parameters["id"]
+        let body = try RollbackRequest.decode(ctx.request.body)
+        try checkClusterMatches(body.clusterID, ctx.request)
+        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, body.clusterID) },
+                                          notFound: { notFound(id, body.clusterID) }) { instance, now in
+            let timing = catalog.template(named: instance.template)?.timing
+            try lifecycle { try manager.engine.begin(.rollback, on: &instance, templateTiming: timing, outcome: .succeed, now: now) }
+        }
+        return .json(200, wire.instanceBody(instance))
+    }
+
+    private func templates(_ ctx: RequestContext) throws -> HTTPResponse {
+        guard let name = ctx.request.queryValue("addon_template_name"), !name.isEmpty else {
+            return .json(200, wire.templateListBody(catalog.templates))
+        }
+        guard Self.isValidTemplateName(name) else {
+            throw APIError(.badRequest, "addon_template_name \"\(name)\" is invalid: 2 to 30 characters of letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+        }
+        guard let template = catalog.template(named: name) else {
+            throw APIError(.notFound, "addon template \"\(name)\" not found")
+        }
+        return .json(200, wire.templateListBody([template]))
+    }
+
+    // MARK: helpers
+
+    static func isValidTemplateName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        func alnum(_ c: UInt8) -> Bool { (48...57).contains(c) || (65...90).contains(c) || (97...122).contains(c) }
+        guard (2...30).contains(b.count), alnum(b[0]), alnum(b[b.count - 1]) else { return false }
+        return b.allSatisfy { alnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    private func resolve(_ name: String, _ version: String?) throws(APIError) -> (Template, TemplateVersion) {
+        guard let template = catalog.template(named: name) else {
+            throw APIError(.notFound, "addon template \"\(name)\" not found")
+        }
+        guard let version else { return (template, template.defaultVersion) }
+        guard let v = template.version(version) else {
+            let known = template.versions.map(\.version).joined(separator: ", ")
+            throw APIError(.badRequest, "version \"\(version)\" of addon template \"\(template.name)\" does not exist; available versions: \(known)")
+        }
+        return (template, v)
+    }
+
+    private func belongs(_ i: Instance, _ kind: ServiceKind, _ cluster: String?) -> Bool {
+        i.service == kind && (cluster == nil || i.scope == cluster)
+    }
+
+    private func notFound(_ id: String, _ cluster: String?) -> APIError {
+        APIError(.notFound, cluster.map { "addon instance \(id) not found in cluster \($0)" } ?? "addon instance \(id) not found")
+    }
+
+    /// Lifecycle refusals (busy, not rollbackable) are 409s in CCE's format.
+    private func lifecycle(_ body: () throws -> Void) throws {
+        do { try body() } catch let e as LifecycleError {
+            throw APIError(.conflict, "Addon instance operation conflict: \(e.description)")
+        }
+    }
+
+    /// A cluster named by the request itself (query, header or host) must agree with the body's clusterID.
+    private func checkClusterMatches(_ bodyCluster: String, _ request: HTTPRequest) throws(APIError) {
+        if let cluster = requestedCluster(request), cluster != bodyCluster {
+            throw APIError(.badRequest, "clusterID \"\(bodyCluster)\" in the body does not match cluster \"\(cluster)\" named by the request")
+        }
+    }
+
+    /// The cluster a request names, by precedence: `?cluster_id=`, `X-Cluster-ID`, then a `{clusterid}.` host prefix
+    /// (the real endpoint form `https://{clusterid}.cce.../`), recognised when the first label is a UUID or the
+    /// rest of the host is `localhost`.
+    func requestedCluster(_ request: HTTPRequest) -> String? {
+        if let q = request.queryValue("cluster_id"), !q.isEmpty { return q }
+        if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return h }
+        guard let host = request.headers["Host"], !host.hasPrefix("[") else { return nil }
+        let name = host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, let first = labels.first, !first.isEmpty else { return nil }
+        let rest = labels.dropFirst().joined(separator: ".")
+        if rest.lowercased() == "localhost" || Self.isUUID(first) { return String(first) }
+        return nil
+    }
+
+    static func isUUID(_ s: Substring) -> Bool {
+        let b = Array(s.utf8)
+        guard b.count == 36 else { return false }
+        for (i, c) in b.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 { if c != UInt8(ascii: "-") { return false } }
+            else if !((48...57).contains(c) || (97...102).contains(c) || (65...70).contains(c)) { return false }
+        }
+        return true
+    }
+}

@@ -1,0 +1,147 @@
+import AddonMockCore
+
+/// Domain -> CCE wire JSON (`AddonInstance`, `AddonTemplate` and their list wrappers), field for field as the
+/// SDK models name them. Template fragments are encoded once at start-up and spliced into every response.
+struct CCEWire: Sendable {
+    let catalog: Catalog
+    /// `status.currentVersion` object per template and version.
+    private let versionObjects: [String: [String: RawJSON]]
+    /// The whole `AddonTemplate` object per template.
+    private let templateObjects: [String: RawJSON]
+
+    init(catalog: Catalog) {
+        self.catalog = catalog
+        var versions: [String: [String: RawJSON]] = [:]
+        var templates: [String: RawJSON] = [:]
+        for t in catalog.templates {
+            var perVersion: [String: RawJSON] = [:]
+            for v in t.versions { perVersion[v.version] = Self.encodeVersion(v, supportVersions: false) }
+            versions[t.name] = perVersion
+            templates[t.name] = Self.encodeTemplate(t)
+        }
+        versionObjects = versions
+        templateObjects = templates
+    }
+
+    /// The `Versions` object. Inside an instance's `currentVersion` the real API sends `supportVersions: null`.
+    private static func encodeVersion(_ v: TemplateVersion, supportVersions: Bool) -> RawJSON {
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        w.field("version", v.version)
+        w.key("input"); w.value(v.input)
+        w.field("stable", v.stable)
+        w.key("translate"); w.value(v.translate)
+        w.key("supportVersions")
+        if supportVersions { w.value(v.supportVersions) } else { w.null() }
+        w.field("creationTimestamp", v.creationTimestamp)
+        w.field("updateTimestamp", v.updateTimestamp)
+        w.endObject()
+        return RawJSON(trusted: w.bytes)
+    }
+
+    private static func encodeTemplate(_ t: Template) -> RawJSON {
+        var w = JSONWriter(capacity: 2048)
+        w.beginObject()
+        w.field("kind", "Addon")
+        w.field("apiVersion", "v3")
+        w.key("metadata")
+        w.beginObject()
+        w.field("uid", t.name)
+        w.field("name", t.name)
+        w.field("alias", t.alias ?? t.name)
+        w.key("labels"); w.beginObject(); w.endObject()
+        w.key("annotations"); w.beginObject(); w.endObject()
+        w.field("creationTimestamp", t.creationTimestamp)
+        w.field("updateTimestamp", t.updateTimestamp)
+        w.endObject()
+        w.key("spec")
+        w.beginObject()
+        w.field("type", t.type)
+        w.field("require", t.require)
+        w.key("labels"); w.beginArray(); for l in t.labels { w.string(l) }; w.endArray()
+        w.field("logoURL", t.logoURL)
+        w.field("readmeURL", t.readmeURL)
+        w.field("description", t.description)
+        w.key("versions")
+        w.beginArray()
+        for v in t.versions { w.raw(encodeVersion(v, supportVersions: true)) }
+        w.endArray()
+        w.endObject()
+        w.endObject()
+        return RawJSON(trusted: w.bytes)
+    }
+
+    func instanceBody(_ i: Instance) -> [UInt8] {
+        var w = JSONWriter(capacity: 2048)
+        write(i, to: &w)
+        return w.bytes
+    }
+
+    func listBody(_ items: [Instance]) -> [UInt8] {
+        var w = JSONWriter(capacity: 512 + items.count * 2048)
+        w.beginObject()
+        w.field("kind", "Addon")
+        w.field("apiVersion", "v3")
+        w.key("items")
+        w.beginArray()
+        for i in items { write(i, to: &w) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    func templateListBody(_ templates: [Template]) -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.field("kind", "Addon")
+        w.field("apiVersion", "v3")
+        w.key("items")
+        w.beginArray()
+        for t in templates { if let raw = templateObjects[t.name] { w.raw(raw) } }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    private func write(_ i: Instance, to w: inout JSONWriter) {
+        let template = catalog.template(named: i.template)
+        w.beginObject()
+        w.field("kind", "Addon")
+        w.field("apiVersion", "v3")
+        w.key("metadata")
+        w.beginObject()
+        w.field("uid", i.id)
+        w.field("name", i.template)
+        w.field("alias", template?.alias ?? i.template)
+        w.key("labels"); w.beginObject(); w.field("addon.cce.io/name", i.template); w.endObject()
+        w.field("annotations", i.annotations)
+        w.field("creationTimestamp", i.createdAt.rfc3339)
+        w.field("updateTimestamp", i.updatedAt.rfc3339)
+        w.endObject()
+        w.key("spec")
+        w.beginObject()
+        w.field("clusterID", i.scope)
+        w.field("version", i.current.version)
+        w.field("addonTemplateName", i.template)
+        w.field("addonTemplateType", template?.type ?? "helm")
+        w.field("addonTemplateLogo", template?.logoURL ?? "")
+        w.key("addonTemplateLabels"); w.beginArray(); for l in template?.labels ?? [] { w.string(l) }; w.endArray()
+        w.field("description", template?.description ?? "")
+        w.field("values", i.current.values)
+        w.endObject()
+        w.key("status")
+        w.beginObject()
+        w.field("status", i.phase.rawValue)
+        w.field("Reason", i.reason)
+        w.field("message", i.message)
+        w.key("targetVersions")
+        let newer = template?.versions(newerThan: i.current.version) ?? []
+        if newer.isEmpty { w.null() } else { w.beginArray(); for v in newer { w.string(v) }; w.endArray() }
+        w.key("currentVersion")
+        if let raw = versionObjects[i.template]?[i.current.version] { w.raw(raw) } else { w.null() }
+        w.field("isRollbackable", i.isRollbackable)
+        w.field("previousVersion", i.previous?.version ?? "")
+        w.endObject()
+        w.endObject()
+    }
+}

@@ -1,0 +1,33 @@
+/// Random identifiers. Never seeded: a reproducible run restarted on the same database must not mint
+/// the uid of an existing instance again.
+enum Identifiers {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// RFC 4122 version 4 UUID, lower case.
+    static func uuid() -> String {
+        var g = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) }
+        bytes[6] = bytes[6] & 0x0F | 0x40
+        bytes[8] = bytes[8] & 0x3F | 0x80
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// 32 hex digits, the shape of Huawei Cloud request ids.
+    static func requestID() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next(), b = g.next()
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for word in [a, b] {
+            for shift in stride(from: 60, through: 0, by: -4) { out.append(hex[Int((word >> UInt64(shift)) & 0xF)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,4 @@
+/// The catalog files from `fixtures/`, embedded at build time.
+public enum BuiltInFixtures {
+    public static var cceAddonTemplates: [UInt8] { PackageResources.cce_addon_templates_json }
+}

@@ -1,0 +1,103 @@
+/// Header fields in arrival order, looked up case-insensitively.
+public struct HTTPHeaders: Sendable {
+    public private(set) var fields: [(name: String, value: String)]
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+
+    public subscript(name: String) -> String? {
+        fields.first { $0.name.caseInsensitiveEquals(name) }?.value
+    }
+
+    public mutating func add(_ name: String, _ value: String) { fields.append((name, value)) }
+
+    /// Replaces any field of that name.
+    public mutating func set(_ name: String, _ value: String) {
+        fields.removeAll { $0.name.caseInsensitiveEquals(name) }
+        fields.append((name, value))
+    }
+}
+
+extension String {
+    func caseInsensitiveEquals(_ other: String) -> Bool {
+        let a = utf8, b = other.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) }
+    }
+}
+
+public struct HTTPRequest: Sendable {
+    public let method: String
+    /// The path exactly as sent, still percent-encoded (the router decodes each segment).
+    public let path: String
+    /// Query parameters in order, percent-decoded; nil when the query string is not valid percent-encoded UTF-8.
+    public let query: [(name: String, value: String)]?
+    public let headers: HTTPHeaders
+    public let body: [UInt8]
+    /// The body was larger than the server's limit and was not read.
+    public let bodyTooLarge: Bool
+
+    public init(method: String, path: String, query: [(name: String, value: String)]?, headers: HTTPHeaders,
+                body: [UInt8], bodyTooLarge: Bool = false) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.bodyTooLarge = bodyTooLarge
+    }
+
+    public func queryValue(_ name: String) -> String? { query?.first { $0.name == name }?.value }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
+    }
+
+    public static func text(_ status: Int, _ body: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: Array(body.utf8))
+    }
+}
+
+/// Whatever answers requests: the application's dispatcher. Called on libmicrohttpd's worker threads.
+public protocol HTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) -> HTTPResponse
+}
+
+public enum PercentDecoding {
+    /// Decodes `%XX` sequences; nil for a malformed escape or bytes that are not UTF-8. `+` stays `+`
+    /// (RFC 3986; the Huawei SDKs send spaces as `%20`).
+    public static func decode(_ s: some StringProtocol) -> String? {
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        var it = s.utf8.makeIterator()
+        while let b = it.next() {
+            if b == UInt8(ascii: "%") {
+                guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else { return nil }
+                out.append(h << 4 | l)
+            } else {
+                out.append(b)
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x37
+        case 0x61...0x66: return b - 0x57
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import CMHDShim
+import CMicroHTTPD
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// A libmicrohttpd daemon (epoll, internal thread pool) that hands complete requests to an `HTTPHandler`.
+///
+/// Requests are answered on the final access-handler call, never the first: libmicrohttpd 0.9.75 closes the
+/// connection after a response queued on the headers-only call, which would kill keep-alive.
+public final class HTTPServer: Sendable {
+    public struct Options: Sendable {
+        public var host: String
+        public var port: UInt16
+        public var threads: Int
+        public var maxBodyBytes: Int
+        public var connectionTimeoutSeconds: Int
+
+        public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2,
+                    maxBodyBytes: Int = 1 << 20, connectionTimeoutSeconds: Int = 60) {
+            self.host = host
+            self.port = port
+            self.threads = threads
+            self.maxBodyBytes = maxBodyBytes
+            self.connectionTimeoutSeconds = connectionTimeoutSeconds
+        }
+    }
+
+    let handler: any HTTPHandler
+    let options: Options
+    private let daemonBox: DaemonBox
+
+    public init(options: Options, handler: any HTTPHandler) {
+        self.options = options
+        self.handler = handler
+        self.daemonBox = DaemonBox()
+    }
+
+    /// Binds and starts serving; returns the bound port (useful with port 0).
+    @discardableResult
+    public func start() throws(HTTPServerError) -> UInt16 {
+        // The daemon keeps a raw pointer to self until stop(): this +1 keeps it alive that long.
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var err: UnsafePointer<CChar>?
+        guard let daemon = amh_start(options.host, options.port, accessHandler, context, requestCompleted, nil,
+                                     UInt32(max(1, options.threads)), 1000, UInt32(options.connectionTimeoutSeconds), &err) else {
+            Unmanaged<HTTPServer>.fromOpaque(context).release()
+            let reason = err.map { String(cString: $0) } ?? "cannot start"
+            throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
+        }
+        daemonBox.set(daemon, context: context)
+        return amh_bound_port(daemon)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then shuts the daemon down.
+    public func stop() {
+        guard let (daemon, context) = daemonBox.take() else { return }
+        let listener = MHD_quiesce_daemon(daemon)
+        if listener >= 0 { close(listener) }
+        MHD_stop_daemon(daemon)
+        Unmanaged<HTTPServer>.fromOpaque(context).release()
+    }
+
+    fileprivate func dispatch(_ request: HTTPRequest) -> HTTPResponse { handler.handle(request) }
+}
+
+/// Holds the daemon pointer; set once by start(), taken once by stop().
+private final class DaemonBox: @unchecked Sendable {
+    private var daemon: OpaquePointer?
+    private var context: UnsafeMutableRawPointer?
+    private var mutex = pthread_mutex_t()
+
+    init() { pthread_mutex_init(&mutex, nil) }
+
+    func set(_ d: OpaquePointer, context c: UnsafeMutableRawPointer) {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        daemon = d
+        context = c
+    }
+
+    func take() -> (OpaquePointer, UnsafeMutableRawPointer)? {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        guard let d = daemon, let c = context else { return nil }
+        daemon = nil
+        context = nil
+        return (d, c)
+    }
+}
+
+/// Per-request state kept in libmicrohttpd's `req_cls` between access-handler calls.
+private final class RequestState {
+    var body: [UInt8] = []
+    var tooLarge = false
+}
+
+// MARK: - libmicrohttpd callbacks (C function pointers: all context arrives through `cls`)
+
+private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, reqCls in
+    guard let cls, let url, let method, let uploadSize, let reqCls else { return .NO }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+
+    // Call 1: headers only. Allocate the state; refuse an announced oversize body without reading it.
+    guard let statePointer = reqCls.pointee else {
+        let state = RequestState()
+        reqCls.pointee = Unmanaged.passRetained(state).toOpaque()
+        if let length = MHD_lookup_connection_value(connection, .HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+           strtoll(length, nil, 10) > server.options.maxBodyBytes {
+            state.tooLarge = true
+            return respond(connection, server, url: url, method: method, state: state)
+        }
+        return .YES
+    }
+    let state = Unmanaged<RequestState>.fromOpaque(statePointer).takeUnretainedValue()
+
+    // Calls 2..n: body chunks. Consume everything; never queue a response while data is arriving.
+    if uploadSize.pointee > 0 {
+        if let uploadData, !state.tooLarge {
+            if state.body.count + uploadSize.pointee > server.options.maxBodyBytes {
+                state.tooLarge = true
+                state.body = []
+            } else {
+                uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
+                    state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: uploadSize.pointee))
+                }
+            }
+        }
+        uploadSize.pointee = 0
+        return .YES
+    }
+    // Final call: the whole request is here.
+    return respond(connection, server, url: url, method: method, state: state)
+}
+
+private let requestCompleted: MHD_RequestCompletedCallback = { _, _, reqCls, _ in
+    guard let reqCls, let p = reqCls.pointee else { return }
+    Unmanaged<RequestState>.fromOpaque(p).release()
+    reqCls.pointee = nil
+}
+
+private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: UnsafePointer<CChar>,
+                     method: UnsafePointer<CChar>, state: RequestState) -> MHD_Result {
+    let request = HTTPRequest(method: String(cString: method), path: String(cString: url),
+                              query: collectQuery(connection), headers: collectHeaders(connection),
+                              body: state.body, bodyTooLarge: state.tooLarge)
+    let response = server.dispatch(request)
+    let r = response.body.withUnsafeBytes { bytes in
+        MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+    }
+    guard let r else { return .NO }
+    for (name, value) in response.headers.fields { MHD_add_response_header(r, name, value) }
+    let result = MHD_queue_response(connection, UInt32(response.status), r)
+    MHD_destroy_response(r)
+    return result
+}
+
+/// Collects name/value pairs of one kind through libmicrohttpd's iterator (a C callback, hence the box).
+private final class PairCollector {
+    var pairs: [(name: String, value: String)] = []
+    var malformed = false
+    let decode: Bool
+    init(decode: Bool) { self.decode = decode }
+}
+
+private let collectPair: MHD_KeyValueIterator = { cls, _, key, value in
+    guard let cls, let key else { return .YES }
+    let box = Unmanaged<PairCollector>.fromOpaque(cls).takeUnretainedValue()
+    let name = String(cString: key)
+    let raw = value.map { String(cString: $0) } ?? ""
+    if box.decode {
+        guard let n = PercentDecoding.decode(name), let v = PercentDecoding.decode(raw) else {
+            box.malformed = true
+            return .NO
+        }
+        box.pairs.append((n, v))
+    } else {
+        box.pairs.append((name, raw))
+    }
+    return .YES
+}
+
+private func collectHeaders(_ connection: OpaquePointer?) -> HTTPHeaders {
+    let box = PairCollector(decode: false)
+    withExtendedLifetime(box) {
+        _ = MHD_get_connection_values(connection, .HEADER_KIND, collectPair, Unmanaged.passUnretained(box).toOpaque())
+    }
+    return HTTPHeaders(box.pairs)
+}
+
+private func collectQuery(_ connection: OpaquePointer?) -> [(name: String, value: String)]? {
+    let box = PairCollector(decode: true)
+    withExtendedLifetime(box) {
+        _ = MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, collectPair, Unmanaged.passUnretained(box).toOpaque())
+    }
+    return box.malformed ? nil : box.pairs
+}

@@ -1,0 +1,119 @@
+import AddonMockCore
+
+/// Instance rows <-> domain records. Called inside `Database.read`/`write`, so each method runs under the
+/// connection lock and, for writes, inside the caller's transaction.
+extension Connection {
+    private static let columns = """
+        id, service, scope, template, version, values_json, previous_version, previous_values_json, \
+        annotations_json, phase, reason, message, pending_operation, pending_due, pending_outcome, pending_reason, \
+        pending_message, pending_target_version, pending_target_values_json, created_at, updated_at
+        """
+
+    public func instance(id: String) throws -> Instance? {
+        try first("SELECT \(Self.columns) FROM instances WHERE id = ?1", [.text(id)])
+    }
+
+    public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
+        try first("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 AND template = ?3",
+                  [.text(service.rawValue), .text(scope), .text(template)])
+    }
+
+    /// Oldest first, as a stable order for list responses.
+    public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
+        try all("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, id",
+                [.text(service.rawValue), .text(scope)])
+    }
+
+    /// Every instance whose pending transition is due at `now`.
+    public func dueInstances(at now: Instant, limit: Int = 1000) throws -> [Instance] {
+        try all("SELECT \(Self.columns) FROM instances WHERE pending_due <= ?1 ORDER BY pending_due LIMIT ?2",
+                [.integer(now.milliseconds), .integer(Int64(limit))])
+    }
+
+    public func instanceCount() throws -> Int {
+        Int(try scalarInt("SELECT count(*) FROM instances") ?? 0)
+    }
+
+    public func insert(_ i: Instance) throws {
+        try run("INSERT INTO instances (\(Self.columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                Self.values(of: i))
+    }
+
+    /// Writes every mutable column; `id`, service, scope, template and creation time never change.
+    public func update(_ i: Instance) throws {
+        try run("""
+            UPDATE instances SET version = ?5, values_json = ?6, previous_version = ?7, previous_values_json = ?8,
+                annotations_json = ?9, phase = ?10, reason = ?11, message = ?12, pending_operation = ?13, pending_due = ?14,
+                pending_outcome = ?15, pending_reason = ?16, pending_message = ?17, pending_target_version = ?18,
+                pending_target_values_json = ?19, updated_at = ?21
+            WHERE id = ?1 AND service = ?2 AND scope = ?3 AND template = ?4 AND created_at = ?20
+            """, Self.values(of: i))
+    }
+
+    public func deleteInstance(id: String) throws {
+        try run("DELETE FROM instances WHERE id = ?1", [.text(id)])
+    }
+
+    private static func values(of i: Instance) -> [SQLValue] {
+        let p = i.pending
+        var outcome: SQLValue = .null, reason: SQLValue = .null, message: SQLValue = .null
+        switch p?.outcome {
+        case .succeed?: outcome = .text("succeed")
+        case let .fail(r, m)?: outcome = .text("fail"); reason = .text(r); message = .text(m)
+        case nil: break
+        }
+        return [
+            .text(i.id), .text(i.service.rawValue), .text(i.scope), .text(i.template),
+            .text(i.current.version), .text(i.current.values.text),
+            i.previous.map { .text($0.version) } ?? .null, i.previous.map { .text($0.values.text) } ?? .null,
+            .text(i.annotations.text), .text(i.phase.rawValue), .text(i.reason), .text(i.message),
+            p.map { .text($0.operation.rawValue) } ?? .null,
+            p?.dueAt.map { .integer($0.milliseconds) } ?? .null,
+            outcome, reason, message,
+            p?.target.map { .text($0.version) } ?? .null, p?.target.map { .text($0.values.text) } ?? .null,
+            .integer(i.createdAt.milliseconds), .integer(i.updatedAt.milliseconds),
+        ]
+    }
+
+    private func first(_ sql: String, _ values: [SQLValue]) throws -> Instance? {
+        let stmt = try statement(sql, values)
+        defer { stmt.finish() }
+        return try stmt.step() ? try Self.decode(stmt) : nil
+    }
+
+    private func all(_ sql: String, _ values: [SQLValue]) throws -> [Instance] {
+        let stmt = try statement(sql, values)
+        defer { stmt.finish() }
+        var out: [Instance] = []
+        while try stmt.step() { out.append(try Self.decode(stmt)) }
+        return out
+    }
+
+    /// A row that names an unknown service, phase or operation was not written by this program.
+    public struct CorruptRow: Error, CustomStringConvertible {
+        public let id: String
+        public let field: String
+        public var description: String { "instance \(id) has an invalid \(field) in the database" }
+    }
+
+    private static func decode(_ s: Statement) throws -> Instance {
+        let id = s.text(0)
+        guard let service = ServiceKind(rawValue: s.text(1)) else { throw CorruptRow(id: id, field: "service") }
+        guard let phase = Phase(rawValue: s.text(9)) else { throw CorruptRow(id: id, field: "phase") }
+        var pending: PendingTransition?
+        if let opName = s.optionalText(12) {
+            guard let op = Operation(rawValue: opName) else { throw CorruptRow(id: id, field: "pending_operation") }
+            let outcome: Outcome = s.optionalText(14) == "fail"
+                ? .fail(reason: s.optionalText(15) ?? "", message: s.optionalText(16) ?? "") : .succeed
+            let target = s.optionalText(17).map { Revision(version: $0, values: RawJSON(trusted: s.bytes(18))) }
+            pending = PendingTransition(operation: op, dueAt: s.isNull(13) ? nil : Instant(milliseconds: s.int64(13)),
+                                        outcome: outcome, target: target)
+        }
+        return Instance(
+            id: id, service: service, scope: s.text(2), template: s.text(3),
+            current: Revision(version: s.text(4), values: RawJSON(trusted: s.bytes(5))),
+            previous: s.optionalText(6).map { Revision(version: $0, values: RawJSON(trusted: s.bytes(7))) },
+            annotations: RawJSON(trusted: s.bytes(8)), phase: phase, reason: s.text(10), message: s.text(11),
+            pending: pending, createdAt: Instant(milliseconds: s.int64(19)), updatedAt: Instant(milliseconds: s.int64(20)))
+    }
+}

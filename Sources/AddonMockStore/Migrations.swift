@@ -1,0 +1,54 @@
+/// Schema history, applied in order and recorded in `PRAGMA user_version`. Never edit a shipped step:
+/// add a new one, so every existing database upgrades the same way.
+public enum Migrations {
+    public static let steps: [String] = [
+        // 1: service-neutral instances with their pending transition.
+        """
+        CREATE TABLE instances (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            template TEXT NOT NULL,
+            version TEXT NOT NULL,
+            values_json TEXT NOT NULL,
+            previous_version TEXT,
+            previous_values_json TEXT,
+            annotations_json TEXT NOT NULL DEFAULT '{}',
+            phase TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            pending_operation TEXT,
+            pending_due INTEGER,
+            pending_outcome TEXT,
+            pending_reason TEXT,
+            pending_message TEXT,
+            pending_target_version TEXT,
+            pending_target_values_json TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (service, scope, template)
+        );
+        CREATE INDEX instances_by_scope ON instances (service, scope, created_at);
+        CREATE INDEX instances_due ON instances (pending_due) WHERE pending_due IS NOT NULL;
+        """,
+    ]
+
+    public static var latest: Int { steps.count }
+
+    public struct TooNew: Error, CustomStringConvertible {
+        public let found: Int
+        public var description: String {
+            "database schema version \(found) is newer than this addonmock supports (\(Migrations.latest)); use a newer addonmock or another --db"
+        }
+    }
+
+    static func apply(on conn: Connection, from version: Int) throws {
+        guard version <= latest else { throw TooNew(found: version) }
+        for (i, sql) in steps.enumerated() where i + 1 > version {
+            try conn.transaction { c in
+                try c.execute(sql)
+                try c.execute("PRAGMA user_version = \(i + 1)")
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+#ifndef ADDONMOCK_MHD_SHIM_H
+#define ADDONMOCK_MHD_SHIM_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+/// Starts a daemon bound to `host` (numeric IPv4/IPv6 or a resolvable name) and `port` (0 = ephemeral).
+/// Wraps the variadic MHD_start_daemon, which Swift cannot call. Query arguments and the URL reach the
+/// handler undecoded (a no-op unescape callback), so the Swift side decodes them itself and can reject
+/// bad percent-encoding or invalid UTF-8. Returns NULL and sets *err to a static message on failure.
+struct MHD_Daemon *amh_start(const char *host, uint16_t port,
+                             MHD_AccessHandlerCallback handler, void *handler_cls,
+                             MHD_RequestCompletedCallback completed, void *completed_cls,
+                             unsigned int thread_pool_size, unsigned int connection_limit,
+                             unsigned int connection_timeout_s, const char **err);
+
+/// The port the daemon is listening on (needed after binding port 0).
+uint16_t amh_bound_port(struct MHD_Daemon *d);
+
+#endif

@@ -1,0 +1,60 @@
+#include "mhd_shim.h"
+#include <netdb.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+static size_t amh_keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
+  (void) cls; (void) c;
+  return strlen(s);
+}
+
+struct MHD_Daemon *amh_start(const char *host, uint16_t port,
+                             MHD_AccessHandlerCallback handler, void *handler_cls,
+                             MHD_RequestCompletedCallback completed, void *completed_cls,
+                             unsigned int thread_pool_size, unsigned int connection_limit,
+                             unsigned int connection_timeout_s, const char **err) {
+  struct addrinfo hints, *res = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL) {
+    *err = "cannot resolve host";
+    return NULL;
+  }
+  struct sockaddr_storage addr;
+  memset(&addr, 0, sizeof addr);
+  memcpy(&addr, res->ai_addr, res->ai_addrlen);
+  int family = res->ai_family;
+  freeaddrinfo(res);
+
+  /* ITC lets MHD_quiesce_daemon wake the polling threads, for a graceful stop. */
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (family == AF_INET6) {
+    ((struct sockaddr_in6 *) &addr)->sin6_port = htons(port);
+    flags |= MHD_USE_IPv6;
+  } else {
+    ((struct sockaddr_in *) &addr)->sin_port = htons(port);
+  }
+  /* THREAD_POOL_SIZE is only valid with an internal polling thread, and only meaningful above 1. */
+  struct MHD_OptionItem ops[] = {
+    { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) (connection_limit ? connection_limit : 1000), NULL },
+    { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) connection_timeout_s, NULL },
+    { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t) thread_pool_size, NULL },
+    { MHD_OPTION_END, 0, NULL },
+  };
+  struct MHD_Daemon *d = MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
+                                          MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                                          MHD_OPTION_UNESCAPE_CALLBACK, amh_keep_escaped, NULL,
+                                          MHD_OPTION_ARRAY, ops,
+                                          MHD_OPTION_END);
+  if (d == NULL) *err = "cannot listen (address in use or not available?)";
+  return d;
+}
+
+uint16_t amh_bound_port(struct MHD_Daemon *d) {
+  const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  return i ? i->port : 0;
+}
