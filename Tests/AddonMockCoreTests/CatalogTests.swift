@@ -1,0 +1,80 @@
+import Testing
+@testable import AddonMockCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite struct CatalogTests {
+    func parse(_ text: String) throws -> Catalog {
+        try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "test.json")
+    }
+
+    func catalogError(_ text: String) -> String? {
+        do { _ = try parse(text); return nil } catch { return "\(error)" }
+    }
+
+    /// The shipped fixture file, read from the repository (the core has no I/O of its own).
+    static func shippedCatalog() throws -> Catalog {
+        let path = String(#filePath.split(separator: "/Tests/")[0]) + "/fixtures/cce-addon-templates.json"
+        guard let f = fopen(path, "rb") else { throw CatalogError(message: "cannot open \(path)") }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while case let n = buf.withUnsafeMutableBytes({ fread($0.baseAddress, 1, 65536, f) }), n > 0 { bytes += buf[0..<n] }
+        return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: path)
+    }
+
+    @Test func shippedCatalogHasTheTemplatesTheIssueNames() throws {
+        let c = try Self.shippedCatalog()
+        for name in ["coredns", "everest", "npd", "gpu-beta", "metrics-server", "autoscaler", "nginx-ingress", "node-local-dns"] {
+            let t = try #require(c.template(named: name), "\(name) missing")
+            #expect(t.versions.count >= 3, "\(name) needs several versions")
+            #expect(t.defaultVersion.input.isObject)
+            #expect(t.timing?[.install] != nil)
+            for v in t.versions {
+                guard case .array(let sv) = v.supportVersions else { Issue.record("\(name) \(v.version) supportVersions"); continue }
+                #expect(!sv.isEmpty)
+                #expect(v.translate["en_US"]?["addon"]?["description"] != nil)
+                #expect(Instant(rfc3339: v.creationTimestamp) != nil)
+            }
+        }
+        #expect(c.template(named: "gpu-device-plugin")?.name == "gpu-beta", "alias lookup")
+    }
+
+    @Test func defaultVersionIsTheNewestStable() throws {
+        let c = try parse(#"{"templates":[{"name":"x","versions":[{"version":"1.10.0"},{"version":"1.9.0"},{"version":"2.0.0-rc1","stable":false}]}]}"#)
+        let t = try #require(c.template(named: "x"))
+        #expect(t.versions.map(\.version) == ["1.9.0", "1.10.0", "2.0.0-rc1"])
+        #expect(t.defaultVersion.version == "1.10.0")
+        #expect(t.versions(newerThan: "1.9.0") == ["1.10.0", "2.0.0-rc1"])
+    }
+
+    @Test func parsesTiming() throws {
+        let c = try parse(#"{"templates":[{"name":"x","timing":{"install":{"seconds":2.5,"jitterSeconds":1}},"versions":[{"version":"1"}]}]}"#)
+        #expect(c.template(named: "x")?.timing?[.install] == StepDuration(baseMs: 2_500, jitterMs: 1_000))
+    }
+
+    @Test(arguments: [
+        (#"{"nope":[]}"#, "expected an object with a \"templates\" array"),
+        (#"{"templates":[{"versions":[{"version":"1"}]}]}"#, "missing \"name\""),
+        (#"{"templates":[{"name":"x","versions":[]}]}"#, "\"versions\" must be a non-empty array"),
+        (#"{"templates":[{"name":"x","versions":[{"version":1}]}]}"#, "\"version\" must be a string, got number"),
+        (#"{"templates":[{"name":"x","versions":[{"version":"1","input":[]}]}]}"#, "\"input\" must be an object"),
+        (#"{"templates":[{"name":"x","versions":[{"version":"1"},{"version":"1"}]}]}"#, "version 1 is listed twice"),
+        (#"{"templates":[{"name":"x","versions":[{"version":"1"}]},{"name":"x","versions":[{"version":"1"}]}]}"#, "template \"x\" is defined twice"),
+        (#"{"templates":[{"name":"x","timing":{"explode":{"seconds":1}},"versions":[{"version":"1"}]}]}"#, "unknown operation \"explode\""),
+        (#"{"templates":[{"name":"x","timing":{"install":{"seconds":-1}},"versions":[{"version":"1"}]}]}"#, "durations must not be negative"),
+    ])
+    func rejectsBrokenFixturesNamingTheProblem(text: String, expected: String) {
+        let message = catalogError(text)
+        #expect(message?.contains(expected) == true, "got \(message ?? "no error")")
+        #expect(message?.hasPrefix("test.json") == true)
+    }
+
+    @Test(arguments: [("1.9.0", "1.10.0"), ("v1.2", "1.3"), ("1.0.0-beta", "1.0.0"), ("1.0", "1.0.1"), ("2.0.0-rc1", "2.0.0-rc2")])
+    func ordersVersions(lower: String, higher: String) {
+        #expect(VersionOrder.isLess(lower, higher))
+        #expect(!VersionOrder.isLess(higher, lower))
+    }
+}

@@ -1,0 +1,112 @@
+import Testing
+@testable import AddonMockCore
+
+@Suite struct JSONParserTests {
+    private func parse(_ s: String, maxDepth: Int = JSONParser.defaultMaxDepth) throws -> JSONValue {
+        try JSONParser.parse(Array(s.utf8), maxDepth: maxDepth)
+    }
+
+    private func syntaxError(_ bytes: [UInt8]) -> JSONSyntaxError? {
+        do { _ = try JSONParser.parse(bytes); return nil } catch { return error }
+    }
+
+    @Test func keepsKeyOrderAndNumberLiterals() throws {
+        let v = try parse(#"{"z":1.10,"a":[true,false,null],"m":{"k":-0.5e+3},"big":123456789012345678901234567890}"#)
+        guard case .object(let members) = v else { Issue.record("not an object"); return }
+        #expect(members.map(\.key) == ["z", "a", "m", "big"])
+        #expect(v["z"] == .number("1.10"))
+        #expect(v["big"] == .number("123456789012345678901234567890"))
+        #expect(v["m"]?["k"] == .number("-0.5e+3"))
+        #expect(RawJSON(v).text == #"{"z":1.10,"a":[true,false,null],"m":{"k":-0.5e+3},"big":123456789012345678901234567890}"#)
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let v = try parse(#"["a\"b\\c\/d\b\f\n\r\t", "\u00e9\u4e2d\ud83d\ude00", "ünï"]"#)
+        #expect(v == .array([.string("a\"b\\c/d\u{8}\u{c}\n\r\t"), .string("é中😀"), .string("ünï")]))
+    }
+
+    @Test(arguments: [
+        ("", "unexpected end of input"),
+        ("{", "expected a string key"),
+        (#"{"a":1,}"#, "expected a string key"),
+        ("[1,]", "unexpected character ']'"),
+        (#"{"a" 1}"#, "expected ':' after key"),
+        (#"{"a":1,"a":2}"#, "duplicate key \"a\""),
+        ("01", "unexpected data after the JSON value"),
+        ("1.", "expected a digit after '.'"),
+        ("-", "expected a digit"),
+        ("1e", "expected a digit in the exponent"),
+        ("tru", "unexpected end of input"),
+        ("nul1", "invalid literal"),
+        (#""abc"#, "unterminated string"),
+        ("\"a\u{01}b\"", "control character in string (must be escaped)"),
+        (#""\x""#, "invalid escape '\\x'"),
+        (#""\ud800""#, "lone surrogate in \\u escape"),
+        (#""\udc00""#, "lone surrogate in \\u escape"),
+        (#""\u12G4""#, "invalid hex digit in \\u escape"),
+        ("{} {}", "unexpected data after the JSON value"),
+    ])
+    func rejectsMalformedInput(text: String, reason: String) {
+        #expect(syntaxError(Array(text.utf8))?.reason == reason)
+    }
+
+    @Test func rejectsInvalidUTF8() {
+        for bad: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82]] {
+            let e = syntaxError(bad)
+            #expect(e?.reason.hasPrefix("invalid UTF-8") == true, "bytes \(bad)")
+        }
+    }
+
+    @Test func reportsTheByteOffset() {
+        #expect(syntaxError(Array(#"{"a": tru}"#.utf8)) == JSONSyntaxError(offset: 6, reason: "invalid literal"))
+        #expect(syntaxError(Array(#"{"a":1,"a":2}"#.utf8))?.offset == 7)
+    }
+
+    @Test func boundsNesting() throws {
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(throws: Never.self) { try parse(ok) }
+        let deep = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(syntaxError(Array(deep.utf8))?.reason == "nesting deeper than 64 levels")
+        // Far deeper than any stack could recurse: still a clean error.
+        let hostile = String(repeating: "{\"a\":", count: 100_000)
+        #expect(syntaxError(Array(hostile.utf8))?.reason == "nesting deeper than 64 levels")
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func escapesStrings() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("q\"k", "line\nbreak\t\u{1}\\ é")
+        w.endObject()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"q\"k":"line\nbreak\t\u0001\\ é"}"#)
+    }
+
+    @Test func writesWhatTheParserReadsBack() throws {
+        let v: JSONValue = .object([("a", .array([.number("1"), .null, .bool(false)])), ("b", .object([])), ("c", .string("x\u{7F}"))])
+        #expect(try JSONParser.parse(RawJSON(v).bytes) == v)
+    }
+
+    @Test func separatesValuesAndSplicesRaw() {
+        var w = JSONWriter()
+        w.beginArray()
+        w.raw(RawJSON(trusted: Array(#"{"x":1}"#.utf8)))
+        w.number(2)
+        w.optionalString(nil)
+        w.beginArray(); w.endArray()
+        w.endArray()
+        #expect(String(decoding: w.bytes, as: UTF8.self) == #"[{"x":1},2,null,[]]"#)
+    }
+}
+
+@Suite struct JSONMergeTests {
+    @Test func overlayWinsObjectsMergeArraysReplace() throws {
+        let base = try JSONParser.parse(Array(#"{"basic":{"a":1,"b":2},"list":[1,2],"keep":"x"}"#.utf8))
+        let top = try JSONParser.parse(Array(#"{"basic":{"b":3,"c":4},"list":[9],"new":true}"#.utf8))
+        #expect(RawJSON(base.merging(top)).text == #"{"basic":{"a":1,"b":3,"c":4},"list":[9],"keep":"x","new":true}"#)
+    }
+
+    @Test func nonObjectOverlayReplaces() {
+        #expect(JSONValue.object([("a", .null)]).merging(.string("s")) == .string("s"))
+    }
+}

@@ -1,0 +1,60 @@
+import Testing
+@testable import AddonMockCore
+
+@Suite struct InstantTests {
+    @Test(arguments: [
+        (Int64(0), "1970-01-01T00:00:00Z"),
+        (Int64(1_795_341_600_000), "2026-11-22T10:00:00Z"),
+        (Int64(951_782_400_999), "2000-02-29T00:00:00Z"),
+        (Int64(-1_000), "1969-12-31T23:59:59Z"),
+        (Int64(4_102_444_799_000), "2099-12-31T23:59:59Z"),
+    ])
+    func formatsRFC3339(ms: Int64, text: String) {
+        #expect(Instant(milliseconds: ms).rfc3339 == text)
+        let wholeSeconds = (ms >= 0 ? ms / 1000 : (ms - 999) / 1000) * 1000
+        #expect(Instant(rfc3339: text)?.milliseconds == wholeSeconds)
+    }
+
+    @Test func parsesFractionsAndOffsets() {
+        #expect(Instant(rfc3339: "2026-11-22T10:00:00.250Z")?.milliseconds == 1_795_341_600_250)
+        #expect(Instant(rfc3339: "2026-11-22T18:00:00+08:00")?.milliseconds == 1_795_341_600_000)
+        #expect(Instant(rfc3339: "2026-11-22T05:30:00-04:30")?.milliseconds == 1_795_341_600_000)
+    }
+
+    @Test(arguments: ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T25:00:00Z", "2026-11-22T10:00:00Zjunk"])
+    func rejectsMalformed(text: String) {
+        #expect(Instant(rfc3339: text) == nil)
+    }
+}
+
+@Suite struct VirtualClockTests {
+    struct FixedClock: Clock {
+        let at: Instant
+        func now() -> Instant { at }
+    }
+
+    @Test func advancesShiftsPinsAndUnpinsWithoutJumpingBack() {
+        let clock = VirtualClock(base: FixedClock(at: Instant(milliseconds: 10_000)))
+        #expect(clock.now().milliseconds == 10_000)
+        clock.advance(milliseconds: 500)
+        #expect(clock.now().milliseconds == 10_500)
+        clock.pin()
+        #expect(clock.isPinned)
+        clock.advance(milliseconds: 1_000)
+        #expect(clock.now().milliseconds == 11_500)
+        clock.unpin()
+        #expect(!clock.isPinned)
+        #expect(clock.now().milliseconds == 11_500)
+    }
+}
+
+@Suite struct SeededRandomTests {
+    @Test func sameSeedSameSequenceAndStaysInRange() {
+        let a = SeededRandom(seed: 42), b = SeededRandom(seed: 42), c = SeededRandom(seed: 43)
+        let sa = (0..<100).map { _ in a.next(in: -5...5) }
+        #expect(sa == (0..<100).map { _ in b.next(in: -5...5) })
+        #expect(sa != (0..<100).map { _ in c.next(in: -5...5) })
+        #expect(sa.allSatisfy { (-5...5).contains($0) })
+        #expect(Set(sa).count == 11)
+    }
+}

@@ -1,0 +1,175 @@
+import Testing
+@testable import AddonMockCore
+@testable import AddonMockStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh database path in a private temporary directory, removed afterwards.
+final class TempDatabase {
+    let directory: String
+    var path: String { directory + "/test.sqlite" }
+
+    init() {
+        var template = Array("/tmp/addonmock-store-XXXXXX".utf8CString)
+        directory = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+
+    deinit {
+        for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) }
+        rmdir(directory)
+    }
+
+    func write(_ text: String) {
+        let f = fopen(path, "wb")!
+        fputs(text, f)
+        fclose(f)
+    }
+}
+
+@Suite struct MigrationTests {
+    @Test func freshDatabaseIsMigratedToTheLatestVersionInWALMode() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path)
+        #expect(try db.read { try $0.scalarInt("PRAGMA user_version") } == Int64(Migrations.latest))
+        let mode = try db.read { conn -> String in
+            let s = try conn.statement("PRAGMA journal_mode")
+            defer { s.finish() }
+            _ = try s.step()
+            return s.text(0)
+        }
+        #expect(mode == "wal")
+    }
+
+    @Test func reopeningKeepsDataAndDoesNotRerunMigrations() throws {
+        let tmp = TempDatabase()
+        do {
+            let db = try Database(path: tmp.path)
+            try db.write { try $0.insert(sampleInstance(id: "a")) }
+        }
+        let again = try Database(path: tmp.path)
+        #expect(try again.read { try $0.instance(id: "a") } == sampleInstance(id: "a"))
+        #expect(try again.read { try $0.scalarInt("PRAGMA user_version") } == Int64(Migrations.latest))
+    }
+
+    @Test func refusesAFileThatIsNotADatabase() {
+        let tmp = TempDatabase()
+        tmp.write(String(repeating: "this is not sqlite\n", count: 300))
+        do {
+            _ = try Database(path: tmp.path)
+            Issue.record("opened a garbage file")
+        } catch let e as SQLiteError {
+            #expect(e.isCorruption)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func refusesASchemaNewerThanThisBuild() throws {
+        let tmp = TempDatabase()
+        do {
+            let conn = try Connection(path: tmp.path)
+            try conn.execute("PRAGMA user_version = \(Migrations.latest + 1)")
+        }
+        #expect(throws: Migrations.TooNew.self) { try Database(path: tmp.path) }
+    }
+}
+
+func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1", template: String = "coredns",
+                    createdMs: Int64 = 1_000, dueMs: Int64? = 2_000) -> Instance {
+    Instance(
+        id: id, service: service, scope: scope, template: template,
+        current: Revision(version: "1.2.3", values: RawJSON(trusted: Array(#"{"basic":{"x":"é"}}"#.utf8))),
+        previous: Revision(version: "1.2.0", values: RawJSON(trusted: Array("{}".utf8))),
+        annotations: RawJSON(trusted: Array(#"{"addon.install/type":"install"}"#.utf8)),
+        phase: .upgrading, reason: "r", message: "m",
+        pending: PendingTransition(operation: .rollback, dueAt: dueMs.map { Instant(milliseconds: $0) },
+                                   outcome: .fail(reason: "Boom", message: "it broke"),
+                                   target: Revision(version: "1.2.0", values: RawJSON(trusted: Array("[1]".utf8)))),
+        createdAt: Instant(milliseconds: createdMs), updatedAt: Instant(milliseconds: createdMs + 5))
+}
+
+@Suite struct InstanceRepositoryTests {
+    let db: Database
+
+    init() throws { db = try Database(path: ":memory:") }
+
+    @Test func roundTripsEveryField() throws {
+        let i = sampleInstance(id: "x")
+        try db.write { try $0.insert(i) }
+        #expect(try db.read { try $0.instance(id: "x") } == i)
+
+        var plain = sampleInstance(id: "y", template: "npd", dueMs: nil)
+        plain.previous = nil
+        plain.pending = nil
+        plain.phase = .running
+        try db.write { try $0.insert(plain) }
+        #expect(try db.read { try $0.instance(id: "y") } == plain)
+
+        var manual = sampleInstance(id: "z", template: "everest", dueMs: nil)
+        manual.pending?.outcome = .succeed
+        try db.write { try $0.insert(manual) }
+        #expect(try db.read { try $0.instance(id: "z") } == manual)
+    }
+
+    @Test func updatesAndDeletes() throws {
+        var i = sampleInstance(id: "x")
+        try db.write { try $0.insert(i) }
+        i.phase = .running
+        i.pending = nil
+        i.current.version = "2.0.0"
+        i.updatedAt = Instant(milliseconds: 9_999)
+        try db.write { try $0.update(i) }
+        #expect(try db.read { try $0.instance(id: "x") } == i)
+        try db.write { try $0.deleteInstance(id: "x") }
+        #expect(try db.read { try $0.instance(id: "x") } == nil)
+    }
+
+    @Test func onePerServiceScopeAndTemplate() throws {
+        try db.write { try $0.insert(sampleInstance(id: "a")) }
+        #expect(throws: SQLiteError.self) { try db.write { try $0.insert(sampleInstance(id: "b")) } }
+        // Same template in another cluster or another service is fine.
+        try db.write { try $0.insert(sampleInstance(id: "c", scope: "c2")) }
+        try db.write { try $0.insert(sampleInstance(id: "d", service: .autopilot)) }
+        #expect(try db.read { try $0.instance(service: .autopilot, scope: "c1", template: "coredns") }?.id == "d")
+        #expect(try db.read { try $0.instanceCount() } == 3)
+    }
+
+    @Test func failedTransactionLeavesNothingBehind() throws {
+        struct Abort: Error {}
+        #expect(throws: Abort.self) {
+            try db.write { conn in
+                try conn.insert(sampleInstance(id: "a"))
+                throw Abort()
+            }
+        }
+        #expect(try db.read { try $0.instance(id: "a") } == nil)
+    }
+
+    @Test func listsByScopeOldestFirst() throws {
+        try db.write { conn in
+            try conn.insert(sampleInstance(id: "late", template: "npd", createdMs: 3_000))
+            try conn.insert(sampleInstance(id: "early", template: "everest", createdMs: 1_000))
+            try conn.insert(sampleInstance(id: "other", scope: "c2", createdMs: 2_000))
+        }
+        #expect(try db.read { try $0.instances(service: .cce, scope: "c1") }.map(\.id) == ["early", "late"])
+        #expect(try db.read { try $0.instances(service: .autopilot, scope: "c1") }.isEmpty)
+    }
+
+    @Test func findsDueInstancesOnly() throws {
+        try db.write { conn in
+            try conn.insert(sampleInstance(id: "soon", template: "a", dueMs: 1_500))
+            try conn.insert(sampleInstance(id: "later", template: "b", dueMs: 5_000))
+            try conn.insert(sampleInstance(id: "manual", template: "c", dueMs: nil))
+        }
+        #expect(try db.read { try $0.dueInstances(at: Instant(milliseconds: 2_000)) }.map(\.id) == ["soon"])
+        #expect(try db.read { try $0.dueInstances(at: Instant(milliseconds: 10_000)) }.map(\.id) == ["soon", "later"])
+    }
+
+    @Test func rejectsRowsItDidNotWrite() throws {
+        try db.write { try $0.insert(sampleInstance(id: "x")) }
+        try db.write { try $0.run("UPDATE instances SET phase = 'exploded' WHERE id = 'x'") }
+        #expect(throws: Connection.CorruptRow.self) { try db.read { try $0.instance(id: "x") } }
+    }
+}

@@ -1,0 +1,220 @@
+import AddonMockCore
+import Testing
+@testable import AddonMock
+
+/// Every refusal is JSON in the CCE envelope, both spellings, with the right status and code.
+@Suite struct CCEErrorTests {
+    let server: TestServer
+
+    init() throws { server = try TestServer(profile: .fast) }
+
+    /// Asserts the CCE error envelope and returns the message.
+    @discardableResult
+    func expectError(_ r: HTTPResult, _ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        #expect(r.status == status, "body: \(r.text)", sourceLocation: sourceLocation)
+        #expect(r.header("Content-Type") == "application/json", sourceLocation: sourceLocation)
+        #expect(r.header("X-Request-Id")?.count == 32, sourceLocation: sourceLocation)
+        let body = try r.json()
+        #expect(body.string("error_code") == code, sourceLocation: sourceLocation)
+        #expect(body.string("errorCode") == code, sourceLocation: sourceLocation)
+        let message = body.string("error_msg") ?? ""
+        #expect(!message.isEmpty, sourceLocation: sourceLocation)
+        #expect(body.string("errorMessage") == message, sourceLocation: sourceLocation)
+        return message
+    }
+
+    func post(_ body: String) throws -> HTTPResult { try server.request("POST", "/api/v3/addons", body: body) }
+
+    @Test(arguments: [
+        (#"{"kind":"Addon","apiVersion":"v3","spec":"#, "request body is not valid JSON: malformed JSON at byte 41: unexpected end of input"),
+        ("[]", "request body must be a JSON object, got array"),
+        (#"{"apiVersion":"v3","spec":{}}"#, "kind is required"),
+        (#"{"kind":"Pod","apiVersion":"v3","spec":{}}"#, "kind must be \"Addon\", got \"Pod\""),
+        (#"{"kind":"Addon","apiVersion":"v1","spec":{}}"#, "apiVersion must be \"v3\", got \"v1\""),
+        (#"{"kind":"Addon","apiVersion":3,"spec":{}}"#, "apiVersion must be a string, got number"),
+        (#"{"kind":"Addon","apiVersion":"v3"}"#, "spec is required"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":[]}"#, "spec must be an object, got array"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"addonTemplateName":"coredns","values":{}}}"#, "spec.clusterID is required"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"","addonTemplateName":"coredns","values":{}}}"#, "spec.clusterID must not be empty"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","values":{}}}"#, "spec.addonTemplateName is required"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns"}}"#, "spec.values is required"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"x"}}"#, "spec.values must be an object, got string"),
+        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{},"version":""}}"#, "spec.version must not be empty"),
+        (#"{"kind":"Addon","apiVersion":"v3","metadata":{"annotations":{"a":1}},"spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{}}}"#, "metadata.annotations.a must be a string, got number"),
+        (#"{"kind":"Addon","apiVersion":"v3","metadata":[],"spec":{}}"#, "metadata must be an object, got array"),
+    ])
+    func installValidation(body: String, message: String) throws {
+        #expect(try expectError(post(body), 400, "CCE.03400001") == message)
+    }
+
+    @Test func emptyBodyInvalidUTF8AndDeepNesting() throws {
+        #expect(try expectError(post(""), 400, "CCE.03400001") == "request body is empty; a JSON object is required")
+        let badUTF8 = try RawHTTPConnection(port: server.port).send("POST", "/api/v3/addons", body: Array(#"{"kind":"Ad"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), close: true)
+        #expect(try expectError(badUTF8, 400, "CCE.03400001").contains("invalid UTF-8"))
+        let deep = #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}}"
+        #expect(try expectError(post(deep), 400, "CCE.03400001").contains("nesting deeper than 64 levels"))
+    }
+
+    @Test func unknownTemplateIs404AndUnknownVersionIs400NamingThem() throws {
+        #expect(try expectError(post(Bodies.install(template: "nosuch")), 404, "CCE.03404001") == "addon template \"nosuch\" not found")
+        let message = try expectError(post(Bodies.install(version: "9.9.9")), 400, "CCE.03400001")
+        #expect(message == "version \"9.9.9\" of addon template \"coredns\" does not exist; available versions: 1.25.1, 1.28.4, 1.29.5, 1.30.6")
+    }
+
+    @Test func duplicateInstallIs409WithTheInstalledCode() throws {
+        let id = try #require(try post(Bodies.install()).json().string("metadata.uid"))
+        let message = try expectError(post(Bodies.install()), 409, "CCE.03409001")
+        #expect(message.hasPrefix("Addon instance has installed: coredns already exists in cluster c1 as \(id)"))
+        // Also by alias: the instance is keyed by the template's real name.
+        _ = try post(Bodies.install(template: "gpu-beta"))
+        try expectError(post(Bodies.install(template: "gpu-device-plugin")), 409, "CCE.03409001")
+        // Deleting still occupies the slot until it is gone.
+        server.advance(ms: 200)
+        #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
+        try expectError(post(Bodies.install()), 409, "CCE.03409001")
+        server.advance(ms: 200)
+        #expect(try post(Bodies.install()).status == 200)
+    }
+
+    @Test func operationsOnAnInstanceMidTransitionAre409() throws {
+        let id = try #require(try post(Bodies.install()).json().string("metadata.uid"))
+        for (method, path, body) in [("PUT", "/api/v3/addons/\(id)", Bodies.upgrade(version: "1.29.5")),
+                                     ("DELETE", "/api/v3/addons/\(id)", nil as String?),
+                                     ("POST", "/api/v3/addons/\(id)/operation/rollback", Bodies.rollback())] {
+            let message = try expectError(server.request(method, path, body: body), 409, "CCE.03409001")
+            #expect(message.contains("is installing; wait until the operation finishes"), "\(method): \(message)")
+        }
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
+    }
+
+    @Test func rollbackRules() throws {
+        let id = try #require(try post(Bodies.install()).json().string("metadata.uid"))
+        server.advance(ms: 200)
+        let message = try expectError(server.request("POST", "/api/v3/addons/\(id)/operation/rollback", body: Bodies.rollback()), 409, "CCE.03409001")
+        #expect(message.contains("no previous version"))
+        try expectError(server.request("POST", "/api/v3/addons/\(id)/operation/rollback", body: "{}"), 400, "CCE.03400001")
+        try expectError(server.request("POST", "/api/v3/addons/\(id)/operation/rollback", body: Bodies.rollback(cluster: "c9")), 404, "CCE.03404001")
+        try expectError(server.request("POST", "/api/v3/addons/nosuch/operation/rollback", body: Bodies.rollback()), 404, "CCE.03404001")
+    }
+
+    @Test func upgradeValidation() throws {
+        let id = try #require(try post(Bodies.install()).json().string("metadata.uid"))
+        server.advance(ms: 200)
+        let noVersion = #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{}}}"#
+        #expect(try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: noVersion), 400, "CCE.03400001") == "spec.version is required")
+        #expect(try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(template: "npd", version: "1.19.1")), 400, "CCE.03400001")
+            .contains("does not match instance"))
+        try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(version: "0.0.1")), 400, "CCE.03400001")
+        try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(cluster: "c2", version: "1.29.5")), 404, "CCE.03404001")
+        try expectError(server.request("PUT", "/api/v3/addons/nosuch", body: Bodies.upgrade(version: "1.29.5")), 404, "CCE.03404001")
+        // A cluster named by the request must agree with the body.
+        try expectError(server.request("PUT", "/api/v3/addons/\(id)", headers: [("X-Cluster-ID", "c2")], body: Bodies.upgrade(version: "1.29.5")), 400, "CCE.03400001")
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running", "refusals change nothing")
+    }
+
+    @Test func listWithoutACluster() throws {
+        #expect(try expectError(server.get("/api/v3/addons"), 400, "CCE.03400001").hasPrefix("cluster_id is required"))
+    }
+
+    @Test func unknownRouteAndWrongMethod() throws {
+        try expectError(server.get("/api/v3/nothing"), 404, "CCE.03404001")
+        try expectError(server.get("/api/v3/addons/a/b/c"), 404, "CCE.03404001")
+        let r = try server.request("PATCH", "/api/v3/addons/x")
+        try expectError(r, 405, "CCE.03405001")
+        #expect(r.header("Allow") == "GET, PUT, DELETE")
+        let post = try server.request("POST", "/api/v3/addontemplates", body: "{}")
+        try expectError(post, 405, "CCE.03405001")
+        #expect(post.header("Allow") == "GET")
+        // Outside every service: API Gateway's answer, still parseable by both SDK handlers.
+        let other = try server.get("/somewhere")
+        #expect(other.status == 404)
+        #expect(try other.json().string("error_code") == "APIGW.0101")
+    }
+
+    @Test func oversizeBodiesAre413ByLengthAndWhenChunked() throws {
+        let big = #"{"kind":"Addon","pad":""# + String(repeating: "x", count: 1 << 20) + #""}"#
+        try expectError(post(big), 413, "CCE.03413001")
+
+        let conn = try RawHTTPConnection(port: server.port)
+        var raw = Array("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
+        let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 65536)
+        for _ in 0..<20 { raw += Array("10000\r\n".utf8) + chunk + Array("\r\n".utf8) }
+        raw += Array("0\r\n\r\n".utf8)
+        try conn.sendRaw(raw)
+        try expectError(conn.readResponse(), 413, "CCE.03413001")
+
+        // Just under the limit is read (and then judged on its content).
+        let fits = #"{"kind":"Addon","apiVersion":"v3","pad":""# + String(repeating: "x", count: (1 << 20) - 100) + #""}"#
+        #expect(try expectError(post(fits), 400, "CCE.03400001") == "spec is required")
+    }
+
+    @Test func malformedEscapesAre400() throws {
+        try expectError(server.get("/api/v3/addons?cluster_id=%ZZ"), 400, "CCE.03400001")
+        try expectError(server.get("/api/v3/addons?cluster_id=%C3%28"), 400, "CCE.03400001")
+        try expectError(server.get("/api/v3/addons/%E2%82"), 400, "CCE.03400001")
+        // Well-formed escapes are decoded before use.
+        _ = try post(Bodies.install(cluster: "a b/c"))
+        #expect(try server.get("/api/v3/addons?cluster_id=a%20b%2Fc").json().string("items.0.spec.clusterID") == "a b/c")
+    }
+}
+
+@Suite struct HTTPLayerTests {
+    let server: TestServer
+
+    init() throws { server = try TestServer(profile: .fast) }
+
+    @Test func keepAliveServesManyRequestsOnOneConnection() throws {
+        let conn = try RawHTTPConnection(port: server.port)
+        for i in 0..<20 {
+            let r = i % 2 == 0
+                ? try conn.send("GET", "/_mock/health")
+                : try conn.send("POST", "/api/v3/addons", body: Array(Bodies.install(cluster: "k\(i)").utf8))
+            #expect(r.status == 200)
+        }
+        // Errors keep the connection too.
+        #expect(try conn.send("GET", "/api/v3/addons/none").status == 404)
+        #expect(try conn.send("GET", "/_mock/health").status == 200)
+        #expect(!conn.isClosedByPeer())
+    }
+
+    @Test func everyAnswerHasADistinctRequestId() throws {
+        var ids = Set<String>()
+        for target in ["/_mock/health", "/api/v3/addontemplates", "/api/v3/addons", "/nowhere"] {
+            let r = try server.get(target)
+            let id = try #require(r.header("X-Request-Id"))
+            #expect(id.allSatisfy { $0.isHexDigit } && id.count == 32)
+            ids.insert(id)
+        }
+        #expect(ids.count == 4)
+    }
+
+    @Test func headAnswersLikeGetWithoutABody() throws {
+        let r = try server.request("HEAD", "/api/v3/addontemplates")
+        #expect(r.status == 200)
+        #expect(r.body.isEmpty)
+    }
+
+    @Test func healthIsOk() throws {
+        let r = try server.get("/_mock/health")
+        #expect(r.status == 200)
+        #expect(try r.json() == .object([("status", .string("ok"))]))
+        #expect(try server.get("/_mock/nothing").json().string("error_code") == "MOCK.404")
+    }
+
+    @Test func everyRegisteredRouteAnswersWithoutA5xx() throws {
+        for (method, pattern) in server.app.dispatcher.routePatterns {
+            let path = pattern.replacingPlaceholders()
+            let r = try server.request(method, path, body: method == "GET" || method == "DELETE" ? nil : "{}")
+            #expect(r.status < 500, "\(method) \(path) answered \(r.status)")
+            #expect(r.header("X-Request-Id") != nil)
+        }
+    }
+}
+
+extension String {
+    func replacingPlaceholders() -> String {
+        split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("{") ? "x" : String($0) }
+            .joined(separator: "/")
+    }
+}

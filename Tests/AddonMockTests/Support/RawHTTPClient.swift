@@ -1,0 +1,143 @@
+import AddonMockCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct TestHTTPError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A parsed HTTP/1.1 response.
+struct HTTPResult {
+    let status: Int
+    let headers: [(name: String, value: String)]
+    let body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+
+    /// The body parsed as JSON (fails the test with the body text if it is not JSON).
+    func json() throws -> JSONValue {
+        do { return try JSONParser.parse(body, maxDepth: 512) } catch {
+            throw TestHTTPError(description: "status \(status) body is not JSON: \(text)")
+        }
+    }
+}
+
+/// One TCP connection speaking HTTP/1.1 by hand, so tests can send exactly the bytes they mean
+/// (bad escapes, chunked bodies, pipelines) and reuse a connection to check keep-alive.
+final class RawHTTPConnection {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: UInt16, host: String = "127.0.0.1") throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestHTTPError(description: "socket() failed") }
+        var timeout = timeval(tv_sec: 15, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &addr.sin_addr)
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw TestHTTPError(description: "connect to port \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func sendRaw(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw TestHTTPError(description: "write failed: errno \(errno)") }
+            sent += n
+        }
+    }
+
+    func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+              close: Bool = false) throws -> HTTPResult {
+        var head = "\(method) \(target) HTTP/1.1\r\n"
+        var names = Set<String>()
+        for (k, v) in headers { head += "\(k): \(v)\r\n"; names.insert(k.lowercased()) }
+        if !names.contains("host") { head += "Host: 127.0.0.1\r\n" }
+        if let body, !names.contains("content-length"), !names.contains("transfer-encoding") {
+            head += "Content-Length: \(body.count)\r\n"
+        }
+        if close { head += "Connection: close\r\n" }
+        head += "\r\n"
+        try sendRaw(Array(head.utf8) + (body ?? []))
+        return try readResponse(method: method)
+    }
+
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { throw TestHTTPError(description: "read failed or timed out: errno \(errno)") }
+        if n == 0 { return false }
+        buffer += chunk[0..<n]
+        return true
+    }
+
+    func readResponse(method: String = "GET") throws -> HTTPResult {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if buffer.count >= 4 {
+                headerEnd = (0...(buffer.count - 4)).first { Array(buffer[$0..<$0 + 4]) == separator }
+            }
+            if headerEnd == nil, try !fill() { throw TestHTTPError(description: "connection closed before a response") }
+        }
+        let headText = String(decoding: buffer[0..<headerEnd!], as: UTF8.self)
+        buffer.removeFirst(headerEnd! + 4)
+        var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+        let statusLine = lines.removeFirst().split(separator: " ")
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw TestHTTPError(description: "bad status line in \(headText)")
+        }
+        let headers = lines.compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingSpaces())
+        }
+        let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) }
+        var body: [UInt8] = []
+        if method == "HEAD" || status == 204 || status == 304 {
+            body = []
+        } else if let length {
+            while buffer.count < length { if try !fill() { throw TestHTTPError(description: "short body") } }
+            body = Array(buffer[0..<length])
+            buffer.removeFirst(length)
+        } else {
+            while try fill() {}
+            body = buffer
+            buffer = []
+        }
+        return HTTPResult(status: status, headers: headers, body: body)
+    }
+
+    /// True when the server has closed its side.
+    func isClosedByPeer() -> Bool {
+        var b: UInt8 = 0
+        return recv(fd, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String { String(self).trimmingSpaces() }
+}
