@@ -1,0 +1,15 @@
+# Sourced by scripts/run and scripts/test: installs the Debian packages the build needs, once.
+deb_packages=(libmicrohttpd-dev libsqlite3-dev pkg-config)
+
+ensure_debian_packages() {
+    local missing=()
+    for p in "${deb_packages[@]}" "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing Debian packages: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
