@@ -23,7 +23,7 @@ struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the emulated APIs (the default command). Every flag has an ADDONMOCK_<FLAG> environment twin; the flag wins.")
 
-    @Option(help: "Address to listen on (ADDONMOCK_HOST).") var host: String?
+    @Option(help: "Address to listen on (ADDONMOCK_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port; 0 picks a free one (ADDONMOCK_PORT, default 8080).") var port: String?
     @Option(help: "SQLite file, or :memory: (ADDONMOCK_DB, default addonmock.sqlite).") var db: String?
     @Option(help: "realistic | fast | instant | manual (ADDONMOCK_PROFILE, default realistic).") var profile: String?
