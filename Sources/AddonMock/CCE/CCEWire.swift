@@ -41,9 +41,7 @@ struct CCEWire: Sendable {
 
     private static func encodeTemplate(_ t: Template) -> RawJSON {
         var w = JSONWriter(capacity: 2048)
-        w.beginObject()
-        w.field("kind", "Addon")
-        w.field("apiVersion", "v3")
+        Self.beginAddonObject(&w)
         w.key("metadata")
         w.beginObject()
         w.field("uid", t.name)
@@ -71,6 +69,13 @@ struct CCEWire: Sendable {
         return RawJSON(trusted: w.bytes)
     }
 
+    /// Every CCE object and list wrapper opens with the same type header.
+    private static func beginAddonObject(_ w: inout JSONWriter) {
+        w.beginObject()
+        w.field("kind", "Addon")
+        w.field("apiVersion", "v3")
+    }
+
     func instanceBody(_ i: Instance) -> [UInt8] {
         var w = JSONWriter(capacity: 2048)
         write(i, to: &w)
@@ -79,9 +84,7 @@ struct CCEWire: Sendable {
 
     func listBody(_ items: [Instance]) -> [UInt8] {
         var w = JSONWriter(capacity: 512 + items.count * 2048)
-        w.beginObject()
-        w.field("kind", "Addon")
-        w.field("apiVersion", "v3")
+        Self.beginAddonObject(&w)
         w.key("items")
         w.beginArray()
         for i in items { write(i, to: &w) }
@@ -92,9 +95,7 @@ struct CCEWire: Sendable {
 
     func templateListBody(_ templates: [Template]) -> [UInt8] {
         var w = JSONWriter(capacity: 4096)
-        w.beginObject()
-        w.field("kind", "Addon")
-        w.field("apiVersion", "v3")
+        Self.beginAddonObject(&w)
         w.key("items")
         w.beginArray()
         for t in templates { if let raw = templateObjects[t.name] { w.raw(raw) } }
@@ -105,9 +106,7 @@ struct CCEWire: Sendable {
 
     private func write(_ i: Instance, to w: inout JSONWriter) {
         let template = catalog.template(named: i.template)
-        w.beginObject()
-        w.field("kind", "Addon")
-        w.field("apiVersion", "v3")
+        Self.beginAddonObject(&w)
         w.key("metadata")
         w.beginObject()
         w.field("uid", i.id)

@@ -83,7 +83,7 @@ public struct Catalog: Sendable {
     private static func parseTemplate(_ v: JSONValue, at path: String) throws(CatalogError) -> Template {
         let f = FieldReader(value: v, path: path)
         let name = try f.string("name")
-        let where_ = "\(source(path)) (\(name))"
+        let where_ = "\(path) (\(name))"
         guard case .array(let rawVersions) = v["versions"] ?? .null, !rawVersions.isEmpty else {
             throw CatalogError(message: "\(where_): \"versions\" must be a non-empty array")
         }
@@ -119,8 +119,6 @@ public struct Catalog: Sendable {
             versions: versions,
             timing: try parseTiming(v["timing"], at: "\(where_).timing"))
     }
-
-    private static func source(_ path: String) -> String { path }
 
     /// `{"install": {"seconds": 8, "jitterSeconds": 3}, ...}`
     private static func parseTiming(_ v: JSONValue?, at path: String) throws(CatalogError) -> TimingTable? {
