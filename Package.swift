@@ -29,7 +29,8 @@ let package = Package(
         // The built-in catalog: fixtures/*.json compiled into the binary (catalog/ is a symlink to fixtures/),
         // so the executable needs no files beside it.
         .target(name: "AddonMockFixtures",
-                resources: [.embedInCode("catalog/cce-addon-templates.json")]),
+                resources: [.embedInCode("catalog/cce-addon-templates.json"),
+                            .embedInCode("catalog/modelarts-plugin-templates.json")]),
         // Emulated services (wire <-> domain), control API and application wiring.
         .target(name: "AddonMock", dependencies: [
             "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockFixtures",

@@ -1,4 +1,5 @@
 /// The catalog files from `fixtures/`, embedded at build time.
 public enum BuiltInFixtures {
     public static var cceAddonTemplates: [UInt8] { PackageResources.cce_addon_templates_json }
+    public static var modelArtsPluginTemplates: [UInt8] { PackageResources.modelarts_plugin_templates_json }
 }

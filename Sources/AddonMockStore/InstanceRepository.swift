@@ -18,9 +18,9 @@ extension Connection {
                   [.text(service.rawValue), .text(scope), .text(template)])
     }
 
-    /// Oldest first, as a stable order for list responses.
+    /// Oldest first (creation order within the same millisecond), a stable order for list responses.
     public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
-        try all("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, id",
+        try all("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, rowid",
                 [.text(service.rawValue), .text(scope)])
     }
 

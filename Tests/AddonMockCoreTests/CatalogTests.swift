@@ -14,9 +14,9 @@ import Glibc
         do { _ = try parse(text); return nil } catch { return "\(error)" }
     }
 
-    /// The shipped fixture file, read from the repository (the core has no I/O of its own).
-    static func shippedCatalog() throws -> Catalog {
-        let path = String(#filePath.split(separator: "/Tests/")[0]) + "/fixtures/cce-addon-templates.json"
+    /// A shipped fixture file, read from the repository (the core has no I/O of its own).
+    static func shippedCatalog(_ file: String = "cce-addon-templates.json") throws -> Catalog {
+        let path = String(#filePath.split(separator: "/Tests/")[0]) + "/fixtures/" + file
         guard let f = fopen(path, "rb") else { throw CatalogError(message: "cannot open \(path)") }
         defer { fclose(f) }
         var bytes: [UInt8] = []
@@ -76,5 +76,47 @@ import Glibc
     func ordersVersions(lower: String, higher: String) {
         #expect(VersionOrder.isLess(lower, higher))
         #expect(!VersionOrder.isLess(higher, lower))
+    }
+}
+
+@Suite struct PluginCatalogTests {
+    @Test func parsesWorkloadsAnnotationsAndVersionText() throws {
+        let c = try Catalog.parse(try JSONParser.parse(Array("""
+            {"templates":[{"name":"p","annotations":{"k":"v"},"versions":[{"version":"1","description":"d","detail":"dd",
+              "workloads":[{"kind":"DaemonSet","name":"w","replicas":3,"limits":{"cpu":"1"}}]}]}]}
+            """.utf8)), source: "t")
+        let t = try #require(c.template(named: "p"))
+        #expect(t.annotations == .object([("k", .string("v"))]))
+        let v = t.versions[0]
+        #expect(v.description == "d" && v.detail == "dd")
+        #expect(v.workloads == [Workload(kind: "DaemonSet", apiVersion: "apps/v1", namespace: "kube-system", name: "w",
+                                         replicas: 3, limits: .object([("cpu", .string("1"))]), requests: .object([]))])
+    }
+
+    @Test(arguments: [
+        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":{}}]}]}"#, "workloads: must be an array"),
+        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"name":"w"}]}]}]}"#, "missing \"kind\""),
+        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","replicas":1.5}]}]}]}"#, "\"replicas\" must be a whole number"),
+        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","limits":{"cpu":1}}]}]}]}"#, "\"limits\" must be an object of strings"),
+        (#"{"templates":[{"name":"p","annotations":[],"versions":[{"version":"1"}]}]}"#, "\"annotations\" must be an object of strings"),
+    ])
+    func rejectsBrokenPluginFixtures(text: String, expected: String) {
+        do {
+            _ = try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "t")
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect("\(error)".contains(expected), "got \(error)")
+        }
+    }
+
+    @Test func shippedPluginCatalog() throws {
+        let c = try CatalogTests.shippedCatalog("modelarts-plugin-templates.json")
+        for name in ["gpu-driver", "npu-driver", "log-agent", "node-local-dns", "volcano"] {
+            let t = try #require(c.template(named: name), "\(name) missing")
+            #expect(t.versions.count >= 3)
+            #expect(t.versions.allSatisfy { !$0.workloads.isEmpty && $0.input.isObject })
+        }
+        // The seed page's example: node-local-dns 1.6.36 with the HA flavor.
+        #expect(c.template(named: "node-local-dns")?.version("1.6.36")?.input["flavor"]?["name"] == .string("HA"))
     }
 }

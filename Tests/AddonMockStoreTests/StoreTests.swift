@@ -154,6 +154,12 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
             try conn.insert(sampleInstance(id: "other", scope: "c2", createdMs: 2_000))
         }
         #expect(try db.read { try $0.instances(service: .cce, scope: "c1") }.map(\.id) == ["early", "late"])
+        // Same millisecond: creation order, whatever the ids.
+        try db.write { conn in
+            try conn.insert(sampleInstance(id: "zzz", scope: "c3", template: "a", createdMs: 5_000))
+            try conn.insert(sampleInstance(id: "aaa", scope: "c3", template: "b", createdMs: 5_000))
+        }
+        #expect(try db.read { try $0.instances(service: .cce, scope: "c3") }.map(\.id) == ["zzz", "aaa"])
         #expect(try db.read { try $0.instances(service: .autopilot, scope: "c1") }.isEmpty)
     }
 

@@ -177,4 +177,40 @@ import Testing
             #expect(try r.json().string("spec.clusterID") == cluster)
         }
     }
+
+    @Test func pluginsSurviveARestartMidTransition() throws {
+        let dir = TempDirectory()
+        try dir.write("modelarts-plugin-templates.json", """
+            {"templates":[{"name":"volcano","timing":{"install":{"seconds":1.2},"upgrade":{"seconds":1.2}},
+              "versions":[{"version":"1.0","input":{"a":1},"workloads":[{"kind":"Deployment","name":"volcano-scheduler"}]},
+                          {"version":"2.0","input":{"a":2},"workloads":[{"kind":"Deployment","name":"volcano-scheduler"}]}]}]}
+            """)
+        let args = ["--port", "0", "--db", dir.file("p.sqlite"), "--profile", "realistic", "--fixtures", dir.path]
+        let pluginsA = "/v2/projecta/pools/pool1/plugins", pluginsB = "/v2/projectb/pools/pool1/plugins"
+        var server = try ServerProcess(args)
+        #expect(try server.request("POST", pluginsA, body: PluginBodies.create("volcano", version: "1.0")).json().string("status.phase") == "Pending")
+        server.signal(SIGKILL)
+        _ = server.waitForExit()
+
+        server = try ServerProcess(args)
+        #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Pending")
+        usleep(1_400_000)
+        #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Running")
+        let patched = try server.request("PATCH", "\(pluginsA)/volcano", body: #"{"spec":{"template":{"version":"2.0"}}}"#).json()
+        #expect(patched.string("status.phase") == "Updating")
+        _ = try server.request("POST", pluginsB, body: PluginBodies.create("volcano", version: "1.0"))
+        server.signal(SIGKILL)
+        _ = server.waitForExit()
+
+        server = try ServerProcess(args)
+        #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Updating")
+        usleep(1_400_000)
+        let a = try server.request("GET", "\(pluginsA)/volcano").json()
+        #expect(a.string("status.phase") == "Running")
+        #expect(a.string("status.version") == "2.0")
+        let b = try server.request("GET", "\(pluginsB)/volcano").json()
+        #expect(b.string("status.phase") == "Running")
+        #expect(b.string("status.version") == "1.0")
+        #expect(try server.request("GET", pluginsB).json().at("items.1") == nil, "project B holds only its own plug-in")
+    }
 }

@@ -43,6 +43,9 @@ public final class Application: Sendable {
 
         let cceCatalog = try Self.loadCatalog(file: "cce-addon-templates.json", builtIn: BuiltInFixtures.cceAddonTemplates,
                                               directory: configuration.fixtures)
+        let pluginCatalog = try Self.loadCatalog(file: "modelarts-plugin-templates.json",
+                                                 builtIn: BuiltInFixtures.modelArtsPluginTemplates,
+                                                 directory: configuration.fixtures)
         let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)))
         let manager = InstanceManager(database: database, engine: engine, clock: clock)
         self.manager = manager
@@ -55,6 +58,7 @@ public final class Application: Sendable {
 
         let dispatcher = Dispatcher(services: [
             CCEService(manager: manager, catalog: cceCatalog),
+            ModelArtsService(manager: manager, catalog: pluginCatalog),
             ControlService(),
         ], logger: logger)
         self.dispatcher = dispatcher

@@ -39,12 +39,12 @@ struct CCEService: EmulatedService {
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
-        let instance = try manager.create(service: kind, scope: body.clusterID, template: template.name, conflict: { existing in
-            APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
-        }, make: { now in
+        let instance = try manager.createOrModify(service: kind, scope: body.clusterID, template: template.name, create: { now in
             manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
                                    revision: revision, annotations: RawJSON(annotations),
                                    templateTiming: template.timing, outcome: .succeed, now: now)
+        }, modify: { existing, _ in
+            throw APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
         })
         return .json(200, wire.instanceBody(instance))
     }
@@ -112,10 +112,7 @@ struct CCEService: EmulatedService {
         guard Self.isValidTemplateName(name) else {
             throw APIError(.badRequest, "addon_template_name \"\(name)\" is invalid: 2 to 30 characters of letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
         }
-        guard let template = catalog.template(named: name) else {
-            throw APIError(.notFound, "addon template \"\(name)\" not found")
-        }
-        return .json(200, wire.templateListBody([template]))
+        return .json(200, wire.templateListBody([try resolve(name, nil).0]))
     }
 
     // MARK: helpers
@@ -128,15 +125,7 @@ struct CCEService: EmulatedService {
     }
 
     private func resolve(_ name: String, _ version: String?) throws(APIError) -> (Template, TemplateVersion) {
-        guard let template = catalog.template(named: name) else {
-            throw APIError(.notFound, "addon template \"\(name)\" not found")
-        }
-        guard let version else { return (template, template.defaultVersion) }
-        guard let v = template.version(version) else {
-            let known = template.versions.map(\.version).joined(separator: ", ")
-            throw APIError(.badRequest, "version \"\(version)\" of addon template \"\(template.name)\" does not exist; available versions: \(known)")
-        }
-        return (template, v)
+        try catalog.resolve(name, version: version, noun: "addon template")
     }
 
     private func belongs(_ i: Instance, _ kind: ServiceKind, _ cluster: String?) -> Bool {
@@ -147,11 +136,8 @@ struct CCEService: EmulatedService {
         APIError(.notFound, cluster.map { "addon instance \(id) not found in cluster \($0)" } ?? "addon instance \(id) not found")
     }
 
-    /// Lifecycle refusals (busy, not rollbackable) are 409s in CCE's format.
     private func lifecycle(_ body: () throws -> Void) throws {
-        do { try body() } catch let e as LifecycleError {
-            throw APIError(.conflict, "Addon instance operation conflict: \(e.description)")
-        }
+        try APIError.conflicts("Addon instance operation conflict", body)
     }
 
     /// A cluster named by the request itself (query, header or host) must agree with the body's clusterID.

@@ -26,21 +26,25 @@ public final class InstanceManager: Sendable {
             .compactMap { engine.settled($0, at: now) }
     }
 
-    /// Creates an instance unless its (service, scope, template) slot is taken by one that still exists.
-    /// `make` builds it; `conflict` explains the clash with the existing one.
-    public func create(service: ServiceKind, scope: String, template: String,
-                       conflict: (Instance) -> APIError,
-                       make: (Instant) -> Instance) throws -> Instance {
+    public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
+        let now = clock.now()
+        return try database.read { try $0.instance(service: service, scope: scope, template: template) }
+            .flatMap { engine.settled($0, at: now) }
+    }
+
+    /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
+    /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
+    public func createOrModify(service: ServiceKind, scope: String, template: String,
+                               create: (Instant) -> Instance,
+                               modify: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write { conn in
             let now = clock.now()
-            if let existing = try conn.instance(service: service, scope: scope, template: template) {
-                if let live = engine.settled(existing, at: now) {
-                    try persist(live, from: existing, in: conn)
-                    throw conflict(live)
-                }
-                try conn.deleteInstance(id: existing.id)
+            let stored = try conn.instance(service: service, scope: scope, template: template)
+            if let stored, engine.settled(stored, at: now) != nil {
+                return try change(stored, in: conn, at: now, belongs: { _ in true }, notFound: { preconditionFailure() }, modify)
             }
-            let instance = make(now)
+            if let stored { try conn.deleteInstance(id: stored.id) }
+            let instance = create(now)
             try conn.insert(instance)
             return instance
         }
@@ -48,28 +52,41 @@ public final class InstanceManager: Sendable {
 
     /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
     /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
-    /// Returns nil if the change deleted it outright.
     public func modify(id: String, belongs: (Instance) -> Bool, notFound: () -> APIError,
                        _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write { conn in
-            let now = clock.now()
-            guard let stored = try conn.instance(id: id) else { throw notFound() }
-            guard let live = engine.settled(stored, at: now) else {
-                try conn.deleteInstance(id: id)
-                throw notFound()
-            }
-            guard belongs(live) else { throw notFound() }
-            var next = live
-            do {
-                try change(&next, now)
-            } catch {
-                // Keep what settling learned even when the requested change is refused.
-                try persist(live, from: stored, in: conn)
-                throw error
-            }
-            try conn.update(next)
-            return next
+            try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
+    }
+
+    public func modify(service: ServiceKind, scope: String, template: String, notFound: () -> APIError,
+                       _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+        try database.write { conn in
+            let stored = try conn.instance(service: service, scope: scope, template: template)
+            return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
+        }
+    }
+
+    /// Inside a write transaction: settle `stored`, apply `change`, persist. A refused change still persists
+    /// what settling learned; a record that finished deleting is removed and reported as not found.
+    private func change(_ stored: Instance?, in conn: AddonMockStore.Connection, at now: Instant,
+                        belongs: (Instance) -> Bool, notFound: () -> APIError,
+                        _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+        guard let stored else { throw notFound() }
+        guard let live = engine.settled(stored, at: now) else {
+            try conn.deleteInstance(id: stored.id)
+            throw notFound()
+        }
+        guard belongs(live) else { throw notFound() }
+        var next = live
+        do {
+            try change(&next, now)
+        } catch {
+            if live != stored { try conn.update(live) }
+            throw error
+        }
+        if next != stored { try conn.update(next) }
+        return next
     }
 
     /// Writes every transition that is due into the database (deleting finished deletes). Reads are correct
@@ -88,9 +105,5 @@ public final class InstanceManager: Sendable {
                 if due.count < 500 { return applied }
             }
         }
-    }
-
-    private func persist(_ live: Instance, from stored: Instance, in conn: AddonMockStore.Connection) throws {
-        if live != stored { try conn.update(live) }
     }
 }

@@ -1,3 +1,15 @@
+/// A Kubernetes workload a template deploys (ModelArts reports them in `status.resources`).
+public struct Workload: Sendable, Equatable {
+    public let kind: String
+    public let apiVersion: String
+    public let namespace: String
+    public let name: String
+    public let replicas: Int
+    /// Objects of strings, e.g. `{"cpu": "500m", "memory": "1Gi"}`.
+    public let limits: JSONValue
+    public let requests: JSONValue
+}
+
 /// One installable version of a template: its default values and the descriptive blocks returned on the wire.
 public struct TemplateVersion: Sendable {
     public let version: String
@@ -6,6 +18,9 @@ public struct TemplateVersion: Sendable {
     public let input: JSONValue
     public let translate: JSONValue
     public let supportVersions: JSONValue
+    public let description: String
+    public let detail: String
+    public let workloads: [Workload]
     public let creationTimestamp: String
     public let updateTimestamp: String
 }
@@ -20,6 +35,7 @@ public struct Template: Sendable {
     public let logoURL: String
     public let readmeURL: String
     public let description: String
+    public let annotations: JSONValue
     public let creationTimestamp: String
     public let updateTimestamp: String
     /// Oldest first.
@@ -98,6 +114,9 @@ public struct Catalog: Sendable {
                 input: input,
                 translate: rv["translate"] ?? .object([]),
                 supportVersions: rv["supportVersions"] ?? .array([]),
+                description: try vf.string("description", default: ""),
+                detail: try vf.string("detail", default: ""),
+                workloads: try parseWorkloads(rv["workloads"], at: "\(vf.path).workloads"),
                 creationTimestamp: try vf.string("creationTimestamp", default: "2024-01-01T00:00:00Z"),
                 updateTimestamp: try vf.string("updateTimestamp", default: "2024-01-01T00:00:00Z")))
         }
@@ -114,10 +133,30 @@ public struct Catalog: Sendable {
             logoURL: try f.string("logoURL", default: ""),
             readmeURL: try f.string("readmeURL", default: ""),
             description: try f.string("description", default: ""),
+            annotations: try f.stringMap("annotations"),
             creationTimestamp: try f.string("creationTimestamp", default: "2024-01-01T00:00:00Z"),
             updateTimestamp: try f.string("updateTimestamp", default: "2024-01-01T00:00:00Z"),
             versions: versions,
             timing: try parseTiming(v["timing"], at: "\(where_).timing"))
+    }
+
+    /// `[{"kind": "DaemonSet", "apiVersion": "apps/v1", "namespace": "kube-system", "name": "x", "replicas": 3,
+    ///   "limits": {"cpu": "1"}, "requests": {"cpu": "100m"}}]`
+    private static func parseWorkloads(_ v: JSONValue?, at path: String) throws(CatalogError) -> [Workload] {
+        guard let v, v != .null else { return [] }
+        guard case .array(let items) = v else { throw CatalogError(message: "\(path): must be an array") }
+        var out: [Workload] = []
+        for (i, item) in items.enumerated() {
+            let f = FieldReader(value: item, path: "\(path)[\(i)]")
+            let replicas = try f.number("replicas", default: 1)
+            guard replicas >= 0, replicas == replicas.rounded() else {
+                throw CatalogError(message: "\(f.path): \"replicas\" must be a whole number")
+            }
+            out.append(Workload(kind: try f.string("kind"), apiVersion: try f.string("apiVersion", default: "apps/v1"),
+                                namespace: try f.string("namespace", default: "kube-system"), name: try f.string("name"),
+                                replicas: Int(replicas), limits: try f.stringMap("limits"), requests: try f.stringMap("requests")))
+        }
+        return out
     }
 
     /// `{"install": {"seconds": 8, "jitterSeconds": 3}, ...}`
@@ -177,6 +216,15 @@ struct FieldReader {
         case nil where d != nil, .null? where d != nil: return d!
         case nil: throw CatalogError(message: "\(path): missing \"\(key)\"")
         case let other?: throw CatalogError(message: "\(path): \"\(key)\" must be a number, got \(other.typeName)")
+        }
+    }
+
+    /// An object whose values are all strings; `{}` when absent.
+    func stringMap(_ key: String) throws(CatalogError) -> JSONValue {
+        switch value[key] {
+        case nil, .null?: return .object([])
+        case .object(let members)? where members.allSatisfy({ $0.value.stringValue != nil }): return .object(members)
+        case _?: throw CatalogError(message: "\(path): \"\(key)\" must be an object of strings")
         }
     }
 

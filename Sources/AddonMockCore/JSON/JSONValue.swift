@@ -58,6 +58,24 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// RFC 7386 JSON merge patch: objects merge recursively, `null` removes a key, anything else replaces.
+    public func applyingMergePatch(_ patch: JSONValue) -> JSONValue {
+        guard case .object(let changes) = patch else { return patch }
+        var members: [(key: String, value: JSONValue)] = []
+        if case .object(let existing) = self { members = existing }
+        for (key, change) in changes {
+            let i = members.firstIndex { $0.key == key }
+            if change == .null {
+                if let i { members.remove(at: i) }
+            } else if let i {
+                members[i].value = members[i].value.applyingMergePatch(change)
+            } else {
+                members.append((key, JSONValue.null.applyingMergePatch(change)))
+            }
+        }
+        return .object(members)
+    }
+
     /// Deep merge in the style of JSON merge-patch without deletion: objects merge key by key, `overlay` wins
     /// for every other type (arrays are replaced, not concatenated). Used to lay request values over template defaults.
     public func merging(_ overlay: JSONValue) -> JSONValue {

@@ -2,6 +2,7 @@
 public enum ServiceKind: String, Sendable, CaseIterable {
     case cce
     case autopilot
+    case modelarts
 }
 
 /// A template version together with the values it was installed with.
@@ -36,7 +37,7 @@ public struct PendingTransition: Sendable, Equatable {
 public struct Instance: Sendable, Equatable {
     public var id: String
     public var service: ServiceKind
-    /// The isolation scope inside the service: a cluster id for CCE.
+    /// The isolation scope inside the service: a cluster id for CCE, `project/pool` for ModelArts.
     public var scope: String
     public var template: String
     public var current: Revision

@@ -1,0 +1,154 @@
+import AddonMockCore
+import AddonMockHTTP
+
+/// The ModelArts resource-pool plug-in API. Plug-ins are keyed by their template name inside a (project, pool)
+/// scope; pools exist implicitly (any name is a pool), and one project never sees another's plug-ins.
+struct ModelArtsService: EmulatedService {
+    let name = "modelarts"
+    let pathPrefixes = ["/v1/", "/v2/"]
+    let errorFormat: any ErrorFormat = ModelArtsErrorFormat()
+    let manager: InstanceManager
+    let catalog: Catalog
+    let wire: ModelArtsWire
+
+    init(manager: InstanceManager, catalog: Catalog) {
+        self.manager = manager
+        self.catalog = catalog
+        self.wire = ModelArtsWire(catalog: catalog)
+    }
+
+    var routes: [ServiceRoute] {
+        let plugins = "/v2/{project_id}/pools/{pool_name}/plugins"
+        return [
+            ServiceRoute("POST", plugins) { try createOrUpgrade($0) },
+            ServiceRoute("GET", plugins) { try list($0) },
+            ServiceRoute("GET", "\(plugins)/{template_name}") { try show($0) },
+            ServiceRoute("PATCH", "\(plugins)/{template_name}") { try patch($0) },
+            ServiceRoute("DELETE", "\(plugins)/{template_name}") { try delete($0) },
+            ServiceRoute("GET", "/v2/{project_id}/plugintemplates") { try templates($0) },
+            ServiceRoute("GET", "/v1/{project_id}/plugintemplates/{plugintemplate_name}") { try template($0) },
+        ]
+    }
+
+    // MARK: handlers
+
+    /// Creates the plug-in (Pending) or, when it exists, upgrades it (Updating) if the version or inputs change.
+    private func createOrUpgrade(_ ctx: RequestContext) throws -> HTTPResponse {
+        let scope = try poolScope(ctx)
+        let body = try PluginCreateRequest.decode(ctx.request.body)
+        let (template, newestOrAsked) = try resolve(body.name, body.version)
+        let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, create: { now in
+            manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
+                                          revision: revision(newestOrAsked, inputs: body.inputs), annotations: .emptyObject,
+                                          templateTiming: template.timing, outcome: .succeed, now: now)
+        }, modify: { plugin, now in
+            // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
+            let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
+            try upgrade(&plugin, to: revision(version, inputs: body.inputs), template: template, now: now)
+        })
+        return .json(200, wire.pluginBody(instance, detail: true))
+    }
+
+    private func list(_ ctx: RequestContext) throws -> HTTPResponse {
+        .json(200, wire.listBody(try manager.instances(service: .modelarts, scope: try poolScope(ctx))))
+    }
+
+    private func show(_ ctx: RequestContext) throws -> HTTPResponse {
+        let scope = try poolScope(ctx)
+        let detail: Bool
+        switch ctx.request.queryValue("detail") {
+        case nil, "false": detail = false
+        case "true": detail = true
+        case let other?: throw APIError(.badRequest, "detail must be true or false, got \"\(other)\"")
+        }
+        let name = ctx.parameters["template_name"]
+        guard let plugin = try manager.instance(service: .modelarts, scope: scope, template: name) else {
+            throw notFound(name, ctx)
+        }
+        return .json(200, wire.pluginBody(plugin, detail: detail))
+    }
+
+    /// Merge patch of `spec.template`: a new version and/or changes to the inputs (`null` removes an input).
+    private func patch(_ ctx: RequestContext) throws -> HTTPResponse {
+        let scope = try poolScope(ctx)
+        let body = try PluginPatchRequest.decode(ctx.request.body)
+        let name = ctx.parameters["template_name"]
+        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
+            if let renamed = body.name, renamed != plugin.template {
+                throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
+            }
+            let (template, version) = try resolve(plugin.template, body.version ?? plugin.current.version)
+            var inputs = plugin.current.values.parsed().applyingMergePatch(body.inputs ?? .object([]))
+            // A new version brings its new defaults; what the plug-in already had (and the patch set) wins.
+            if version.version != plugin.current.version { inputs = version.input.merging(inputs) }
+            try upgrade(&plugin, to: Revision(version: version.version, values: RawJSON(inputs)), template: template, now: now)
+        }
+        return .json(200, wire.pluginBody(plugin, detail: true))
+    }
+
+    private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
+        let scope = try poolScope(ctx)
+        let name = ctx.parameters["template_name"]
+        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
+            try APIError.conflicts("plug-in operation conflict") {
+                try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: plugin.template)?.timing,
+                                         outcome: .succeed, now: now)
+            }
+        }
+        return .json(200, wire.pluginBody(plugin, detail: true))
+    }
+
+    private func templates(_ ctx: RequestContext) throws -> HTTPResponse {
+        _ = try project(ctx)
+        guard let name = ctx.request.queryValue("templateName"), !name.isEmpty else {
+            return .json(200, wire.templateListBody(catalog.templates))
+        }
+        // A filter on a list: no match is an empty list, not an error.
+        return .json(200, wire.templateListBody(catalog.template(named: name).map { [$0] } ?? []))
+    }
+
+    private func template(_ ctx: RequestContext) throws -> HTTPResponse {
+        _ = try project(ctx)
+        return .json(200, wire.templateBody(try resolve(ctx.parameters["plugintemplate_name"], nil).0))
+    }
+
+    // MARK: helpers
+
+    private func resolve(_ name: String, _ version: String?) throws(APIError) -> (Template, TemplateVersion) {
+        try catalog.resolve(name, version: version, noun: "plug-in template")
+    }
+
+    private func revision(_ version: TemplateVersion, inputs: JSONValue) -> Revision {
+        Revision(version: version.version, values: RawJSON(version.input.merging(inputs)))
+    }
+
+    /// Starts an upgrade unless nothing would change (then the plug-in is answered as it is).
+    private func upgrade(_ plugin: inout Instance, to revision: Revision, template: Template, now: Instant) throws {
+        guard revision != plugin.current || plugin.phase.isInFlight else { return }
+        try APIError.conflicts("plug-in operation conflict") {
+            try manager.engine.begin(.upgrade, on: &plugin, revision: revision, templateTiming: template.timing,
+                                     outcome: .succeed, now: now)
+        }
+    }
+
+    private func notFound(_ name: String, _ ctx: RequestContext) -> APIError {
+        APIError(.notFound, "plug-in \(name) not found in pool \(ctx.parameters["pool_name"])")
+    }
+
+    private func project(_ ctx: RequestContext) throws(APIError) -> String {
+        let project = ctx.parameters["project_id"]
+        if project == "{project_id}" {
+            throw APIError(.badRequest, "project_id is missing from the path (the SDK sends the literal {project_id} when BasicCredentials has no project_id)")
+        }
+        guard !project.isEmpty, !project.contains("/") else { throw APIError(.badRequest, "project_id \"\(project)\" is invalid") }
+        return project
+    }
+
+    /// Plug-ins are isolated per project and pool.
+    private func poolScope(_ ctx: RequestContext) throws(APIError) -> String {
+        let project = try project(ctx)
+        let pool = ctx.parameters["pool_name"]
+        guard !pool.isEmpty, !pool.contains("/") else { throw APIError(.badRequest, "pool_name \"\(pool)\" is invalid") }
+        return "\(project)/\(pool)"
+    }
+}

@@ -1,0 +1,160 @@
+import AddonMockCore
+
+/// Domain -> ModelArts wire JSON: `Plugin`, `PluginList`, `PluginTemplateV2` (list) and `PluginTemplate` (v1 show),
+/// field for field as the SDK's models name them.
+struct ModelArtsWire: Sendable {
+    let catalog: Catalog
+
+    /// ModelArts' five phases over the engine's CCE-style ones.
+    static func phase(_ p: Phase) -> String {
+        switch p {
+        case .installing: return "Pending"
+        case .upgrading, .rollbacking: return "Updating"
+        case .deleting: return "Deleting"
+        case .running, .available: return "Running"
+        case .abnormal, .unknown, .installFailed, .upgradeFailed, .rollbackFailed, .deleteFailed: return "Abnormal"
+        }
+    }
+
+    func pluginBody(_ i: Instance, detail: Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 2048)
+        write(i, detail: detail, to: &w)
+        return w.bytes
+    }
+
+    func listBody(_ items: [Instance]) -> [UInt8] {
+        var w = JSONWriter(capacity: 512 + items.count * 2048)
+        w.beginObject()
+        w.field("apiVersion", "v2")
+        w.field("kind", "PluginList")
+        w.key("items")
+        w.beginArray()
+        for i in items { write(i, detail: true, to: &w) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    private func write(_ i: Instance, detail: Bool, to w: inout JSONWriter) {
+        w.beginObject()
+        w.field("apiVersion", "v2")
+        w.field("kind", "Plugin")
+        w.key("metadata")
+        w.beginObject()
+        w.field("name", i.template)
+        w.field("creationTimestamp", i.createdAt.rfc3339)
+        w.endObject()
+        w.key("spec")
+        w.beginObject()
+        w.key("template")
+        w.beginObject()
+        w.field("name", i.template)
+        w.field("version", i.current.version)
+        w.field("inputs", i.current.values)
+        w.endObject()
+        w.endObject()
+        w.key("status")
+        w.beginObject()
+        w.field("phase", Self.phase(i.phase))
+        w.field("version", i.current.version)
+        w.field("reason", i.message.isEmpty ? i.reason : i.reason.isEmpty ? i.message : "\(i.reason): \(i.message)")
+        // A string holding JSON, not an object: that is how the API reports the effective install parameters.
+        w.field("values", i.current.values.text)
+        if detail {
+            w.key("resources")
+            w.beginArray()
+            for workload in catalog.template(named: i.template)?.version(i.current.version)?.workloads ?? [] {
+                writeResource(workload, of: i, to: &w)
+            }
+            w.endArray()
+        }
+        w.endObject()
+        w.endObject()
+    }
+
+    private func writeResource(_ workload: Workload, of i: Instance, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("involvedObject")
+        w.beginObject()
+        w.field("kind", workload.kind)
+        w.field("apiVersion", workload.apiVersion)
+        w.field("namespace", workload.namespace)
+        w.field("name", workload.name)
+        w.field("uid", Identifiers.derivedUUID("\(i.id)/\(workload.kind)/\(workload.name)"))
+        // Changes whenever the plug-in changes, like a Kubernetes resourceVersion.
+        w.field("resourceVersion", String(i.updatedAt.milliseconds / 1000 % 100_000_000))
+        w.endObject()
+        w.key("replicas"); w.number(Int64(workload.replicas))
+        w.key("limits"); w.value(workload.limits)
+        w.key("requests"); w.value(workload.requests)
+        w.endObject()
+    }
+
+    /// `GET /v2/{project_id}/plugintemplates`
+    func templateListBody(_ templates: [Template]) -> [UInt8] {
+        var w = JSONWriter(capacity: 8192)
+        w.beginObject()
+        w.field("apiVersion", "v1")
+        w.field("kind", "PluginTemplateList")
+        w.key("items")
+        w.beginArray()
+        for t in templates {
+            w.beginObject()
+            writeTemplateHeader(t, to: &w)
+            w.key("spec")
+            w.beginObject()
+            w.field("optional", t.require)
+            w.field("type", t.type)
+            w.field("logoURL", t.logoURL)
+            w.field("description", t.description)
+            w.key("versions")
+            w.beginArray()
+            for v in t.versions { writeVersion(v, to: &w) }
+            w.endArray()
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `GET /v1/{project_id}/plugintemplates/{name}`: versions keyed by version.
+    func templateBody(_ t: Template) -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        writeTemplateHeader(t, to: &w)
+        w.key("spec")
+        w.beginObject()
+        w.field("type", t.type)
+        w.field("description", t.description)
+        w.key("versions")
+        w.beginObject()
+        for v in t.versions { w.key(v.version); writeVersion(v, to: &w) }
+        w.endObject()
+        w.endObject()
+        w.endObject()
+        return w.bytes
+    }
+
+    private func writeTemplateHeader(_ t: Template, to w: inout JSONWriter) {
+        w.field("apiVersion", "v1")
+        w.field("kind", "PluginTemplate")
+        w.key("metadata")
+        w.beginObject()
+        w.field("name", t.name)
+        w.key("annotations"); w.value(t.annotations)
+        w.endObject()
+    }
+
+    private func writeVersion(_ v: TemplateVersion, to w: inout JSONWriter) {
+        w.beginObject()
+        w.field("version", v.version)
+        w.field("creationTimestamp", v.creationTimestamp)
+        w.key("inputs"); w.value(v.input)
+        w.key("translate"); w.value(v.translate)
+        w.field("description", v.description)
+        w.field("detail", v.detail)
+        w.endObject()
+    }
+}
