@@ -26,14 +26,15 @@ let package = Package(
         .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
         // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
         .target(name: "AddonMockHTTP", dependencies: ["CMicroHTTPD", "CMHDShim"]),
-        // The built-in catalog: fixtures/*.json compiled into the binary (catalog/ is a symlink to fixtures/),
-        // so the executable needs no files beside it.
-        .target(name: "AddonMockFixtures",
+        // Data compiled into the binary: fixtures/*.json (catalog/ is a symlink to fixtures/) and the OpenAPI
+        // document, so the executable needs no files beside it.
+        .target(name: "AddonMockResources",
                 resources: [.embedInCode("catalog/cce-addon-templates.json"),
-                            .embedInCode("catalog/modelarts-plugin-templates.json")]),
+                            .embedInCode("catalog/modelarts-plugin-templates.json"),
+                            .embedInCode("openapi.json")]),
         // Emulated services (wire <-> domain), control API and application wiring.
         .target(name: "AddonMock", dependencies: [
-            "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockFixtures",
+            "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "addonmock", dependencies: [

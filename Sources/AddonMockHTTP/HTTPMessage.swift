@@ -53,6 +53,8 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// Close the connection without answering (fault injection: what a client sees when a server dies).
+    public var dropConnection = false
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
@@ -63,6 +65,12 @@ public struct HTTPResponse: Sendable {
     public static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
     }
+
+    public static let drop: HTTPResponse = {
+        var r = HTTPResponse(status: 0)
+        r.dropConnection = true
+        return r
+    }()
 
     public static func text(_ status: Int, _ body: String) -> HTTPResponse {
         HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: Array(body.utf8))

@@ -148,6 +148,8 @@ private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: Un
                               query: collectQuery(connection), headers: collectHeaders(connection),
                               body: state.body, bodyTooLarge: state.tooLarge)
     let response = server.dispatch(request)
+    // Returning NO makes libmicrohttpd close the socket with nothing sent.
+    if response.dropConnection { return .NO }
     let r = response.body.withUnsafeBytes { bytes in
         MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
     }

@@ -54,12 +54,41 @@ extension Connection {
         try run("DELETE FROM instances WHERE id = ?1", [.text(id)])
     }
 
+    /// Deletes every instance, or those of `services` in `scope`, or (with `scopePrefix`) in scopes starting
+    /// with it. Returns how many went.
+    public func deleteInstances(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
+        var sql = "DELETE FROM instances WHERE 1"
+        var values: [SQLValue] = []
+        if let services {
+            sql += " AND service IN (" + services.map { service -> String in
+                values.append(.text(service.rawValue))
+                return "?\(values.count)"
+            }.joined(separator: ",") + ")"
+        }
+        if let scope { values.append(.text(scope)); sql += " AND scope = ?\(values.count)" }
+        if let scopePrefix {
+            // substr rather than LIKE: scope text may hold % or _.
+            values.append(.text(scopePrefix))
+            sql += " AND substr(scope, 1, length(?\(values.count))) = ?\(values.count)"
+        }
+        try run(sql, values)
+        return changes
+    }
+
+    /// Every instance of the given services, oldest first (for the control API's listing).
+    public func allInstances(services: [ServiceKind]) throws -> [Instance] {
+        var values: [SQLValue] = []
+        let list = services.map { s -> String in values.append(.text(s.rawValue)); return "?\(values.count)" }.joined(separator: ",")
+        return try all("SELECT \(Self.columns) FROM instances WHERE service IN (\(list)) ORDER BY created_at, rowid", values)
+    }
+
     private static func values(of i: Instance) -> [SQLValue] {
         let p = i.pending
         var outcome: SQLValue = .null, reason: SQLValue = .null, message: SQLValue = .null
         switch p?.outcome {
         case .succeed?: outcome = .text("succeed")
         case let .fail(r, m)?: outcome = .text("fail"); reason = .text(r); message = .text(m)
+        case let .abnormal(r, m)?: outcome = .text("abnormal"); reason = .text(r); message = .text(m)
         case nil: break
         }
         return [
@@ -103,8 +132,13 @@ extension Connection {
         var pending: PendingTransition?
         if let opName = s.optionalText(12) {
             guard let op = Operation(rawValue: opName) else { throw CorruptRow(id: id, field: "pending_operation") }
-            let outcome: Outcome = s.optionalText(14) == "fail"
-                ? .fail(reason: s.optionalText(15) ?? "", message: s.optionalText(16) ?? "") : .succeed
+            let outcome: Outcome
+            switch s.optionalText(14) {
+            case "fail"?: outcome = .fail(reason: s.optionalText(15) ?? "", message: s.optionalText(16) ?? "")
+            case "abnormal"?: outcome = .abnormal(reason: s.optionalText(15) ?? "", message: s.optionalText(16) ?? "")
+            case "succeed"?, nil: outcome = .succeed
+            default: throw CorruptRow(id: id, field: "pending_outcome")
+            }
             let target = s.optionalText(17).map { Revision(version: $0, values: RawJSON(trusted: s.bytes(18))) }
             pending = PendingTransition(operation: op, dueAt: s.isNull(13) ? nil : Instant(milliseconds: s.int64(13)),
                                         outcome: outcome, target: target)

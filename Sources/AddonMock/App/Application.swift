@@ -1,9 +1,10 @@
 import AddonMockCore
-import AddonMockFixtures
+import AddonMockResources
 import AddonMockHTTP
 import AddonMockStore
 import Dispatch
 import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,8 @@ public final class Application: Sendable {
     public let clock: VirtualClock
     public let manager: InstanceManager
     public let port: UInt16
+    let faults: FaultBook
+    let journal: Journal
     private let server: HTTPServer
     private let sweeper: Ticker
     let dispatcher: Dispatcher
@@ -41,10 +44,10 @@ public final class Application: Sendable {
             throw StartupError(message: "cannot open database \(configuration.database): \(error)")
         }
 
-        let cceCatalog = try Self.loadCatalog(file: "cce-addon-templates.json", builtIn: BuiltInFixtures.cceAddonTemplates,
+        let cceCatalog = try Self.loadCatalog(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates,
                                               directory: configuration.fixtures)
         let pluginCatalog = try Self.loadCatalog(file: "modelarts-plugin-templates.json",
-                                                 builtIn: BuiltInFixtures.modelArtsPluginTemplates,
+                                                 builtIn: BuiltInResources.modelArtsPluginTemplates,
                                                  directory: configuration.fixtures)
         let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)))
         let manager = InstanceManager(database: database, engine: engine, clock: clock)
@@ -56,11 +59,30 @@ public final class Application: Sendable {
             throw StartupError(message: "database \(configuration.database) cannot be read: \(error)")
         }
 
+        let seeder = try Self.loadSeed(directory: configuration.fixtures, cce: cceCatalog, plugins: pluginCatalog)
+        if let seeder {
+            do {
+                let created = try seeder.apply(to: manager)
+                logger.info("seed file: created \(created) of \(seeder.entries.count) instance(s)")
+            } catch {
+                throw StartupError(message: "cannot apply the seed file: \(error)")
+            }
+        }
+
+        let faults = FaultBook(seed: configuration.seed)
+        let journal = Journal()
+        self.faults = faults
+        self.journal = journal
+        // The bound port is known only once the server listens; the control API reads it from here.
+        let boundURL = Mutex("")
+        let control = ControlService(manager: manager, clock: clock, faults: faults, journal: journal, configuration: configuration,
+                                     seeder: seeder, openAPI: { OpenAPIDocument.render(serverURL: boundURL.withLock { $0 }) },
+                                     listening: { boundURL.withLock { $0 } })
         let dispatcher = Dispatcher(services: [
-            CCEService(manager: manager, catalog: cceCatalog),
-            ModelArtsService(manager: manager, catalog: pluginCatalog),
-            ControlService(),
-        ], logger: logger)
+            CCEService(manager: manager, catalog: cceCatalog, outcomes: faults),
+            ModelArtsService(manager: manager, catalog: pluginCatalog, outcomes: faults),
+            control,
+        ], faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
@@ -70,6 +92,8 @@ public final class Application: Sendable {
         } catch {
             throw StartupError(message: error.description)
         }
+        let url = Self.url(host: configuration.host, port: port)
+        boundURL.withLock { $0 = url }
 
         // Persist due transitions a few times a second so the file stays an honest picture between requests.
         sweeper = Ticker(label: "addonmock.sweeper", intervalMs: 250) { [manager] in
@@ -78,9 +102,10 @@ public final class Application: Sendable {
     }
 
     /// `http://HOST:PORT` as clients should use it.
-    public var baseURL: String {
-        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-        return "http://\(host):\(port)"
+    public var baseURL: String { Self.url(host: configuration.host, port: port) }
+
+    static func url(host: String, port: UInt16) -> String {
+        "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     /// Stops accepting, finishes in-flight requests, stops the sweeper and leaves a checkpointed database.
@@ -108,6 +133,13 @@ public final class Application: Sendable {
         } catch {
             throw StartupError(message: "\(error)")
         }
+    }
+
+    static func loadSeed(directory: String?, cce: Catalog, plugins: Catalog) throws(StartupError) -> Seeder? {
+        guard let directory else { return nil }
+        let path = directory + "/" + Seeder.file
+        guard let bytes = readFile(path) else { return nil }
+        return try Seeder.parse(bytes, source: path, cce: cce, plugins: plugins)
     }
 
     private static func isDirectory(_ path: String) -> Bool {

@@ -11,6 +11,8 @@ public struct Configuration: Sendable, Equatable {
     public var logLevel: String
     /// Whether the seed was chosen at random (the start-up summary prints it so a run can be repeated).
     public var seedWasRandom: Bool
+    /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
+    public var sources: [String: String] = [:]
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 }
@@ -47,10 +49,12 @@ extension Configuration {
     /// where the bad value came from.
     public static func resolve(_ flags: CommandLineValues, environment: [String: String],
                                randomSeed: () -> UInt64 = { UInt64.random(in: 1...UInt64(UInt32.max)) }) throws(ConfigurationError) -> Configuration {
+        var sources: [String: String] = [:]
         func pick(_ flag: String?, _ name: String) -> (value: String, source: String)? {
-            if let flag { return (flag, "--\(name)") }
+            if let flag { sources[name] = "flag"; return (flag, "--\(name)") }
             let env = "ADDONMOCK_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
-            if let v = environment[env], !v.isEmpty { return (v, env) }
+            if let v = environment[env], !v.isEmpty { sources[name] = "env \(env)"; return (v, env) }
+            sources[name] = "default"
             return nil
         }
 
@@ -91,9 +95,9 @@ extension Configuration {
             logLevel = v
         }
 
-        return Configuration(host: host, port: port, database: database, profile: profile,
-                             fixtures: pick(flags.fixtures, "fixtures")?.value, seed: seed, logLevel: logLevel,
-                             seedWasRandom: seedWasRandom)
+        let fixtures = pick(flags.fixtures, "fixtures")?.value
+        return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
+                             logLevel: logLevel, seedWasRandom: seedWasRandom, sources: sources)
     }
 
     /// One line for the log at start-up.

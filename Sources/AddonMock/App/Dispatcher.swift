@@ -1,49 +1,82 @@
+import AddonMockCore
 import AddonMockHTTP
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Routes every request to its service and turns every failure into that service's error format, so a client
-/// never sees an empty body or a stack trace. Adds `X-Request-Id` to every answer.
+/// never sees an empty body or a stack trace. Applies HTTP fault rules (never to the control API), adds
+/// `X-Request-Id` to every answer and records every request in the journal.
 final class Dispatcher: HTTPHandler {
     private struct Endpoint: Sendable {
+        let pattern: String
+        let service: String
         let format: any ErrorFormat
+        let owner: any EmulatedService
         let handler: RouteHandler
     }
 
     private let router: Router<Endpoint>
     private let prefixes: [(prefix: String, format: any ErrorFormat)]
     private let fallbackFormat: any ErrorFormat = GatewayErrorFormat()
+    private let faults: FaultBook
+    private let journal: Journal
+    private let clock: any Clock
     private let logger: Logger
 
-    init(services: [any EmulatedService], logger: Logger) {
+    init(services: [any EmulatedService], faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger) {
         var router = Router<Endpoint>()
         var prefixes: [(String, any ErrorFormat)] = []
         for service in services {
             for route in service.routes {
-                router.add(route.method, route.pattern, Endpoint(format: service.errorFormat, handler: route.handler))
+                router.add(route.method, route.pattern,
+                           Endpoint(pattern: route.pattern, service: route.service ?? service.name, format: service.errorFormat,
+                                    owner: service, handler: route.handler))
             }
             prefixes += service.pathPrefixes.map { ($0, service.errorFormat) }
         }
         self.router = router
         self.prefixes = prefixes
+        self.faults = faults
+        self.journal = journal
+        self.clock = clock
         self.logger = logger
     }
 
     var routePatterns: [(method: String, pattern: String)] { router.patterns }
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let started = monotonicMs()
         let requestID = Identifiers.requestID()
-        var response = answer(request, requestID: requestID)
-        response.headers.set("X-Request-Id", requestID)
+        let trace = RequestTrace()
+        var served = Served()
+        var response = answer(request, requestID: requestID, trace: trace, served: &served)
+        if !response.dropConnection { response.headers.set("X-Request-Id", requestID) }
         if request.method == "HEAD" { response.body = [] }
+        let duration = monotonicMs() - started
+        let now = clock.now()
+        journal.record { sequence in
+            JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
+                         status: response.dropConnection ? 0 : response.status, durationMs: duration, requestID: requestID,
+                         service: served.service, route: served.route, resources: trace.resourceIDs, fault: served.fault)
+        }
         logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(requestID)"])
         return response
+    }
+
+    /// What the journal learns while a request is answered.
+    private struct Served {
+        var service: String?
+        var route: String?
+        var fault: String?
     }
 
     private func format(forPath path: String) -> any ErrorFormat {
         prefixes.first { path.hasPrefix($0.prefix) || path + "/" == $0.prefix }?.format ?? fallbackFormat
     }
 
-    private func answer(_ request: HTTPRequest, requestID: String) -> HTTPResponse {
+    private func answer(_ request: HTTPRequest, requestID: String, trace: RequestTrace, served: inout Served) -> HTTPResponse {
         let pathFormat = format(forPath: request.path)
         if request.bodyTooLarge {
             return error(APIError(.payloadTooLarge, "request body is larger than the 1 MiB limit"), pathFormat)
@@ -61,8 +94,20 @@ final class Dispatcher: HTTPHandler {
         case .badPath(let segment):
             return error(APIError(.badRequest, "path segment \"\(segment)\" is not valid percent-encoded UTF-8"), pathFormat)
         case let .found(endpoint, parameters):
+            served.service = endpoint.service
+            served.route = endpoint.pattern
+            if endpoint.service != ControlService.serviceName,
+               let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
+                served.fault = id
+                if let range = fault.latencyMs { usleep(UInt32(clamping: faults.latency(range) * 1000)) }
+                if fault.drop { return .drop }
+                if let status = fault.status {
+                    let message = fault.message ?? "injected fault \(id): \(status)"
+                    return error(APIError(APIError.Kind(status: status), message, code: fault.code), endpoint.format)
+                }
+            }
             do {
-                return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID))
+                return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID, trace: trace))
             } catch let e as APIError {
                 return error(e, endpoint.format)
             } catch {
@@ -72,8 +117,22 @@ final class Dispatcher: HTTPHandler {
         }
     }
 
+    private func subject(_ request: HTTPRequest, _ parameters: PathParameters, _ endpoint: Endpoint) -> FaultSubject {
+        let scope = endpoint.owner.describe(request, parameters)
+        return FaultSubject(method: request.method, route: endpoint.pattern, service: endpoint.service,
+                            template: scope.template, cluster: scope.cluster, project: scope.project, pool: scope.pool)
+    }
+
     private func error(_ e: APIError, _ format: any ErrorFormat) -> HTTPResponse {
         let (status, body) = format.response(for: e)
-        return .json(status, body)
+        var r = HTTPResponse.json(status, body)
+        if status == 429 { r.headers.set("Retry-After", "1") }
+        return r
+    }
+
+    private func monotonicMs() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
     }
 }

@@ -15,6 +15,7 @@ struct CCEErrorFormat: ErrorFormat {
         case .tooManyRequests: return "CCE.02429001"
         case .internalError: return "CCE.03500001"
         case .serviceUnavailable: return "CCE.03503001"
+        case .other(let status): return "CCE.03\(status)001"
         }
     }
 

@@ -10,23 +10,38 @@ struct CCEService: EmulatedService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: CCEWire
+    let outcomes: any OutcomeDecider
 
-    init(manager: InstanceManager, catalog: Catalog) {
+    init(manager: InstanceManager, catalog: Catalog, outcomes: any OutcomeDecider = AlwaysSucceed()) {
         self.manager = manager
         self.catalog = catalog
         self.wire = CCEWire(catalog: catalog)
+        self.outcomes = outcomes
+    }
+
+    func describe(_ request: HTTPRequest, _ parameters: PathParameters) -> RequestScope {
+        RequestScope(template: request.queryValue("addon_template_name") ?? peekString(request.body, "spec", "addonTemplateName"),
+                     cluster: requestedCluster(request) ?? peekString(request.body, "spec", "clusterID") ?? peekString(request.body, "clusterID"))
+    }
+
+    /// How the operation `ctx` starts will end (header, fault rule, or success).
+    private func outcome(_ op: Operation, _ kind: ServiceKind, cluster: String, template: String, _ ctx: RequestContext) throws -> Outcome {
+        let route = ctx.request.path.hasPrefix("/autopilot/") ? "/autopilot/v3" : "/api/v3"
+        return try outcomes.outcome(for: op, subject: FaultSubject(method: ctx.request.method, route: route, service: kind.rawValue,
+                                                                   template: template, cluster: cluster),
+                                    request: ctx.request)
     }
 
     var routes: [ServiceRoute] {
         [("/api/v3", ServiceKind.cce), ("/autopilot/v3", ServiceKind.autopilot)].flatMap { prefix, kind in
             [
-                ServiceRoute("POST", "\(prefix)/addons") { try install($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addons") { try list($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addons/{id}") { try show($0, kind) },
-                ServiceRoute("PUT", "\(prefix)/addons/{id}") { try upgrade($0, kind) },
-                ServiceRoute("DELETE", "\(prefix)/addons/{id}") { try delete($0, kind) },
-                ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback") { try rollback($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addontemplates") { try templates($0) },
+                ServiceRoute("POST", "\(prefix)/addons", service: kind.rawValue) { try install($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons", service: kind.rawValue) { try list($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons/{id}", service: kind.rawValue) { try show($0, kind) },
+                ServiceRoute("PUT", "\(prefix)/addons/{id}", service: kind.rawValue) { try upgrade($0, kind) },
+                ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind.rawValue) { try delete($0, kind) },
+                ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind.rawValue) { try rollback($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind.rawValue) { try templates($0) },
             ]
         }
     }
@@ -40,12 +55,14 @@ struct CCEService: EmulatedService {
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
         let instance = try manager.createOrModify(service: kind, scope: body.clusterID, template: template.name, create: { now in
-            manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
+            try manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
                                    revision: revision, annotations: RawJSON(annotations),
-                                   templateTiming: template.timing, outcome: .succeed, now: now)
+                                   templateTiming: template.timing,
+                                   outcome: outcome(.install, kind, cluster: body.clusterID, template: template.name, ctx), now: now)
         }, modify: { existing, _ in
             throw APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
         })
+        ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
     }
 
@@ -53,7 +70,9 @@ struct CCEService: EmulatedService {
         guard let cluster = requestedCluster(ctx.request) else {
             throw APIError(.badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
-        return .json(200, wire.listBody(try manager.instances(service: kind, scope: cluster)))
+        let items = try manager.instances(service: kind, scope: cluster)
+        items.forEach(ctx.touched)
+        return .json(200, wire.listBody(items))
     }
 
     private func show(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
@@ -62,6 +81,7 @@ struct CCEService: EmulatedService {
         guard let instance = try manager.instance(id: id), belongs(instance, kind, cluster) else {
             throw notFound(id, cluster)
         }
+        ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
     }
 
@@ -76,19 +96,29 @@ struct CCEService: EmulatedService {
             guard instance.template == template.name else {
                 throw APIError(.badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
             }
-            try lifecycle { try manager.engine.begin(.upgrade, on: &instance, revision: revision, templateTiming: template.timing, outcome: .succeed, now: now) }
+            let (cluster, name) = (instance.scope, instance.template)
+            try lifecycle {
+                try manager.engine.begin(.upgrade, on: &instance, revision: revision, templateTiming: template.timing,
+                                         outcome: outcome(.upgrade, kind, cluster: cluster, template: name, ctx), now: now)
+            }
             if let annotations = body.annotations { instance.annotations = RawJSON(annotations) }
         }
+        ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
     }
 
     private func delete(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = requestedCluster(ctx.request)
-        _ = try manager.modify(id: id, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
+        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
-            try lifecycle { try manager.engine.begin(.delete, on: &instance, templateTiming: timing, outcome: .succeed, now: now) }
+            let (cluster, name) = (instance.scope, instance.template)
+            try lifecycle {
+                try manager.engine.begin(.delete, on: &instance, templateTiming: timing,
+                                         outcome: outcome(.delete, kind, cluster: cluster, template: name, ctx), now: now)
+            }
         }
+        ctx.touched(instance)
         // The real API answers a plain-text "success"; the SDK's DeleteAddonInstanceResponse.body reads it as is.
         return .text(200, "success")
     }
@@ -100,8 +130,13 @@ struct CCEService: EmulatedService {
         let instance = try manager.modify(id: id, belongs: { belongs($0, kind, body.clusterID) },
                                           notFound: { notFound(id, body.clusterID) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
-            try lifecycle { try manager.engine.begin(.rollback, on: &instance, templateTiming: timing, outcome: .succeed, now: now) }
+            let (cluster, name) = (instance.scope, instance.template)
+            try lifecycle {
+                try manager.engine.begin(.rollback, on: &instance, templateTiming: timing,
+                                         outcome: outcome(.rollback, kind, cluster: cluster, template: name, ctx), now: now)
+            }
         }
+        ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
     }
 

@@ -1,31 +1,410 @@
 import AddonMockCore
 import AddonMockHTTP
 
-/// The emulator's own API under `/_mock` (not part of Huawei's). Errors are plain `{"error_code","error_msg"}`.
+/// The emulator's own API under `/_mock` (not part of Huawei's): health, reset, clock, forced states, fault rules,
+/// the request journal, the effective configuration and the OpenAPI document. Bad input is a 400 naming the problem.
 struct ControlService: EmulatedService {
-    let name = "control"
+    static let serviceName = "control"
+    let name = ControlService.serviceName
     let pathPrefixes = ["/_mock/"]
     let errorFormat: any ErrorFormat = ControlErrorFormat()
 
+    let manager: InstanceManager
+    let clock: VirtualClock
+    let faults: FaultBook
+    let journal: Journal
+    let configuration: Configuration
+    let seeder: Seeder?
+    /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
+    let openAPI: @Sendable () -> [UInt8]
+    let listening: @Sendable () -> String
+
     var routes: [ServiceRoute] {
         [
-            // Registered only once the database is open and the catalog loaded: 200 means ready.
+            // Registered only once the database is open and the catalogs loaded: 200 means ready.
             ServiceRoute("GET", "/_mock/health") { _ in .json(200, Array(#"{"status":"ok"}"#.utf8)) },
+            ServiceRoute("POST", "/_mock/reset") { try reset($0) },
+            ServiceRoute("GET", "/_mock/clock") { _ in .json(200, clockBody()) },
+            ServiceRoute("POST", "/_mock/clock") { try setClock($0) },
+            ServiceRoute("GET", "/_mock/resources/{kind}") { try listResources($0) },
+            ServiceRoute("GET", "/_mock/resources/{kind}/{id}") { try showResource($0) },
+            ServiceRoute("POST", "/_mock/resources/{kind}/{id}/status") { try forceStatus($0) },
+            ServiceRoute("GET", "/_mock/faults") { _ in .json(200, faultsBody(faults.rules)) },
+            ServiceRoute("POST", "/_mock/faults") { try addFault($0) },
+            ServiceRoute("DELETE", "/_mock/faults") { _ in .json(200, counted("deleted", faults.removeAll())) },
+            ServiceRoute("GET", "/_mock/faults/{id}") { try fault($0, remove: false) },
+            ServiceRoute("DELETE", "/_mock/faults/{id}") { try fault($0, remove: true) },
+            ServiceRoute("GET", "/_mock/requests") { try requests($0) },
+            ServiceRoute("GET", "/_mock/config") { _ in .json(200, configBody()) },
+            ServiceRoute("GET", "/_mock/openapi.json") { _ in .json(200, openAPI()) },
         ]
+    }
+
+    // MARK: reset
+
+    /// Everything, or one cluster / project (/ pool) / service. Fault rules and the journal go too unless kept;
+    /// a full reset also returns the clock to real time and re-applies the seed file.
+    private func reset(_ ctx: RequestContext) throws -> HTTPResponse {
+        let body = try BodyReader.parseOptional(ctx.request.body)
+        try body.allowOnly(["service", "cluster", "project", "pool", "keepFaults", "keepJournal", "keepClock", "reseed"])
+        let serviceName = try body.optionalString("service")
+        let cluster = try body.optionalString("cluster"), project = try body.optionalString("project"), pool = try body.optionalString("pool")
+        var services: [ServiceKind]?
+        if let serviceName {
+            guard let s = ServiceKind(rawValue: serviceName) else {
+                throw APIError(.badRequest, "service must be one of \(ServiceKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(serviceName)\"")
+            }
+            services = [s]
+        }
+        if cluster != nil && project != nil { throw APIError(.badRequest, "name a cluster or a project, not both") }
+        if pool != nil && project == nil { throw APIError(.badRequest, "pool needs project") }
+        // Every field is read (and so validated) before anything is deleted: a bad request changes nothing.
+        let keepFaults = try body.optionalBool("keepFaults") ?? false
+        let keepJournal = try body.optionalBool("keepJournal") ?? false
+        let keepClock = try body.optionalBool("keepClock") ?? false
+        let reseed = try body.optionalBool("reseed") ?? true
+
+        let deleted: Int
+        var scoped = true
+        if let cluster {
+            deleted = try manager.reset(services: services ?? [.cce, .autopilot], scope: cluster)
+        } else if let project {
+            if let pool {
+                deleted = try manager.reset(services: [.modelarts], scope: "\(project)/\(pool)")
+            } else {
+                deleted = try manager.reset(services: [.modelarts], scopePrefix: "\(project)/")
+            }
+        } else {
+            deleted = try manager.reset(services: services)
+            scoped = services != nil
+        }
+        let faultsCleared = keepFaults ? 0 : faults.removeAll()
+        if !keepJournal { journal.clear() }
+        let clockReset = !scoped && !keepClock
+        if clockReset { clock.reset() }
+        var reseeded = 0
+        if !scoped, reseed, let seeder { reseeded = try seeder.apply(to: manager) }
+
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("deleted"); w.number(Int64(deleted))
+        w.key("faultsCleared"); w.number(Int64(faultsCleared))
+        w.field("journalCleared", !keepJournal)
+        w.field("clockReset", clockReset)
+        w.key("reseeded"); w.number(Int64(reseeded))
+        w.endObject()
+        return .json(200, w.bytes)
+    }
+
+    // MARK: clock
+
+    private func clockBody() -> [UInt8] {
+        let now = clock.now()
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("now", now.rfc3339)
+        w.key("nowMs"); w.number(now.milliseconds)
+        w.field("pinned", clock.isPinned)
+        w.key("offsetMs"); w.number(clock.offsetMilliseconds)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// `{"advanceSeconds": n}` or `{"advanceMs": n}`, `{"pin": true | "RFC 3339"}`, `{"unpin": true}`.
+    /// Pinning or unpinning happens first, then the advance. Time never goes backwards.
+    private func setClock(_ ctx: RequestContext) throws -> HTTPResponse {
+        let body = try BodyReader.parse(ctx.request.body)
+        try body.allowOnly(["advanceSeconds", "advanceMs", "pin", "unpin"])
+        let seconds = try body.optionalNumber("advanceSeconds"), ms = try body.optionalNumber("advanceMs")
+        if seconds != nil && ms != nil { throw APIError(.badRequest, "give advanceSeconds or advanceMs, not both") }
+        let advance = seconds.map { $0 * 1000 } ?? ms
+        if let advance, !(0...(10 * 365 * 86_400_000.0)).contains(advance) {
+            throw APIError(.badRequest, "the clock only moves forward, by at most ten years at a time")
+        }
+        let unpin = try body.optionalBool("unpin") ?? false
+        let pin = body.optional("pin")
+        guard advance != nil || unpin || pin != nil else {
+            throw APIError(.badRequest, "nothing to do: give advanceSeconds, advanceMs, pin or unpin")
+        }
+        if pin != nil && unpin { throw APIError(.badRequest, "give pin or unpin, not both") }
+        switch pin {
+        case nil, .bool(false)?: break
+        case .bool(true)?: clock.pin()
+        case .string(let text)?:
+            guard let at = Instant(rfc3339: text) else { throw APIError(.badRequest, "pin must be true or an RFC 3339 time, got \"\(text)\"") }
+            guard at >= clock.now() else { throw APIError(.badRequest, "cannot pin the clock at \(text): it is before now (\(clock.now().rfc3339)) and time never goes backwards") }
+            clock.pin(at: at)
+        case let other?: throw APIError(.badRequest, "pin must be true or an RFC 3339 time, got \(other.typeName)")
+        }
+        if unpin { clock.unpin() }
+        if let advance { clock.advance(milliseconds: Int64(advance.rounded())) }
+        return .json(200, clockBody())
+    }
+
+    // MARK: resources
+
+    private func kindServices(_ ctx: RequestContext) throws(APIError) -> [ServiceKind] {
+        switch ctx.parameters["kind"] {
+        case "addons": return [.cce, .autopilot]
+        case "plugins": return [.modelarts]
+        case let other: throw APIError(.notFound, "unknown resource kind \"\(other)\": use addons or plugins")
+        }
+    }
+
+    private func listResources(_ ctx: RequestContext) throws -> HTTPResponse {
+        let items = try manager.allInstances(services: try kindServices(ctx))
+        var w = JSONWriter(capacity: 256 * items.count + 32)
+        w.beginObject()
+        w.key("items")
+        w.beginArray()
+        for i in items { writeResource(i, to: &w) }
+        w.endArray()
+        w.endObject()
+        return .json(200, w.bytes)
+    }
+
+    private func showResource(_ ctx: RequestContext) throws -> HTTPResponse {
+        let services = try kindServices(ctx)
+        let id = ctx.parameters["id"]
+        guard let i = try manager.instance(id: id), services.contains(i.service) else { throw resourceNotFound(ctx) }
+        return .json(200, resourceBody(i))
+    }
+
+    /// `{"status": "abnormal", "reason": "…", "message": "…"}` sets a settled status at once (cancelling any
+    /// operation in flight); `{"advance": true}` completes the operation in flight now, with its decided outcome.
+    private func forceStatus(_ ctx: RequestContext) throws -> HTTPResponse {
+        let services = try kindServices(ctx)
+        let id = ctx.parameters["id"]
+        let body = try BodyReader.parse(ctx.request.body)
+        try body.allowOnly(["status", "reason", "message", "advance"])
+        let belongs: (Instance) -> Bool = { services.contains($0.service) }
+        let advance = try body.optionalBool("advance") ?? false
+        let statusText = try body.optionalString("status")
+        if advance {
+            guard statusText == nil else { throw APIError(.badRequest, "give status or advance, not both") }
+            guard let next = try manager.advance(id: id, belongs: belongs, notFound: { resourceNotFound(ctx) }) else {
+                return .json(200, Array(#"{"id":"\#(id)","deleted":true}"#.utf8))
+            }
+            return .json(200, resourceBody(next))
+        }
+        guard let statusText else { throw APIError(.badRequest, "status is required (or advance: true)") }
+        guard let phase = Self.settledPhase(statusText) else {
+            throw APIError(.badRequest, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed (plug-ins also Running, Abnormal); got \"\(statusText)\"")
+        }
+        let reason = try body.optionalString("reason"), message = try body.optionalString("message")
+        let forced = try manager.modify(id: id, belongs: belongs, notFound: { resourceNotFound(ctx) }) { instance, now in
+            instance.phase = phase
+            instance.pending = nil
+            instance.reason = reason ?? (phase == .running || phase == .available ? "" : "ForcedByControlAPI")
+            instance.message = message ?? ""
+            instance.updatedAt = now
+        }
+        ctx.touched(forced)
+        return .json(200, resourceBody(forced))
+    }
+
+    static func settledPhase(_ text: String) -> Phase? {
+        switch text {
+        case "Running": return .running
+        case "Abnormal": return .abnormal
+        default:
+            guard let p = Phase(rawValue: text), !p.isInFlight else { return nil }
+            return p
+        }
+    }
+
+    private func resourceNotFound(_ ctx: RequestContext) -> APIError {
+        APIError(.notFound, "no \(ctx.parameters["kind"].dropLast()) with id \(ctx.parameters["id"])")
+    }
+
+    private func resourceBody(_ i: Instance) -> [UInt8] {
+        var w = JSONWriter(capacity: 512)
+        writeResource(i, to: &w)
+        return w.bytes
+    }
+
+    private func writeResource(_ i: Instance, to w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", i.id)
+        w.field("kind", i.service == .modelarts ? "plugins" : "addons")
+        w.field("service", i.service.rawValue)
+        if i.service == .modelarts {
+            let (project, pool) = ModelArtsService.split(i.scope)
+            w.field("project", project)
+            w.field("pool", pool)
+        } else {
+            w.field("cluster", i.scope)
+        }
+        w.field("template", i.template)
+        w.field("version", i.current.version)
+        w.field("status", i.service == .modelarts ? ModelArtsWire.phase(i.phase) : i.phase.rawValue)
+        w.field("phase", i.phase.rawValue)
+        w.field("reason", i.reason)
+        w.field("message", i.message)
+        w.key("previousVersion"); w.optionalString(i.previous?.version)
+        w.key("pending")
+        if let p = i.pending {
+            w.beginObject()
+            w.field("operation", p.operation.rawValue)
+            w.key("dueAt"); w.optionalString(p.dueAt?.rfc3339)
+            switch p.outcome {
+            case .succeed: w.field("outcome", "succeed")
+            case .fail: w.field("outcome", "fail")
+            case .abnormal: w.field("outcome", "abnormal")
+            }
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.field("createdAt", i.createdAt.rfc3339)
+        w.field("updatedAt", i.updatedAt.rfc3339)
+        w.endObject()
+    }
+
+    // MARK: faults
+
+    private func addFault(_ ctx: RequestContext) throws -> HTTPResponse {
+        let spec = try FaultSpec.decode(ctx.request.body)
+        let rule = faults.add(match: spec.match, effect: spec.effect, times: spec.times, probability: spec.probability)
+        var w = JSONWriter()
+        FaultSpec.write(rule, to: &w)
+        return .json(201, w.bytes)
+    }
+
+    private func fault(_ ctx: RequestContext, remove: Bool) throws -> HTTPResponse {
+        let id = ctx.parameters["id"]
+        let found = remove ? faults.remove(id: id) : faults.rules.first { $0.id == id }
+        guard let rule = found else { throw APIError(.notFound, "no fault rule \(id)") }
+        var w = JSONWriter()
+        FaultSpec.write(rule, to: &w)
+        return .json(200, w.bytes)
+    }
+
+    private func faultsBody(_ rules: [FaultRule]) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("faults")
+        w.beginArray()
+        for r in rules { FaultSpec.write(r, to: &w) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    private func counted(_ key: String, _ n: Int) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key(key); w.number(Int64(n))
+        w.endObject()
+        return w.bytes
+    }
+
+    // MARK: journal
+
+    /// `?method=&path=&status=429|4xx&since=RFC3339&after=SEQ&limit=N&control=true`
+    private func requests(_ ctx: RequestContext) throws -> HTTPResponse {
+        var f = Journal.Filter()
+        let q = ctx.request
+        let known: Set<String> = ["method", "path", "status", "since", "after", "limit", "control"]
+        for (k, _) in q.query ?? [] where !known.contains(k) {
+            throw APIError(.badRequest, "unknown query parameter \(k); expected one of: \(known.sorted().joined(separator: ", "))")
+        }
+        f.method = q.queryValue("method")?.uppercased()
+        f.pathPrefix = q.queryValue("path")
+        if let status = q.queryValue("status") {
+            if status.count == 3, status.hasSuffix("xx"), let c = Int(status.prefix(1)), (1...5).contains(c) {
+                f.statusClass = c
+            } else if let s = Int(status), (0...599).contains(s) {
+                f.status = s
+            } else {
+                throw APIError(.badRequest, "status must be a code such as 429 or a class such as 4xx, got \"\(status)\"")
+            }
+        }
+        if let since = q.queryValue("since") {
+            guard let at = Instant(rfc3339: since) else { throw APIError(.badRequest, "since must be an RFC 3339 time, got \"\(since)\"") }
+            f.since = at
+        }
+        if let after = q.queryValue("after") {
+            guard let n = Int(after), n >= 0 else { throw APIError(.badRequest, "after must be a journal sequence number, got \"\(after)\"") }
+            f.afterSequence = n
+        }
+        if let limit = q.queryValue("limit") {
+            guard let n = Int(limit), (1...journal.capacity).contains(n) else {
+                throw APIError(.badRequest, "limit must be from 1 to \(journal.capacity), got \"\(limit)\"")
+            }
+            f.limit = n
+        }
+        switch q.queryValue("control") {
+        case nil, "false": break
+        case "true": f.includeControl = true
+        case let other?: throw APIError(.badRequest, "control must be true or false, got \"\(other)\"")
+        }
+
+        let entries = journal.entries(f)
+        var w = JSONWriter(capacity: 256 * entries.count + 64)
+        w.beginObject()
+        w.key("requests")
+        w.beginArray()
+        for e in entries {
+            w.beginObject()
+            w.key("sequence"); w.number(Int64(e.sequence))
+            w.field("time", e.time.rfc3339)
+            w.field("method", e.method)
+            w.field("path", e.path)
+            w.key("query"); w.beginObject(); for (k, v) in e.query { w.field(k, v) }; w.endObject()
+            w.key("status"); w.number(Int64(e.status))
+            w.key("durationMs"); w.numberLiteral(String(format3(e.durationMs)))
+            w.field("requestId", e.requestID)
+            w.key("service"); w.optionalString(e.service)
+            w.key("route"); w.optionalString(e.route)
+            w.key("resources"); w.beginArray(); for r in e.resources { w.string(r) }; w.endArray()
+            w.key("fault"); w.optionalString(e.fault)
+            w.endObject()
+        }
+        w.endArray()
+        w.key("capacity"); w.number(Int64(journal.capacity))
+        w.endObject()
+        return .json(200, w.bytes)
+    }
+
+    private func format3(_ d: Double) -> String {
+        let thousandths = Int64((d * 1000).rounded())
+        let frac = String(thousandths % 1000)
+        return "\(thousandths / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
+    }
+
+    // MARK: config
+
+    private func configBody() -> [UInt8] {
+        let c = configuration
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("listening", listening())
+        w.key("settings")
+        w.beginObject()
+        func setting(_ name: String, _ value: () -> Void) {
+            w.key(name)
+            w.beginObject()
+            w.key("value"); value()
+            w.field("source", c.sources[name] ?? "default")
+            w.endObject()
+        }
+        setting("host") { w.string(c.host) }
+        setting("port") { w.number(Int64(c.port)) }
+        setting("db") { w.string(c.database) }
+        setting("profile") { w.string(c.profile.rawValue) }
+        setting("fixtures") { w.optionalString(c.fixtures) }
+        setting("seed") { w.number(Int64(bitPattern: c.seed)) }
+        setting("log-level") { w.string(c.logLevel) }
+        w.endObject()
+        w.key("journalCapacity"); w.number(Int64(journal.capacity))
+        w.field("seedFile", seeder != nil)
+        w.endObject()
+        return w.bytes
     }
 }
 
 struct ControlErrorFormat: ErrorFormat {
-    func code(for kind: APIError.Kind) -> String {
-        switch kind {
-        case .badRequest: return "MOCK.400"
-        case .notFound: return "MOCK.404"
-        case .methodNotAllowed: return "MOCK.405"
-        case .conflict: return "MOCK.409"
-        case .payloadTooLarge: return "MOCK.413"
-        default: return "MOCK.500"
-        }
-    }
-
+    func code(for kind: APIError.Kind) -> String { "MOCK.\(APIError(kind, "").status)" }
     func body(code: String, message: String) -> [UInt8] { GatewayErrorFormat().body(code: code, message: message) }
 }

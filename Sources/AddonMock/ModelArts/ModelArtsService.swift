@@ -10,11 +10,32 @@ struct ModelArtsService: EmulatedService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: ModelArtsWire
+    let outcomes: any OutcomeDecider
 
-    init(manager: InstanceManager, catalog: Catalog) {
+    init(manager: InstanceManager, catalog: Catalog, outcomes: any OutcomeDecider = AlwaysSucceed()) {
         self.manager = manager
         self.catalog = catalog
         self.wire = ModelArtsWire(catalog: catalog)
+        self.outcomes = outcomes
+    }
+
+    func describe(_ request: HTTPRequest, _ parameters: PathParameters) -> RequestScope {
+        let template = parameters.values["template_name"] ?? parameters.values["plugintemplate_name"]
+            ?? request.queryValue("templateName") ?? peekString(request.body, "spec", "template", "name")
+        return RequestScope(template: template, project: parameters.values["project_id"], pool: parameters.values["pool_name"])
+    }
+
+    /// How the operation `ctx` starts will end (header, fault rule, or success).
+    private func outcome(_ op: Operation, scope: String, template: String, _ ctx: RequestContext) throws -> Outcome {
+        let (project, pool) = Self.split(scope)
+        return try outcomes.outcome(for: op, subject: FaultSubject(method: ctx.request.method, route: "/v2/{project_id}/pools/{pool_name}/plugins",
+                                                                   service: name, template: template, project: project, pool: pool),
+                                    request: ctx.request)
+    }
+
+    static func split(_ scope: String) -> (project: String, pool: String) {
+        let parts = scope.split(separator: "/", maxSplits: 1).map(String.init)
+        return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
     }
 
     var routes: [ServiceRoute] {
@@ -38,19 +59,23 @@ struct ModelArtsService: EmulatedService {
         let body = try PluginCreateRequest.decode(ctx.request.body)
         let (template, newestOrAsked) = try resolve(body.name, body.version)
         let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, create: { now in
-            manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
-                                          revision: revision(newestOrAsked, inputs: body.inputs), annotations: .emptyObject,
-                                          templateTiming: template.timing, outcome: .succeed, now: now)
+            try manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
+                                       revision: revision(newestOrAsked, inputs: body.inputs), annotations: .emptyObject,
+                                       templateTiming: template.timing,
+                                       outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
         }, modify: { plugin, now in
             // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
             let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
-            try upgrade(&plugin, to: revision(version, inputs: body.inputs), template: template, now: now)
+            try upgrade(&plugin, to: revision(version, inputs: body.inputs), template: template, now: now, ctx)
         })
+        ctx.touched(instance)
         return .json(200, wire.pluginBody(instance, detail: true))
     }
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
-        .json(200, wire.listBody(try manager.instances(service: .modelarts, scope: try poolScope(ctx))))
+        let items = try manager.instances(service: .modelarts, scope: try poolScope(ctx))
+        items.forEach(ctx.touched)
+        return .json(200, wire.listBody(items))
     }
 
     private func show(_ ctx: RequestContext) throws -> HTTPResponse {
@@ -65,6 +90,7 @@ struct ModelArtsService: EmulatedService {
         guard let plugin = try manager.instance(service: .modelarts, scope: scope, template: name) else {
             throw notFound(name, ctx)
         }
+        ctx.touched(plugin)
         return .json(200, wire.pluginBody(plugin, detail: detail))
     }
 
@@ -81,8 +107,9 @@ struct ModelArtsService: EmulatedService {
             var inputs = plugin.current.values.parsed().applyingMergePatch(body.inputs ?? .object([]))
             // A new version brings its new defaults; what the plug-in already had (and the patch set) wins.
             if version.version != plugin.current.version { inputs = version.input.merging(inputs) }
-            try upgrade(&plugin, to: Revision(version: version.version, values: RawJSON(inputs)), template: template, now: now)
+            try upgrade(&plugin, to: Revision(version: version.version, values: RawJSON(inputs)), template: template, now: now, ctx)
         }
+        ctx.touched(plugin)
         return .json(200, wire.pluginBody(plugin, detail: true))
     }
 
@@ -90,11 +117,13 @@ struct ModelArtsService: EmulatedService {
         let scope = try poolScope(ctx)
         let name = ctx.parameters["template_name"]
         let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
+            let (scope, name) = (plugin.scope, plugin.template)
             try APIError.conflicts("plug-in operation conflict") {
-                try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: plugin.template)?.timing,
-                                         outcome: .succeed, now: now)
+                try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,
+                                         outcome: outcome(.delete, scope: scope, template: name, ctx), now: now)
             }
         }
+        ctx.touched(plugin)
         return .json(200, wire.pluginBody(plugin, detail: true))
     }
 
@@ -123,11 +152,12 @@ struct ModelArtsService: EmulatedService {
     }
 
     /// Starts an upgrade unless nothing would change (then the plug-in is answered as it is).
-    private func upgrade(_ plugin: inout Instance, to revision: Revision, template: Template, now: Instant) throws {
+    private func upgrade(_ plugin: inout Instance, to revision: Revision, template: Template, now: Instant, _ ctx: RequestContext) throws {
         guard revision != plugin.current || plugin.phase.isInFlight else { return }
+        let scope = plugin.scope
         try APIError.conflicts("plug-in operation conflict") {
             try manager.engine.begin(.upgrade, on: &plugin, revision: revision, templateTiming: template.timing,
-                                     outcome: .succeed, now: now)
+                                     outcome: outcome(.upgrade, scope: scope, template: template.name, ctx), now: now)
         }
     }
 

@@ -5,6 +5,24 @@ public struct APIError: Error, Sendable {
     public enum Kind: Sendable {
         case badRequest, unauthorized, forbidden, notFound, methodNotAllowed, conflict, payloadTooLarge
         case tooManyRequests, internalError, serviceUnavailable
+        /// Any other status (fault injection can ask for 418 or 502).
+        case other(Int)
+
+        public init(status: Int) {
+            switch status {
+            case 400: self = .badRequest
+            case 401: self = .unauthorized
+            case 403: self = .forbidden
+            case 404: self = .notFound
+            case 405: self = .methodNotAllowed
+            case 409: self = .conflict
+            case 413: self = .payloadTooLarge
+            case 429: self = .tooManyRequests
+            case 500: self = .internalError
+            case 503: self = .serviceUnavailable
+            default: self = .other(status)
+            }
+        }
     }
 
     public let kind: Kind
@@ -30,6 +48,7 @@ public struct APIError: Error, Sendable {
         case .tooManyRequests: return 429
         case .internalError: return 500
         case .serviceUnavailable: return 503
+        case .other(let status): return status
         }
     }
 
@@ -58,6 +77,7 @@ public struct GatewayErrorFormat: ErrorFormat {
         case .notFound: return "APIGW.0101"
         case .methodNotAllowed: return "APIGW.0102"
         case .payloadTooLarge: return "APIGW.0413"
+        case .tooManyRequests: return "APIGW.0308"
         default: return "APIGW.0400"
         }
     }

@@ -35,7 +35,7 @@ public final class InstanceManager: Sendable {
     /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
     /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
     public func createOrModify(service: ServiceKind, scope: String, template: String,
-                               create: (Instant) -> Instance,
+                               create: (Instant) throws -> Instance,
                                modify: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write { conn in
             let now = clock.now()
@@ -44,7 +44,7 @@ public final class InstanceManager: Sendable {
                 return try change(stored, in: conn, at: now, belongs: { _ in true }, notFound: { preconditionFailure() }, modify)
             }
             if let stored { try conn.deleteInstance(id: stored.id) }
-            let instance = create(now)
+            let instance = try create(now)
             try conn.insert(instance)
             return instance
         }
@@ -87,6 +87,40 @@ public final class InstanceManager: Sendable {
         }
         if next != stored { try conn.update(next) }
         return next
+    }
+
+    /// Applies the pending transition now, whatever its due time (the control API's "advance").
+    /// Returns nil when that completed a delete.
+    public func advance(id: String, belongs: (Instance) -> Bool, notFound: () -> APIError) throws -> Instance? {
+        try database.write { conn in
+            let now = clock.now()
+            guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
+            guard let live = engine.settled(stored, at: now) else {
+                try conn.deleteInstance(id: id)
+                throw notFound()
+            }
+            guard live.pending != nil else {
+                if live != stored { try conn.update(live) }
+                throw APIError(.conflict, "instance \(id) is \(live.phase.rawValue): no operation is in flight to advance")
+            }
+            guard let next = engine.complete(live, at: now) else {
+                try conn.deleteInstance(id: id)
+                return nil
+            }
+            try conn.update(next)
+            return next
+        }
+    }
+
+    /// Every instance of `services`, settled: for the control API.
+    public func allInstances(services: [ServiceKind]) throws -> [Instance] {
+        let now = clock.now()
+        return try database.read { try $0.allInstances(services: services) }.compactMap { engine.settled($0, at: now) }
+    }
+
+    /// Deletes instances (all, or a scope) in one transaction; returns how many.
+    public func reset(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
+        try database.write { try $0.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix) }
     }
 
     /// Writes every transition that is due into the database (deleting finished deletes). Reads are correct

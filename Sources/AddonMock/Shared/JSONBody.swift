@@ -10,6 +10,11 @@ struct BodyReader {
         self.path = path
     }
 
+    /// An empty body reads as `{}` (control calls whose fields are all optional).
+    static func parseOptional(_ bytes: [UInt8]) throws(APIError) -> BodyReader {
+        bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) ? BodyReader(.object([])) : try parse(bytes)
+    }
+
     static func parse(_ bytes: [UInt8]) throws(APIError) -> BodyReader {
         guard !bytes.isEmpty else { throw APIError(.badRequest, "request body is empty; a JSON object is required") }
         let value: JSONValue
@@ -64,9 +69,49 @@ struct BodyReader {
         return v
     }
 
+    /// Refuses fields it does not know (the control API never silently ignores a typo).
+    func allowOnly(_ keys: Set<String>) throws(APIError) {
+        guard case .object(let members) = value else { return }
+        for (k, _) in members where !keys.contains(k) {
+            throw APIError(.badRequest, "unknown field \(name(k)); expected one of: \(keys.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func optionalBool(_ key: String) throws(APIError) -> Bool? {
+        guard let v = optional(key) else { return nil }
+        guard case .bool(let b) = v else { throw APIError(.badRequest, "\(name(key)) must be a boolean, got \(v.typeName)") }
+        return b
+    }
+
+    /// A JSON number as a Double (with the field named in the error).
+    func optionalNumber(_ key: String) throws(APIError) -> Double? {
+        guard let v = optional(key) else { return nil }
+        guard case .number(let n) = v, let d = Double(n) else { throw APIError(.badRequest, "\(name(key)) must be a number, got \(v.typeName)") }
+        return d
+    }
+
+    /// A whole number within `range`.
+    func optionalInt(_ key: String, in range: ClosedRange<Int>) throws(APIError) -> Int? {
+        guard let d = try optionalNumber(key) else { return nil }
+        guard d == d.rounded(), d >= Double(range.lowerBound), d <= Double(range.upperBound) else {
+            throw APIError(.badRequest, "\(name(key)) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return Int(d)
+    }
+
     /// A fixed-value field such as `kind: "Addon"`.
     func constant(_ key: String, _ expected: String) throws(APIError) {
         let s = try string(key)
         guard s == expected else { throw APIError(.badRequest, "\(name(key)) must be \"\(expected)\", got \"\(s)\"") }
     }
+}
+
+/// Best-effort look into a request body for fault matching: a string at a path, or nil.
+func peekString(_ body: [UInt8], _ path: String...) -> String? {
+    guard !body.isEmpty, var value = try? JSONParser.parse(body) else { return nil }
+    for key in path {
+        guard let next = value[key] else { return nil }
+        value = next
+    }
+    return value.stringValue
 }

@@ -42,28 +42,33 @@ public struct LifecycleEngine: Sendable {
         return instance
     }
 
-    /// Starts `op` on a settled instance. `upgrade` needs `revision` (the new version and values).
+    /// Starts `op` on a settled instance. `upgrade` needs `revision` (the new version and values). `outcome` is
+    /// evaluated only once the operation is allowed, so a refused request consumes no forced outcome.
+    /// Throws `LifecycleError` when the operation may not start, or what `outcome` throws.
     public func begin(_ op: Operation, on instance: inout Instance, revision: Revision? = nil,
-                      templateTiming: TimingTable?, outcome: Outcome, now: Instant) throws(LifecycleError) {
-        guard !instance.phase.isInFlight else { throw .busy(id: instance.id, phase: instance.phase) }
+                      templateTiming: TimingTable?, outcome: @autoclosure () throws -> Outcome, now: Instant) throws {
+        guard !instance.phase.isInFlight else { throw LifecycleError.busy(id: instance.id, phase: instance.phase) }
         var target: Revision?
         switch op {
         case .install:
             preconditionFailure("install creates a new instance: use install(...)")
         case .upgrade:
-            guard let revision else { preconditionFailure("upgrade needs the new revision") }
-            instance.previous = instance.current
-            instance.current = revision
+            guard revision != nil else { preconditionFailure("upgrade needs the new revision") }
         case .rollback:
-            guard let previous = instance.previous else { throw .notRollbackable(id: instance.id) }
+            guard let previous = instance.previous else { throw LifecycleError.notRollbackable(id: instance.id) }
             guard Self.rollbackPhases.contains(instance.phase) else {
-                throw .rollbackNotAllowed(id: instance.id, phase: instance.phase)
+                throw LifecycleError.rollbackNotAllowed(id: instance.id, phase: instance.phase)
             }
             target = previous
         case .delete:
             break
         }
-        schedule(op, on: &instance, templateTiming: templateTiming, outcome: outcome, now: now, target: target)
+        let decided = try outcome()
+        if op == .upgrade, let revision {
+            instance.previous = instance.current
+            instance.current = revision
+        }
+        schedule(op, on: &instance, templateTiming: templateTiming, outcome: decided, now: now, target: target)
     }
 
     private func schedule(_ op: Operation, on instance: inout Instance, templateTiming: TimingTable?,
@@ -110,6 +115,10 @@ public struct LifecycleEngine: Sendable {
             next.message = ""
         case let .fail(reason, message):
             next.phase = pending.operation.failedPhase
+            next.reason = reason
+            next.message = message
+        case let .abnormal(reason, message):
+            next.phase = .abnormal
             next.reason = reason
             next.message = message
         }

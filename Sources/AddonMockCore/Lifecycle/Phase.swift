@@ -44,5 +44,8 @@ public enum Operation: String, Sendable, CaseIterable {
 /// stored record alone determines the future and a restart replays it exactly.
 public enum Outcome: Sendable, Equatable {
     case succeed
+    /// Ends in the operation's failed phase (installFailed, upgradeFailed, ...).
     case fail(reason: String, message: String)
+    /// Ends in `abnormal`: the operation went through but the result is unhealthy.
+    case abnormal(reason: String, message: String)
 }

@@ -60,4 +60,10 @@ public final class VirtualClock: Clock {
     }
 
     public var isPinned: Bool { state.withLock { $0.pinned != nil } }
+
+    /// How far ahead of real time the clock is (while not pinned).
+    public var offsetMilliseconds: Int64 { state.withLock { $0.offsetMs } }
+
+    /// Back to real time, unpinned.
+    public func reset() { state.withLock { $0 = State() } }
 }

@@ -10,11 +10,15 @@ final class TestServer {
 
     static let t0 = Instant(milliseconds: 1_795_341_600_000)   // 2026-11-22T10:00:00Z
 
-    init(profile: Profile = .fast, database: String = ":memory:", fixtures: String? = nil) throws {
+    convenience init(profile: Profile = .fast, database: String = ":memory:", fixtures: String? = nil) throws {
+        try self.init(configuration: Configuration(host: "127.0.0.1", port: 0, database: database, profile: profile, fixtures: fixtures,
+                                                   seed: 1, logLevel: "critical", seedWasRandom: false))
+    }
+
+    init(configuration: Configuration) throws {
         clock = VirtualClock(pinnedAt: Self.t0)
-        let config = Configuration(host: "127.0.0.1", port: 0, database: database, profile: profile, fixtures: fixtures,
-                                   seed: 1, logLevel: "critical", seedWasRandom: false)
-        app = try Application(configuration: config, clock: clock, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        app = try Application(configuration: configuration, clock: clock,
+                              logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     deinit { app.stop() }
@@ -54,4 +58,10 @@ extension JSONValue {
     }
 
     func string(_ path: String) -> String? { at(path)?.stringValue }
+
+    /// A number's literal text.
+    var numberText: String? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
 }

@@ -1,5 +1,6 @@
-/// The catalog files from `fixtures/`, embedded at build time.
-public enum BuiltInFixtures {
+/// Data compiled into the binary: the catalogs from `fixtures/` and the OpenAPI document.
+public enum BuiltInResources {
     public static var cceAddonTemplates: [UInt8] { PackageResources.cce_addon_templates_json }
     public static var modelArtsPluginTemplates: [UInt8] { PackageResources.modelarts_plugin_templates_json }
+    public static var openAPI: [UInt8] { PackageResources.openapi_json }
 }

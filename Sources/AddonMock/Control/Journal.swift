@@ -1,0 +1,76 @@
+import AddonMockCore
+import Synchronization
+
+/// One served request, as `GET /_mock/requests` reports it.
+struct JournalEntry: Sendable {
+    let sequence: Int
+    /// On the emulator's (virtual) clock, like every timestamp it serves.
+    let time: Instant
+    let method: String
+    let path: String
+    let query: [(name: String, value: String)]
+    let status: Int
+    let durationMs: Double
+    let requestID: String
+    let service: String?
+    let route: String?
+    let resources: [String]
+    let fault: String?
+}
+
+/// The most recent requests, oldest dropped first once `capacity` is reached. In memory: a restart or a reset
+/// starts it empty.
+final class Journal: Sendable {
+    struct Filter {
+        var method: String?
+        var pathPrefix: String?
+        /// An exact status, or a class: 4 for "4xx".
+        var status: Int?
+        var statusClass: Int?
+        var since: Instant?
+        var afterSequence: Int?
+        var includeControl = false
+        var limit = 100
+    }
+
+    private struct State {
+        var entries: [JournalEntry] = []
+        var start = 0
+        var nextSequence = 1
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int = 1000) { self.capacity = capacity }
+
+    func record(_ make: (Int) -> JournalEntry) {
+        state.withLock { s in
+            let entry = make(s.nextSequence)
+            s.nextSequence += 1
+            if s.entries.count < capacity {
+                s.entries.append(entry)
+            } else {
+                s.entries[s.start] = entry
+                s.start = (s.start + 1) % capacity
+            }
+        }
+    }
+
+    func clear() { state.withLock { s in s.entries = []; s.start = 0 } }
+
+    /// Oldest first; the newest `limit` that match.
+    func entries(_ f: Filter) -> [JournalEntry] {
+        let ordered = state.withLock { s in Array(s.entries[s.start...] + s.entries[..<s.start]) }
+        let matching = ordered.filter { e in
+            (f.includeControl || e.service != "control")
+                && (f.method == nil || e.method == f.method)
+                && (f.pathPrefix == nil || e.path.hasPrefix(f.pathPrefix!))
+                && (f.status == nil || e.status == f.status)
+                && (f.statusClass == nil || e.status / 100 == f.statusClass)
+                && (f.since == nil || e.time >= f.since!)
+                && (f.afterSequence == nil || e.sequence > f.afterSequence!)
+        }
+        return Array(matching.suffix(f.limit))
+    }
+}

@@ -1,0 +1,319 @@
+import AddonMockCore
+import Testing
+@testable import AddonMock
+
+extension TestServer {
+    func control(_ method: String, _ path: String, _ body: String? = nil) throws -> HTTPResult {
+        try request(method, path, headers: [("Content-Type", "application/json")], body: body)
+    }
+
+    /// Asserts a control-API 400 and returns its message.
+    func controlError(_ method: String, _ path: String, _ body: String? = nil, status: Int = 400,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        let r = try control(method, path, body)
+        #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
+        #expect(try r.json().string("error_code") == "MOCK.\(status)", sourceLocation: sourceLocation)
+        return try r.json().string("error_msg") ?? ""
+    }
+}
+
+/// The issue's acceptance scenario, on one server that is never restarted.
+@Suite struct ControlPlaneScenarioTests {
+    @Test func resetForceFailureRetryAdvanceInject429AndReadItAllBack() throws {
+        let server = try TestServer(profile: .realistic)
+        // Leftovers from an earlier test in the same server...
+        _ = try server.request("POST", "/api/v3/addons", body: Bodies.install(template: "npd"))
+        // ...are gone after a reset, and the server keeps serving.
+        #expect(try server.control("POST", "/_mock/reset").json().at("deleted") == .number("1"))
+        #expect(try server.get("/api/v3/addons?cluster_id=c1").json().at("items") == .array([]))
+
+        // An install that is forced to fail.
+        #expect(try server.control("POST", "/_mock/faults", #"{"match": {"template": "coredns"}, "outcome": "installFailed", "times": 1}"#).status == 201)
+        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 12}"#)
+        let failed = try server.get("/api/v3/addons/\(id)").json()
+        #expect(failed.string("status.status") == "installFailed")
+        #expect(failed.string("status.Reason") == "InstallFailed")
+        #expect(failed.string("status.message") == "install of coredns failed (forced by fault rule fault-1)")
+
+        // Retry: delete the failed instance and install again; the rule fired once and is spent.
+        #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 5}"#)
+        let retry = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        #expect(try server.get("/api/v3/addons/\(retry)").json().string("status.status") == "installing")
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 12}"#)
+        #expect(try server.get("/api/v3/addons/\(retry)").json().string("status.status") == "running")
+
+        // A 429 on the next two list calls.
+        _ = try server.control("POST", "/_mock/faults", #"{"match": {"method": "GET", "route": "/api/v3/addons"}, "status": 429, "times": 2}"#)
+        let statuses = try (0..<3).map { _ in try server.get("/api/v3/addons?cluster_id=c1") }
+        #expect(statuses.map(\.status) == [429, 429, 200])
+        #expect(try statuses[0].json().string("error_code") == "CCE.02429001")
+        #expect(try statuses[0].json().string("errorCode") == "CCE.02429001")
+        #expect(statuses[0].header("Retry-After") == "1")
+
+        // All of it, read back from the journal.
+        let throttled = try server.control("GET", "/_mock/requests?status=429").json()
+        guard case .array(let limited)? = throttled.at("requests") else { Issue.record("no requests"); return }
+        #expect(limited.count == 2)
+        #expect(limited.allSatisfy { $0.string("fault") == "fault-2" && $0.string("route") == "/api/v3/addons" })
+        #expect(limited.map { $0.string("requestId") } == statuses.prefix(2).map { $0.header("X-Request-Id") })
+        let journal = try server.control("GET", "/_mock/requests?limit=1000").json()
+        guard case .array(let all)? = journal.at("requests") else { Issue.record("no requests"); return }
+        let installs = all.filter { $0.string("method") == "POST" && $0.string("path") == "/api/v3/addons" }
+        #expect(installs.map { $0.at("resources") } == [.array([.string(id)]), .array([.string(retry)])])
+        #expect(all.contains { $0.string("method") == "DELETE" && $0.at("status") == .number("200") })
+        #expect(all.last?.at("status") == .number("200"), "the third list call")
+        #expect(!all.contains { $0.string("service") == "control" }, "control calls are left out unless asked for")
+        let rules = try server.control("GET", "/_mock/faults").json()
+        #expect(rules.at("faults.0.remaining") == .number("0"), "the outcome rule fired once and is spent")
+        #expect(rules.at("faults.0.fired") == .number("1"))
+        #expect(rules.at("faults.1.remaining") == .number("0"))
+        #expect(rules.at("faults.1.fired") == .number("2"))
+    }
+}
+
+@Suite struct ClockControlTests {
+    let server: TestServer
+    init() throws { server = try TestServer(profile: .fast) }
+
+    @Test func readsAdvancesPinsAndUnpins() throws {
+        let c = try server.control("GET", "/_mock/clock").json()
+        #expect(c.string("now") == "2026-11-22T10:00:00Z")
+        #expect(c.at("pinned") == .bool(true))
+        #expect(try server.control("POST", "/_mock/clock", #"{"advanceMs": 1500}"#).json().at("nowMs") == .number("1795341601500"))
+        #expect(try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 0.5}"#).json().string("now") == "2026-11-22T10:00:02Z")
+        let pinned = try server.control("POST", "/_mock/clock", #"{"pin": "2030-01-01T00:00:00Z"}"#).json()
+        #expect(pinned.string("now") == "2030-01-01T00:00:00Z")
+        let unpinned = try server.control("POST", "/_mock/clock", #"{"unpin": true}"#).json()
+        #expect(unpinned.at("pinned") == .bool(false))
+        #expect(try #require(unpinned.at("nowMs")?.intValue) >= 1_893_456_000_000, "unpinning never goes back")
+    }
+
+    @Test func dueTransitionsApplyOnTheNextRead() throws {
+        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceMs": 150}"#)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running")
+    }
+
+    @Test(arguments: [
+        ("{}", "nothing to do: give advanceSeconds, advanceMs, pin or unpin"),
+        (#"{"advanceSeconds": -1}"#, "the clock only moves forward, by at most ten years at a time"),
+        (#"{"advanceSeconds": 1, "advanceMs": 1}"#, "give advanceSeconds or advanceMs, not both"),
+        (#"{"advanceSeconds": "5"}"#, "advanceSeconds must be a number, got string"),
+        (#"{"pin": "2020-01-01T00:00:00Z"}"#, "cannot pin the clock at 2020-01-01T00:00:00Z: it is before now (2026-11-22T10:00:00Z) and time never goes backwards"),
+        (#"{"pin": "soon"}"#, "pin must be true or an RFC 3339 time, got \"soon\""),
+        (#"{"pin": true, "unpin": true}"#, "give pin or unpin, not both"),
+        (#"{"advance": 5}"#, "unknown field advance; expected one of: advanceMs, advanceSeconds, pin, unpin"),
+    ])
+    func refusesBadInput(body: String, message: String) throws {
+        #expect(try server.controlError("POST", "/_mock/clock", body) == message)
+        #expect(try server.control("GET", "/_mock/clock").json().string("now") == "2026-11-22T10:00:00Z", "nothing moved")
+    }
+}
+
+@Suite struct ResetTests {
+    let server: TestServer
+    init() throws { server = try TestServer(profile: .fast) }
+
+    func count(_ path: String) throws -> Int {
+        guard case .array(let items)? = try server.get(path).json().at("items") else { return -1 }
+        return items.count
+    }
+
+    @Test func scopedByClusterProjectOrPool() throws {
+        for c in ["c1", "c2"] { _ = try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: c)) }
+        _ = try server.request("POST", "/autopilot/v3/addons", body: Bodies.install(cluster: "c1"))
+        for (project, pool) in [("p1", "a"), ("p1", "b"), ("p2", "a")] {
+            _ = try server.request("POST", "/v2/\(project)/pools/\(pool)/plugins", body: PluginBodies.create("volcano"))
+        }
+        #expect(try server.control("POST", "/_mock/reset", #"{"cluster": "c1"}"#).json().at("deleted") == .number("2"))
+        #expect(try count("/api/v3/addons?cluster_id=c2") == 1)
+        #expect(try server.control("POST", "/_mock/reset", #"{"project": "p1", "pool": "a"}"#).json().at("deleted") == .number("1"))
+        #expect(try count("/v2/p1/pools/b/plugins") == 1)
+        #expect(try server.control("POST", "/_mock/reset", #"{"project": "p1"}"#).json().at("deleted") == .number("1"))
+        #expect(try count("/v2/p2/pools/a/plugins") == 1)
+        #expect(try server.control("POST", "/_mock/reset", #"{"service": "modelarts"}"#).json().at("deleted") == .number("1"))
+        #expect(try count("/api/v3/addons?cluster_id=c2") == 1, "other services untouched")
+    }
+
+    @Test func clearsFaultsJournalAndClockUnlessKept() throws {
+        _ = try server.control("POST", "/_mock/faults", #"{"status": 503, "match": {"service": "modelarts"}}"#)
+        _ = try server.get("/api/v3/addontemplates")
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 30}"#)
+        let kept = try server.control("POST", "/_mock/reset", #"{"keepFaults": true, "keepJournal": true, "keepClock": true}"#).json()
+        #expect(kept.at("faultsCleared") == .number("0"))
+        #expect(kept.at("clockReset") == .bool(false))
+        #expect(try server.control("GET", "/_mock/faults").json().at("faults.0") != nil)
+        #expect(try server.control("GET", "/_mock/requests").json().at("requests.0") != nil)
+        #expect(try server.control("GET", "/_mock/clock").json().string("now") == "2026-11-22T10:00:30Z")
+
+        let full = try server.control("POST", "/_mock/reset").json()
+        #expect(full.at("faultsCleared") == .number("1"))
+        #expect(full.at("journalCleared") == .bool(true))
+        #expect(full.at("clockReset") == .bool(true))
+        #expect(try server.control("GET", "/_mock/faults").json().at("faults") == .array([]))
+        #expect(try server.control("GET", "/_mock/requests").json().at("requests") == .array([]))
+        #expect(try server.control("GET", "/_mock/clock").json().at("pinned") == .bool(false), "back to real time")
+    }
+
+    @Test(arguments: [
+        (#"{"cluster": "c1", "project": "p"}"#, "name a cluster or a project, not both"),
+        (#"{"pool": "a"}"#, "pool needs project"),
+        (#"{"service": "ecs"}"#, "service must be one of cce, autopilot, modelarts, got \"ecs\""),
+        (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
+        (#"{"everything": true}"#, "unknown field everything; expected one of: cluster, keepClock, keepFaults, keepJournal, pool, project, reseed, service"),
+        ("[1]", "request body must be a JSON object, got array"),
+    ])
+    func refusesBadInputAndChangesNothing(body: String, message: String) throws {
+        _ = try server.request("POST", "/api/v3/addons", body: Bodies.install())
+        #expect(try server.controlError("POST", "/_mock/reset", body) == message)
+        #expect(try count("/api/v3/addons?cluster_id=c1") == 1)
+    }
+}
+
+@Suite struct ForcedStateTests {
+    let server: TestServer
+    init() throws { server = try TestServer(profile: .manual) }
+
+    func install() throws -> String {
+        try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+    }
+
+    @Test func advanceRunsTheNextTransitionNow() throws {
+        let id = try install()
+        let advanced = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#).json()
+        #expect(advanced.string("status") == "running")
+        #expect(advanced.at("pending") == .null)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running")
+        #expect(try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#, status: 409)
+            == "instance \(id) is running: no operation is in flight to advance")
+        #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
+        let gone = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#).json()
+        #expect(gone == .object([("id", .string(id)), ("deleted", .bool(true))]))
+        #expect(try server.get("/api/v3/addons/\(id)").status == 404)
+    }
+
+    @Test func forcesASettledStatusWithReasonAndCancelsTheOperation() throws {
+        let id = try install()
+        let r = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "abnormal", "reason": "NodeNotReady", "message": "2 of 3 nodes"}"#)
+        #expect(r.status == 200)
+        let shown = try server.get("/api/v3/addons/\(id)").json()
+        #expect(shown.string("status.status") == "abnormal")
+        #expect(shown.string("status.Reason") == "NodeNotReady")
+        #expect(shown.string("status.message") == "2 of 3 nodes")
+        #expect(try server.control("GET", "/_mock/resources/addons/\(id)").json().at("pending") == .null)
+        // Rollback rules now see abnormal.
+        #expect(try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "available"}"#).json().string("reason") == "")
+    }
+
+    @Test func pluginsByIdWithModelArtsStatusNames() throws {
+        _ = try server.request("POST", "/v2/p1/pools/a/plugins", body: PluginBodies.create("gpu-driver"))
+        let listed = try server.control("GET", "/_mock/resources/plugins").json()
+        let id = try #require(listed.string("items.0.id"))
+        #expect(listed.string("items.0.project") == "p1")
+        #expect(listed.string("items.0.pool") == "a")
+        #expect(listed.string("items.0.status") == "Pending")
+        #expect(listed.string("items.0.pending.operation") == "install")
+        #expect(listed.at("items.0.pending.dueAt") == .null, "manual profile")
+        _ = try server.control("POST", "/_mock/resources/plugins/\(id)/status", #"{"status": "Abnormal", "reason": "DriverCrash", "message": "nvidia-smi failed"}"#)
+        let plugin = try server.get("/v2/p1/pools/a/plugins/gpu-driver").json()
+        #expect(plugin.string("status.phase") == "Abnormal")
+        #expect(plugin.string("status.reason") == "DriverCrash: nvidia-smi failed")
+        // An add-on id is not a plug-in, and the other way round.
+        #expect(try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "running"}"#, status: 404) == "no addon with id \(id)")
+    }
+
+    @Test(arguments: [
+        (#"{}"#, "status is required (or advance: true)"),
+        (#"{"status": "installing"}"#, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed (plug-ins also Running, Abnormal); got \"installing\""),
+        (#"{"status": "running", "advance": true}"#, "give status or advance, not both"),
+        (#"{"status": "running", "colour": "red"}"#, "unknown field colour; expected one of: advance, message, reason, status"),
+    ])
+    func refusesBadInput(body: String, message: String) throws {
+        let id = try install()
+        #expect(try server.controlError("POST", "/_mock/resources/addons/\(id)/status", body) == message)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
+    }
+
+    @Test func unknownKindOrId() throws {
+        #expect(try server.controlError("GET", "/_mock/resources/pods", status: 404) == "unknown resource kind \"pods\": use addons or plugins")
+        #expect(try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
+    }
+}
+
+@Suite struct JournalTests {
+    @Test func filtersAndBounds() throws {
+        let server = try TestServer(profile: .fast)
+        _ = try server.request("POST", "/api/v3/addons", body: Bodies.install())
+        server.advance(ms: 5_000)
+        _ = try server.get("/api/v3/addons/missing")
+        _ = try server.get("/v2/p/pools/a/plugins")
+        _ = try server.control("GET", "/_mock/clock")
+        func paths(_ query: String) throws -> [String?] {
+            guard case .array(let items)? = try server.control("GET", "/_mock/requests\(query)").json().at("requests") else { return [] }
+            return items.map { $0.string("path") }
+        }
+        #expect(try paths("") == ["/api/v3/addons", "/api/v3/addons/missing", "/v2/p/pools/a/plugins"])
+        #expect(try paths("?method=get") == ["/api/v3/addons/missing", "/v2/p/pools/a/plugins"])
+        #expect(try paths("?path=/v2/") == ["/v2/p/pools/a/plugins"])
+        #expect(try paths("?status=4xx") == ["/api/v3/addons/missing"])
+        #expect(try paths("?status=404") == ["/api/v3/addons/missing"])
+        #expect(try paths("?since=2026-11-22T10:00:05Z") == ["/api/v3/addons/missing", "/v2/p/pools/a/plugins"])
+        #expect(try paths("?after=1") == ["/api/v3/addons/missing", "/v2/p/pools/a/plugins"])
+        #expect(try paths("?limit=1") == ["/v2/p/pools/a/plugins"])
+        #expect(try paths("?control=true").contains("/_mock/clock"))
+        for bad in ["?status=4x", "?since=yesterday", "?limit=0", "?limit=5000", "?after=-1", "?control=maybe", "?colour=red"] {
+            _ = try server.controlError("GET", "/_mock/requests\(bad)")
+        }
+    }
+
+    @Test func keepsOnlyTheNewestEntries() {
+        let journal = Journal(capacity: 3)
+        for i in 1...5 {
+            journal.record { seq in
+                JournalEntry(sequence: seq, time: Instant(milliseconds: Int64(i)), method: "GET", path: "/\(i)", query: [], status: 200,
+                             durationMs: 0, requestID: "r\(i)", service: "cce", route: nil, resources: [], fault: nil)
+            }
+        }
+        #expect(journal.entries(.init()).map(\.path) == ["/3", "/4", "/5"])
+        #expect(journal.entries(.init()).map(\.sequence) == [3, 4, 5])
+        journal.clear()
+        #expect(journal.entries(.init()).isEmpty)
+    }
+}
+
+@Suite struct ConfigAndOpenAPITests {
+    @Test func configShowsValuesAndWhereTheyCameFrom() throws {
+        let config = try Configuration.resolve(CommandLineValues(port: "0", profile: "fast"),
+                                               environment: ["ADDONMOCK_SEED": "42", "ADDONMOCK_PROFILE": "manual"])
+        #expect(config.sources["port"] == "flag")
+        #expect(config.sources["profile"] == "flag")
+        #expect(config.sources["seed"] == "env ADDONMOCK_SEED")
+        #expect(config.sources["db"] == "default")
+        let server = try TestServer(profile: .fast)
+        let body = try server.control("GET", "/_mock/config").json()
+        #expect(body.string("listening") == server.app.baseURL)
+        #expect(body.string("settings.profile.value") == "fast")
+        #expect(body.string("settings.db.value") == ":memory:")
+        #expect(body.at("settings.seed.value") == .number("1"))
+    }
+
+    /// Keeps the document honest: every route the server serves is described, with its method.
+    @Test func everyServedRouteIsInTheOpenAPIDocument() throws {
+        let server = try TestServer(profile: .fast)
+        let doc = try server.control("GET", "/_mock/openapi.json").json()
+        #expect(doc.string("openapi")?.hasPrefix("3.") == true)
+        #expect(doc.string("servers.0.url") == server.app.baseURL)
+        guard case .object(let paths)? = doc.at("paths") else { Issue.record("no paths"); return }
+        var documented = Set<String>()
+        for (path, item) in paths {
+            guard case .object(let ops) = item else { continue }
+            for (method, _) in ops { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        let served = Set(server.app.dispatcher.routePatterns.map { "\($0.method) \($0.pattern)" })
+        #expect(served.subtracting(documented).isEmpty, "undocumented: \(served.subtracting(documented).sorted())")
+        #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+    }
+}
