@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // System libraries (Debian: libmicrohttpd-dev, libsqlite3-dev).
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "AddonMock", dependencies: [
             "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "addonmock", dependencies: [
             "AddonMock",

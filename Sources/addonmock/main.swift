@@ -14,7 +14,7 @@ func printError(_ line: String) {
 struct Root: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "addonmock",
-        abstract: "A local emulator of Huawei Cloud's CCE add-on API.",
+        abstract: "A local emulator of Huawei Cloud's CCE add-on and ModelArts pool plug-in APIs.",
         subcommands: [Serve.self],
         defaultSubcommand: Serve.self)
 }
@@ -30,6 +30,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Directory whose catalog files replace the built-in ones (ADDONMOCK_FIXTURES).") var fixtures: String?
     @Option(help: "Seed for timing jitter, so runs repeat (ADDONMOCK_SEED, default random).") var seed: String?
     @Option(help: "trace | debug | info | notice | warning | error | critical (ADDONMOCK_LOG_LEVEL).") var logLevel: String?
+    @Option(help: "none | token | aksk: how clients of the emulated APIs authenticate (ADDONMOCK_AUTH, default none).") var auth: String?
+    @Option(help: "AK:SK or AK:SK:PROJECT accepted in aksk mode; repeatable (ADDONMOCK_CREDENTIALS, comma-separated).")
+    var credentials: [String] = []
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -44,7 +47,7 @@ struct Serve: ParsableCommand {
         do {
             config = try Configuration.resolve(
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
-                                  seed: seed, logLevel: logLevel),
+                                  seed: seed, logLevel: logLevel, auth: auth, credentials: credentials),
                 environment: environment())
         } catch {
             printError("addonmock: \(error)")

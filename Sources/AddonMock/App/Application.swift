@@ -82,7 +82,8 @@ public final class Application: Sendable {
             CCEService(manager: manager, catalog: cceCatalog, outcomes: faults),
             ModelArtsService(manager: manager, catalog: pluginCatalog, outcomes: faults),
             control,
-        ], faults: faults, journal: journal, clock: clock, logger: logger)
+        ], authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
+           faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),

@@ -1,5 +1,32 @@
 import AddonMockCore
 
+/// How requests to the emulated APIs must authenticate (the control API never needs to).
+public enum AuthMode: String, Sendable, CaseIterable {
+    /// Anything goes, with or without credentials.
+    case none
+    /// An `X-Auth-Token` header is required (any non-empty value).
+    case token
+    /// The SDK's `SDK-HMAC-SHA256` signature must verify against one of the configured credentials.
+    case aksk
+}
+
+/// One `AK:SK[:PROJECT]`.
+public struct Credential: Sendable, Equatable {
+    public let accessKey: String
+    public let secretKey: String
+    /// When set, ModelArts requests signed with this key may only name this project.
+    public let project: String?
+
+    public init(accessKey: String, secretKey: String, project: String? = nil) {
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.project = project
+    }
+
+    /// The secret never appears in logs or in `/_mock/config`.
+    public var masked: String { "\(accessKey):****" + (project.map { ":\($0)" } ?? "") }
+}
+
 /// The effective settings after flags, `ADDONMOCK_*` environment twins and defaults (in that order of precedence).
 public struct Configuration: Sendable, Equatable {
     public var host: String
@@ -11,6 +38,8 @@ public struct Configuration: Sendable, Equatable {
     public var logLevel: String
     /// Whether the seed was chosen at random (the start-up summary prints it so a run can be repeated).
     public var seedWasRandom: Bool
+    public var auth: AuthMode = .none
+    public var credentials: [Credential] = []
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -31,9 +60,13 @@ public struct CommandLineValues: Sendable {
     public var fixtures: String?
     public var seed: String?
     public var logLevel: String?
+    public var auth: String?
+    /// Repeated `--credentials`; empty when none were given.
+    public var credentials: [String]
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
-                fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil) {
+                fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
+                credentials: [String] = []) {
         self.host = host
         self.port = port
         self.database = database
@@ -41,6 +74,8 @@ public struct CommandLineValues: Sendable {
         self.fixtures = fixtures
         self.seed = seed
         self.logLevel = logLevel
+        self.auth = auth
+        self.credentials = credentials
     }
 }
 
@@ -95,13 +130,56 @@ extension Configuration {
             logLevel = v
         }
 
+        var auth = AuthMode.none
+        if let (v, source) = pick(flags.auth, "auth") {
+            guard let a = AuthMode(rawValue: v) else {
+                throw ConfigurationError(message: "\(source) must be one of none, token, aksk, got \"\(v)\"")
+            }
+            auth = a
+        }
+
+        // Repeatable flag; its environment twin holds a comma-separated list.
+        var credentialTexts = flags.credentials
+        var credentialSource = "--credentials"
+        if credentialTexts.isEmpty, let (v, source) = pick(nil, "credentials") {
+            credentialTexts = v.split(separator: ",").map { String($0).trimmingSpaces() }
+            credentialSource = source
+        } else {
+            sources["credentials"] = credentialTexts.isEmpty ? "default" : "flag"
+        }
+        var credentials: [Credential] = []
+        for text in credentialTexts {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty, parts.count == 2 || !parts[2].isEmpty else {
+                throw ConfigurationError(message: "\(credentialSource) must be AK:SK or AK:SK:PROJECT, got \"\(Credential(accessKey: parts.first ?? "", secretKey: "").masked)…\"")
+            }
+            guard !credentials.contains(where: { $0.accessKey == parts[0] }) else {
+                throw ConfigurationError(message: "\(credentialSource) names access key \(parts[0]) twice")
+            }
+            credentials.append(Credential(accessKey: parts[0], secretKey: parts[1], project: parts.count == 3 ? parts[2] : nil))
+        }
+        if auth == .aksk && credentials.isEmpty {
+            throw ConfigurationError(message: "--auth aksk needs at least one --credentials AK:SK[:PROJECT] (or ADDONMOCK_CREDENTIALS)")
+        }
+
         let fixtures = pick(flags.fixtures, "fixtures")?.value
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
-                             logLevel: logLevel, seedWasRandom: seedWasRandom, sources: sources)
+                             logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
+                             sources: sources)
     }
 
-    /// One line for the log at start-up.
+    /// One line for the log at start-up (secrets masked).
     public var summary: String {
-        "host=\(host) port=\(port) db=\(database) profile=\(profile.rawValue) fixtures=\(fixtures ?? "built-in") seed=\(seed)\(seedWasRandom ? " (random)" : "") log-level=\(logLevel)"
+        "host=\(host) port=\(port) db=\(database) profile=\(profile.rawValue) fixtures=\(fixtures ?? "built-in") seed=\(seed)\(seedWasRandom ? " (random)" : "") log-level=\(logLevel) auth=\(auth.rawValue)"
+            + (credentials.isEmpty ? "" : " credentials=" + credentials.map(\.masked).joined(separator: ","))
+    }
+}
+
+fileprivate extension String {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
     }
 }

@@ -22,10 +22,12 @@ final class Dispatcher: HTTPHandler {
     private let fallbackFormat: any ErrorFormat = GatewayErrorFormat()
     private let faults: FaultBook
     private let journal: Journal
+    private let authenticator: Authenticator
     private let clock: any Clock
     private let logger: Logger
 
-    init(services: [any EmulatedService], faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger) {
+    init(services: [any EmulatedService], authenticator: Authenticator, faults: FaultBook, journal: Journal, clock: any Clock,
+         logger: Logger) {
         var router = Router<Endpoint>()
         var prefixes: [(String, any ErrorFormat)] = []
         for service in services {
@@ -38,6 +40,7 @@ final class Dispatcher: HTTPHandler {
         }
         self.router = router
         self.prefixes = prefixes
+        self.authenticator = authenticator
         self.faults = faults
         self.journal = journal
         self.clock = clock
@@ -96,8 +99,16 @@ final class Dispatcher: HTTPHandler {
         case let .found(endpoint, parameters):
             served.service = endpoint.service
             served.route = endpoint.pattern
-            if endpoint.service != ControlService.serviceName,
-               let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
+            let emulated = endpoint.service != ControlService.serviceName
+            if emulated {
+                do {
+                    let credential = try authenticator.authenticate(request)
+                    try authenticator.authorize(credential, project: parameters.values["project_id"])
+                } catch {
+                    return self.error(error, endpoint.format)
+                }
+            }
+            if emulated, let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
                 served.fault = id
                 if let range = fault.latencyMs { usleep(UInt32(clamping: faults.latency(range) * 1000)) }
                 if fault.drop { return .drop }

@@ -396,6 +396,8 @@ struct ControlService: EmulatedService {
         setting("fixtures") { w.optionalString(c.fixtures) }
         setting("seed") { w.number(Int64(bitPattern: c.seed)) }
         setting("log-level") { w.string(c.logLevel) }
+        setting("auth") { w.string(c.auth.rawValue) }
+        setting("credentials") { w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray() }
         w.endObject()
         w.key("journalCapacity"); w.number(Int64(journal.capacity))
         w.field("seedFile", seeder != nil)

@@ -1,0 +1,84 @@
+import AddonMockCore
+import AddonMockHTTP
+
+/// Checks that a request to an emulated API may be served, per `--auth`. The control API is never checked.
+struct Authenticator: Sendable {
+    static let maxSkewSeconds: Int64 = 15 * 60
+
+    let mode: AuthMode
+    private let credentials: [String: Credential]
+    /// Signature dates are real time, whatever the emulator's virtual clock says.
+    private let wallClock: any Clock
+
+    init(mode: AuthMode, credentials: [Credential], wallClock: any Clock = SystemClock()) {
+        self.mode = mode
+        self.credentials = Dictionary(credentials.map { ($0.accessKey, $0) }, uniquingKeysWith: { a, _ in a })
+        self.wallClock = wallClock
+    }
+
+    /// Throws a 401 explaining what is wrong; returns the credential that signed the request (aksk mode).
+    func authenticate(_ request: HTTPRequest) throws(APIError) -> Credential? {
+        switch mode {
+        case .none:
+            return nil
+        case .token:
+            guard let token = request.headers["X-Auth-Token"], !token.isEmpty else {
+                throw APIError(.unauthorized, "authentication required: the X-Auth-Token header is missing")
+            }
+            return nil
+        case .aksk:
+            return try verifySignature(request)
+        }
+    }
+
+    /// 403 when a project-scoped credential names another project in the path.
+    func authorize(_ credential: Credential?, project: String?) throws(APIError) {
+        guard let scoped = credential?.project, let project, project != scoped else { return }
+        throw APIError(.forbidden, "access key \(credential!.accessKey) is limited to project \(scoped) and cannot act on project \(project)")
+    }
+
+    private func verifySignature(_ request: HTTPRequest) throws(APIError) -> Credential {
+        func deny(_ why: String) -> APIError { APIError(.unauthorized, "authentication failed: \(why)") }
+        guard let header = request.headers["Authorization"] else {
+            throw deny("the Authorization header is missing (an \(SDKSignature.algorithm) signature is required)")
+        }
+        let auth: SDKSignature.Authorization
+        do {
+            auth = try SDKSignature.parseAuthorization(header)
+        } catch .unsupportedAlgorithm(let scheme) {
+            throw deny("unsupported signing algorithm \"\(scheme)\"; only \(SDKSignature.algorithm) is accepted")
+        } catch {
+            throw deny("the Authorization header is not \"\(SDKSignature.algorithm) Access=…, SignedHeaders=…, Signature=…\"")
+        }
+        guard let credential = credentials[auth.accessKey] else { throw deny("unknown access key \(auth.accessKey)") }
+        guard let date = request.headers["X-Sdk-Date"] else { throw deny("the X-Sdk-Date header is missing") }
+        guard let signedAt = Self.parseSdkDate(date) else {
+            throw deny("X-Sdk-Date \"\(date)\" is not in the form YYYYMMDDTHHMMSSZ")
+        }
+        let skew = abs(wallClock.now().milliseconds - signedAt.milliseconds) / 1000
+        guard skew <= Self.maxSkewSeconds else {
+            throw deny("X-Sdk-Date \(date) is \(skew / 60) minutes away from the server's clock (at most \(Self.maxSkewSeconds / 60) allowed)")
+        }
+        guard auth.signedHeaders.contains("x-sdk-date") else { throw deny("x-sdk-date must be among the signed headers") }
+        let canonical: String
+        switch SDKSignature.canonicalRequest(method: request.method, rawPath: request.path, query: request.query ?? [],
+                                             headers: request.headers, signedHeaders: auth.signedHeaders, body: request.body) {
+        case .success(let c): canonical = c
+        case .failure(.missingHeader(let name)): throw deny("signed header \(name) is missing from the request")
+        case .failure(.badPath): throw deny("the path is not valid percent-encoded UTF-8")
+        }
+        guard SDKSignature.isValid(signature: auth.signature, secret: credential.secretKey,
+                                   stringToSign: SDKSignature.stringToSign(date: date, canonicalRequest: canonical)) else {
+            throw deny("the signature does not match: check the secret key, and that nothing in the request changed after signing")
+        }
+        return credential
+    }
+
+    /// `20261122T233212Z`
+    static func parseSdkDate(_ s: String) -> Instant? {
+        let b = Array(s.utf8)
+        guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z") else { return nil }
+        let text = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.dropFirst(6).prefix(2))T\(s.dropFirst(9).prefix(2)):\(s.dropFirst(11).prefix(2)):\(s.dropFirst(13).prefix(2))Z"
+        return Instant(rfc3339: text)
+    }
+}

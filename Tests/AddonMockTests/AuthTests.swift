@@ -1,0 +1,183 @@
+import AddonMockCore
+import AddonMockHTTP
+import Testing
+@testable import AddonMock
+
+/// Signatures computed by the official `huaweicloudsdkcore` Signer (3.1.219) for AK TESTAK0000000000 / SK TESTSKsecret,
+/// X-Sdk-Date 20261122T100000Z, Host 127.0.0.1:8080: the verifier must agree with it byte for byte.
+@Suite struct SDKSignatureVectorTests {
+    struct FixedClock: Clock {
+        let at: Instant
+        func now() -> Instant { at }
+    }
+
+    static let signedAt = Instant(rfc3339: "2026-11-22T10:00:00Z")!
+    static let credential = Credential(accessKey: "TESTAK0000000000", secretKey: "TESTSKsecret")
+
+    func authenticator(minutesLater: Int64 = 5) -> Authenticator {
+        Authenticator(mode: .aksk, credentials: [Self.credential],
+                      wallClock: FixedClock(at: Self.signedAt.adding(milliseconds: minutesLater * 60_000)))
+    }
+
+    static func request(_ method: String, _ path: String, _ query: [(String, String)], body: String = "",
+                        extraHeaders: [(String, String)] = [], signedHeaders: String, signature: String) -> HTTPRequest {
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("User-Agent", "huaweicloud-usdk-python/3.0"),
+                                   ("X-Sdk-Date", "20261122T100000Z"), ("Host", "127.0.0.1:8080")] + extraHeaders)
+        headers.add("Authorization", "SDK-HMAC-SHA256 Access=TESTAK0000000000, SignedHeaders=\(signedHeaders), Signature=\(signature)")
+        return HTTPRequest(method: method, path: path, query: query.map { (name: $0.0, value: $0.1) }, headers: headers, body: Array(body.utf8))
+    }
+
+    static let templates = request("GET", "/api/v3/addontemplates", [("addon_template_name", "a b/c~d+e*é")],
+                                   signedHeaders: "content-type;host;user-agent;x-sdk-date",
+                                   signature: "6045e13b303ab3533a90aee3b0db64d11d8d7177ed0e9338a6da04e2089e6fe6")
+    static let installBody = #"{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c1", "values": {}, "addonTemplateName": "coredns"}}"#
+    static let install = request("POST", "/api/v3/addons", [], body: installBody,
+                                 extraHeaders: [("X-Project-Id", "0123456789abcdef0123456789abcdef")],
+                                 signedHeaders: "content-type;host;user-agent;x-project-id;x-sdk-date",
+                                 signature: "e2da0d4dac657c15cd9310900abd0b361a835983ed99d660551ea51bce34678c")
+    static let delete = request("DELETE", "/api/v3/addons/a%20b%2F%C3%A9", [("cluster_id", "z"), ("a", "2"), ("a", "1")],
+                                signedHeaders: "content-type;host;user-agent;x-sdk-date",
+                                signature: "c335032a2e21843531d70f0c0edb6a37b66618730a5e268e091310533882ae3c")
+
+    @Test(arguments: [templates, install, delete])
+    func acceptsWhatTheSDKSigned(request: HTTPRequest) throws {
+        #expect(try authenticator().authenticate(request) == Self.credential)
+    }
+
+    @Test func canonicalPiecesMatchTheSDK() {
+        #expect(SDKSignature.canonicalURI("/api/v3/addons/a%20b%2F%C3%A9") == "/api/v3/addons/a%20b/%C3%A9/")
+        #expect(SDKSignature.canonicalURI("/api/v3/addons") == "/api/v3/addons/")
+        #expect(SDKSignature.canonicalQuery([("z", "1"), ("a", "2"), ("a", "1"), ("é", "x y")]) == "a=1&a=2&z=1&%C3%A9=x%20y")
+        #expect(SDKSignature.encode("a b/c~d+e*é") == "a%20b%2Fc~d%2Be%2A%C3%A9")
+    }
+
+    func failure(_ request: HTTPRequest, _ auth: Authenticator? = nil) -> String? {
+        do { _ = try (auth ?? authenticator()).authenticate(request); return nil } catch let e { return e.message }
+    }
+
+    @Test func oneChangedBodyByteIsRejected() {
+        let r = Self.install
+        var body = r.body
+        body[body.count - 3] ^= 0x20
+        let tampered = HTTPRequest(method: r.method, path: r.path, query: r.query, headers: r.headers, body: body)
+        #expect(failure(tampered)?.contains("the signature does not match") == true)
+    }
+
+    @Test func changedQueryPathOrMethodIsRejected() {
+        let r = Self.delete
+        for changed in [HTTPRequest(method: "GET", path: r.path, query: r.query, headers: r.headers, body: r.body),
+                        HTTPRequest(method: r.method, path: "/api/v3/addons/other", query: r.query, headers: r.headers, body: r.body),
+                        HTTPRequest(method: r.method, path: r.path, query: [("cluster_id", "y")], headers: r.headers, body: r.body)] {
+            #expect(failure(changed)?.contains("the signature does not match") == true)
+        }
+    }
+
+    @Test func dateSkewUnknownKeyAndMissingParts() {
+        #expect(failure(Self.templates, authenticator(minutesLater: 15)) == nil, "15 minutes is still fine")
+        #expect(failure(Self.templates, authenticator(minutesLater: 16)) == "authentication failed: X-Sdk-Date 20261122T100000Z is 16 minutes away from the server's clock (at most 15 allowed)")
+        #expect(failure(Self.templates, authenticator(minutesLater: -20))?.contains("20 minutes away") == true)
+        let other = Authenticator(mode: .aksk, credentials: [Credential(accessKey: "OTHER", secretKey: "x")],
+                                  wallClock: FixedClock(at: Self.signedAt))
+        #expect(failure(Self.templates, other) == "authentication failed: unknown access key TESTAK0000000000")
+
+        func without(_ name: String) -> HTTPRequest {
+            var h = Self.templates.headers
+            h.set(name, "")
+            let fields = h.fields.filter { $0.name.lowercased() != name.lowercased() }
+            return HTTPRequest(method: "GET", path: Self.templates.path, query: Self.templates.query, headers: HTTPHeaders(fields), body: [])
+        }
+        #expect(failure(without("User-Agent")) == "authentication failed: signed header user-agent is missing from the request")
+        #expect(failure(without("X-Sdk-Date")) == "authentication failed: the X-Sdk-Date header is missing")
+        #expect(failure(without("Authorization"))?.contains("the Authorization header is missing") == true)
+    }
+
+    @Test(arguments: [
+        ("AWS4-HMAC-SHA256 Credential=x", "unsupported signing algorithm \"AWS4-HMAC-SHA256\""),
+        ("SDK-HMAC-SHA256 Access=TESTAK0000000000", "the Authorization header is not"),
+        ("SDK-HMAC-SHA256 Access=A, SignedHeaders=host, Signature=zz", "the Authorization header is not"),
+        ("garbage", "the Authorization header is not"),
+    ])
+    func malformedAuthorization(header: String, expected: String) {
+        var h = Self.templates.headers
+        h.set("Authorization", header)
+        #expect(failure(HTTPRequest(method: "GET", path: "/x", query: [], headers: h, body: []))?.contains(expected) == true)
+    }
+
+    @Test func projectScopedCredentials() throws {
+        let auth = authenticator()
+        let scoped = Credential(accessKey: "A", secretKey: "s", project: "p1")
+        #expect(throws: Never.self) { try auth.authorize(scoped, project: "p1") }
+        #expect(throws: Never.self) { try auth.authorize(scoped, project: nil) }
+        #expect(throws: Never.self) { try auth.authorize(Self.credential, project: "anything") }
+        #expect(throws: APIError.self) { try auth.authorize(scoped, project: "p2") }
+    }
+}
+
+@Suite struct AuthConfigurationTests {
+    func resolve(_ flags: CommandLineValues, env: [String: String] = [:]) throws -> Configuration {
+        try Configuration.resolve(flags, environment: env)
+    }
+
+    @Test func parsesCredentialsFromFlagsOrTheEnvironment() throws {
+        let c = try resolve(CommandLineValues(auth: "aksk", credentials: ["AK1:SK1", "AK2:SK2:proj"]))
+        #expect(c.auth == .aksk)
+        #expect(c.credentials == [Credential(accessKey: "AK1", secretKey: "SK1"), Credential(accessKey: "AK2", secretKey: "SK2", project: "proj")])
+        #expect(c.summary.hasSuffix("auth=aksk credentials=AK1:****,AK2:****:proj"))
+        #expect(!c.summary.contains("SK1"))
+        let e = try resolve(CommandLineValues(), env: ["ADDONMOCK_AUTH": "aksk", "ADDONMOCK_CREDENTIALS": "A:B, C:D:E"])
+        #expect(e.credentials.map(\.accessKey) == ["A", "C"])
+        #expect(e.sources["credentials"] == "env ADDONMOCK_CREDENTIALS")
+    }
+
+    @Test(arguments: [
+        (CommandLineValues(auth: "basic"), "--auth must be one of none, token, aksk, got \"basic\""),
+        (CommandLineValues(auth: "aksk"), "--auth aksk needs at least one --credentials AK:SK[:PROJECT] (or ADDONMOCK_CREDENTIALS)"),
+        (CommandLineValues(credentials: ["justakey"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"justakey:****…\""),
+        (CommandLineValues(credentials: ["A:B:C:D"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:****…\""),
+        (CommandLineValues(credentials: ["A:"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:****…\""),
+        (CommandLineValues(credentials: ["A:B", "A:C"]), "--credentials names access key A twice"),
+    ])
+    func refusesUnusableAuthSettings(flags: CommandLineValues, message: String) {
+        do {
+            _ = try resolve(flags)
+            Issue.record("accepted")
+        } catch let e as ConfigurationError {
+            #expect(e.message == message)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
+
+@Suite struct AuthOverHTTPTests {
+    func server(_ auth: AuthMode, credentials: [Credential] = []) throws -> TestServer {
+        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
+                              logLevel: "critical", seedWasRandom: false)
+        c.auth = auth
+        c.credentials = credentials
+        return try TestServer(configuration: c)
+    }
+
+    @Test func tokenModeNeedsAnXAuthTokenInEachServicesFormat() throws {
+        let s = try server(.token)
+        let cce = try s.get("/api/v3/addontemplates")
+        #expect(cce.status == 401)
+        #expect(try cce.json().string("errorCode") == "CCE.03401001")
+        let ma = try s.get("/v2/p/plugintemplates")
+        #expect(try ma.json().string("error_code") == "ModelArts.50004010")
+        #expect(try s.get("/api/v3/addontemplates", headers: [("X-Auth-Token", "t")]).status == 200)
+        #expect(try s.get("/_mock/health").status == 200, "the control API is open")
+        let journal = try s.control("GET", "/_mock/requests?status=401").json()
+        #expect(journal.at("requests.1.service") == .string("modelarts"))
+    }
+
+    @Test func akskModeRefusesUnsignedRequestsBeforeAnythingHappens() throws {
+        let s = try server(.aksk, credentials: [Credential(accessKey: "A", secretKey: "B")])
+        let r = try s.request("POST", "/api/v3/addons", body: Bodies.install())
+        #expect(r.status == 401)
+        #expect(try r.json().string("error_msg")?.contains("the Authorization header is missing") == true)
+        #expect(try s.control("GET", "/_mock/resources/addons").json().at("items") == .array([]))
+        // Unknown routes are still 404s, not 401s.
+        #expect(try s.get("/api/v3/nothing").status == 404)
+    }
+}

@@ -1,0 +1,101 @@
+"""Runs the real addonmock executable and points the official Huawei Cloud SDKs at it."""
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+import requests
+from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.http.http_config import HttpConfig
+from huaweicloudsdkcce.v3 import CceClient
+from huaweicloudsdkmodelarts.v1 import ModelArtsClient
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("ADDONMOCK_BIN", str(REPO / ".build" / "debug" / "addonmock"))
+PROJECT = "0123456789abcdef0123456789abcdef"
+AK, SK = "TESTAK0000000000", "TESTSK0000000000000000000000000000000000"
+REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Server:
+    """One addonmock process on an ephemeral port, stopped with SIGTERM (and checked to exit 0)."""
+
+    def __init__(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ADDONMOCK_")}
+        # The SDK uses requests, which honours proxy variables: keep loopback direct.
+        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+        self.proc = subprocess.Popen([BINARY, "--port", "0", "--db", ":memory:", "--log-level", "warning", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        line = self.proc.stdout.readline().strip()
+        match = re.fullmatch(r"addonmock listening on (http://127\.0\.0\.1:\d+)", line)
+        if not match:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()}")
+        self.url = match.group(1)
+
+    def stop(self):
+        self.proc.terminate()
+        assert self.proc.wait(timeout=10) == 0
+
+    # Control API helpers.
+    def control(self, method, path, body=None):
+        r = requests.request(method, self.url + path, json=body, timeout=10)
+        assert r.status_code < 300, r.text
+        return r.json()
+
+    def reset(self):
+        return self.control("POST", "/_mock/reset")
+
+    def advance(self, kind, ident):
+        return self.control("POST", f"/_mock/resources/{kind}/{ident}/status", {"advance": True})
+
+    def journal(self, **filters):
+        return self.control("GET", "/_mock/requests?" + "&".join(f"{k}={v}" for k, v in filters.items()))["requests"]
+
+    # SDK clients pointed at this server.
+    def config(self):
+        cfg = HttpConfig.get_default_config()
+        cfg.timeout = (5, 10)
+        return cfg
+
+    def cce(self, ak=AK, sk=SK, project=None, http_handler=None):
+        builder = CceClient.new_builder().with_http_config(self.config()) \
+            .with_credentials(BasicCredentials(ak, sk, project)).with_endpoints([self.url])
+        if http_handler is not None:
+            builder = builder.with_http_handler(http_handler)
+        return builder.build()
+
+    def modelarts(self, ak=AK, sk=SK, project=PROJECT, http_handler=None):
+        builder = ModelArtsClient.new_builder().with_http_config(self.config()) \
+            .with_credentials(BasicCredentials(ak, sk, project)).with_endpoint(self.url)
+        if http_handler is not None:
+            builder = builder.with_http_handler(http_handler)
+        return builder.build()
+
+
+@pytest.fixture(scope="module")
+def start():
+    """Starts servers with the given flags; all are stopped (and must exit 0) at the end of the module."""
+    started = []
+
+    def _start(*args):
+        server = Server(*args)
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        server.stop()
+
+
+def assert_sdk_error(excinfo, server, status, code):
+    """The SDK raised its own exception with the right status, code and the server's request id."""
+    e = excinfo.value
+    assert e.status_code == status
+    assert e.error_code == code
+    assert e.error_msg
+    assert REQUEST_ID.match(e.request_id), e.request_id
+    logged = [r for r in server.journal(limit=1000) if r["requestId"] == e.request_id]
+    assert [r["status"] for r in logged] == [status]
+    return e
