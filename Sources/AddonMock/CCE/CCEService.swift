@@ -188,7 +188,10 @@ struct CCEService: EmulatedService {
     func requestedCluster(_ request: HTTPRequest) -> String? {
         if let q = request.queryValue("cluster_id"), !q.isEmpty { return q }
         if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return h }
-        guard let host = request.headers["Host"], !host.hasPrefix("[") else { return nil }
+        // Most hosts are an IP address or a single name: no dot-separated prefix to look at.
+        guard let host = request.headers["Host"], !host.hasPrefix("["), host.utf8.contains(UInt8(ascii: ".")),
+              !host.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+        else { return nil }
         let name = host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, let first = labels.first, !first.isEmpty else { return nil }

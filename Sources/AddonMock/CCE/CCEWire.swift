@@ -8,19 +8,29 @@ struct CCEWire: Sendable {
     private let versionObjects: [String: [String: RawJSON]]
     /// The whole `AddonTemplate` object per template.
     private let templateObjects: [String: RawJSON]
+    /// `status.targetVersions` per template and version (a JSON array, or null when nothing is newer).
+    private let targetVersions: [String: [String: RawJSON]]
 
     init(catalog: Catalog) {
         self.catalog = catalog
         var versions: [String: [String: RawJSON]] = [:]
         var templates: [String: RawJSON] = [:]
+        var targets: [String: [String: RawJSON]] = [:]
         for t in catalog.templates {
             var perVersion: [String: RawJSON] = [:]
-            for v in t.versions { perVersion[v.version] = Self.encodeVersion(v, supportVersions: false) }
+            var newer: [String: RawJSON] = [:]
+            for v in t.versions {
+                perVersion[v.version] = Self.encodeVersion(v, supportVersions: false)
+                let upgrades = t.versions(newerThan: v.version)
+                newer[v.version] = upgrades.isEmpty ? .null : RawJSON(.array(upgrades.map { .string($0) }))
+            }
             versions[t.name] = perVersion
+            targets[t.name] = newer
             templates[t.name] = Self.encodeTemplate(t)
         }
         versionObjects = versions
         templateObjects = templates
+        targetVersions = targets
     }
 
     /// The `Versions` object. Inside an instance's `currentVersion` the real API sends `supportVersions: null`.
@@ -133,9 +143,7 @@ struct CCEWire: Sendable {
         w.field("status", i.phase.rawValue)
         w.field("Reason", i.reason)
         w.field("message", i.message)
-        w.key("targetVersions")
-        let newer = template?.versions(newerThan: i.current.version) ?? []
-        if newer.isEmpty { w.null() } else { w.beginArray(); for v in newer { w.string(v) }; w.endArray() }
+        w.field("targetVersions", targetVersions[i.template]?[i.current.version] ?? .null)
         w.key("currentVersion")
         if let raw = versionObjects[i.template]?[i.current.version] { w.raw(raw) } else { w.null() }
         w.field("isRollbackable", i.isRollbackable)

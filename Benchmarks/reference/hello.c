@@ -1,0 +1,45 @@
+/* The plain reference the benchmark compares against: libmicrohttpd answering a constant JSON body, configured
+ * like addonmock (internal polling thread, epoll, a thread pool of one thread per core), answering on the
+ * second access-handler call as addonmock does so keep-alive is kept. Build: gcc -O2 hello.c -lmicrohttpd */
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char BODY[] = "{\"ok\":true}";
+static int marker;
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                               const char *version, const char *upload, size_t *upload_size, void **req_cls) {
+  (void) cls; (void) url; (void) method; (void) version; (void) upload;
+  if (*req_cls == NULL) { *req_cls = &marker; return MHD_YES; }
+  if (*upload_size) { *upload_size = 0; return MHD_YES; }
+  struct MHD_Response *r = MHD_create_response_from_buffer(sizeof BODY - 1, (void *) BODY, MHD_RESPMEM_PERSISTENT);
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+int main(int argc, char **argv) {
+  unsigned port = argc > 1 ? (unsigned) atoi(argv[1]) : 8081;
+  unsigned threads = (unsigned) sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads < 2) threads = 2;
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &s, NULL);
+  struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC, (uint16_t) port,
+                                          NULL, NULL, handler, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                                          MHD_OPTION_CONNECTION_LIMIT, 1000, MHD_OPTION_END);
+  if (!d) { fprintf(stderr, "cannot start\n"); return 1; }
+  printf("reference listening on http://127.0.0.1:%u\n", port);
+  fflush(stdout);
+  int sig;
+  sigwait(&s, &sig);
+  MHD_stop_daemon(d);
+  return 0;
+}
