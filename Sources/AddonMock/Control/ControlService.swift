@@ -408,5 +408,5 @@ struct ControlService: EmulatedService {
 
 struct ControlErrorFormat: ErrorFormat {
     func code(for kind: APIError.Kind) -> String { "MOCK.\(APIError(kind, "").status)" }
-    func body(code: String, message: String) -> [UInt8] { GatewayErrorFormat().body(code: code, message: message) }
+    func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
 }

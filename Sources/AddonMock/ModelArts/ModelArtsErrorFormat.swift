@@ -7,12 +7,5 @@ struct ModelArtsErrorFormat: ErrorFormat {
         "ModelArts.5000\(APIError(kind, "").status * 10)"
     }
 
-    func body(code: String, message: String) -> [UInt8] {
-        var w = JSONWriter(capacity: 128)
-        w.beginObject()
-        w.field("error_code", code)
-        w.field("error_msg", message)
-        w.endObject()
-        return w.bytes
-    }
+    func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
 }

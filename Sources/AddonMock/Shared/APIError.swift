@@ -82,12 +82,15 @@ public struct GatewayErrorFormat: ErrorFormat {
         }
     }
 
-    public func body(code: String, message: String) -> [UInt8] {
-        var w = JSONWriter(capacity: 128)
-        w.beginObject()
-        w.field("error_code", code)
-        w.field("error_msg", message)
-        w.endObject()
-        return w.bytes
-    }
+    public func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
+}
+
+/// `{"error_code":…,"error_msg":…}`: the pair every Huawei SDK handler reads first (gateway, ModelArts, control API).
+func codeAndMessageBody(code: String, message: String) -> [UInt8] {
+    var w = JSONWriter(capacity: 128)
+    w.beginObject()
+    w.field("error_code", code)
+    w.field("error_msg", message)
+    w.endObject()
+    return w.bytes
 }
