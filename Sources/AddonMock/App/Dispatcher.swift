@@ -80,7 +80,8 @@ final class Dispatcher: HTTPHandler {
     }
 
     private func answer(_ request: HTTPRequest, requestID: String, trace: RequestTrace, served: inout Served) -> HTTPResponse {
-        let pathFormat = format(forPath: request.path)
+        // Only error answers need the path's format: found on demand, not for every request.
+        var pathFormat: any ErrorFormat { format(forPath: request.path) }
         if request.bodyTooLarge {
             return error(APIError(.payloadTooLarge, "request body is larger than the 1 MiB limit"), pathFormat)
         }
