@@ -12,7 +12,6 @@ final class Dispatcher: HTTPHandler {
     private struct Endpoint: Sendable {
         let pattern: String
         let service: String
-        let format: any ErrorFormat
         let owner: any EmulatedService
         let handler: RouteHandler
     }
@@ -33,8 +32,8 @@ final class Dispatcher: HTTPHandler {
         for service in services {
             for route in service.routes {
                 router.add(route.method, route.pattern,
-                           Endpoint(pattern: route.pattern, service: route.service ?? service.name, format: service.errorFormat,
-                                    owner: service, handler: route.handler))
+                           Endpoint(pattern: route.pattern, service: route.service ?? service.name, owner: service,
+                                    handler: route.handler))
             }
             prefixes += service.pathPrefixes.map { ($0, service.errorFormat) }
         }
@@ -106,7 +105,7 @@ final class Dispatcher: HTTPHandler {
                     let credential = try authenticator.authenticate(request)
                     try authenticator.authorize(credential, project: parameters.values["project_id"])
                 } catch {
-                    return self.error(error, endpoint.format)
+                    return self.error(error, endpoint.owner.errorFormat)
                 }
             }
             if emulated, let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
@@ -115,16 +114,16 @@ final class Dispatcher: HTTPHandler {
                 if fault.drop { return .drop }
                 if let status = fault.status {
                     let message = fault.message ?? "injected fault \(id): \(status)"
-                    return error(APIError(APIError.Kind(status: status), message, code: fault.code), endpoint.format)
+                    return error(APIError(APIError.Kind(status: status), message, code: fault.code), endpoint.owner.errorFormat)
                 }
             }
             do {
                 return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID, trace: trace))
             } catch let e as APIError {
-                return error(e, endpoint.format)
+                return error(e, endpoint.owner.errorFormat)
             } catch {
                 logger.error("internal error on \(request.method) \(request.path): \(error)", metadata: ["request_id": "\(requestID)"])
-                return self.error(APIError(.internalError, "internal error: \(error)"), endpoint.format)
+                return self.error(APIError(.internalError, "internal error: \(error)"), endpoint.owner.errorFormat)
             }
         }
     }

@@ -31,11 +31,6 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
-    public var boolValue: Bool? {
-        if case .bool(let b) = self { return b }
-        return nil
-    }
-
     public var intValue: Int? {
         if case .number(let n) = self { return Int(n) }
         return nil
