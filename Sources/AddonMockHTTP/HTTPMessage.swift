@@ -4,6 +4,12 @@ public struct HTTPHeaders: Sendable {
 
     public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
 
+    /// Room for `capacity` fields before the array grows (a response gets a few more on its way out).
+    public init(_ fields: [(name: String, value: String)], reservingCapacity capacity: Int) {
+        self.fields = fields
+        self.fields.reserveCapacity(capacity)
+    }
+
     public subscript(name: String) -> String? {
         fields.first { $0.name.caseInsensitiveEquals(name) }?.value
     }
@@ -25,7 +31,9 @@ extension String {
     }
 }
 
-public struct HTTPRequest: Sendable {
+/// A class, not a struct: it is handed through several layers per request, and one reference count is
+/// cheaper than copying (and retaining) each of its strings and arrays.
+public final class HTTPRequest: Sendable {
     public let method: String
     /// The path exactly as sent, still percent-encoded (the router decodes each segment).
     public let path: String
@@ -63,7 +71,7 @@ public struct HTTPResponse: Sendable {
     }
 
     public static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
-        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")]), body: body)
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "application/json")], reservingCapacity: 4), body: body)
     }
 
     public static let drop: HTTPResponse = {
@@ -73,7 +81,8 @@ public struct HTTPResponse: Sendable {
     }()
 
     public static func text(_ status: Int, _ body: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")]), body: Array(body.utf8))
+        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")], reservingCapacity: 4),
+                     body: Array(body.utf8))
     }
 }
 
@@ -86,9 +95,18 @@ public enum PercentDecoding {
     /// Decodes `%XX` sequences; nil for a malformed escape or bytes that are not UTF-8. `+` stays `+`
     /// (RFC 3986; the Huawei SDKs send spaces as `%20`).
     public static func decode(_ s: some StringProtocol) -> String? {
+        var s = String(s)
+        return s.withUTF8 { decode($0) }
+    }
+
+    public static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        // Most segments and values are plain ASCII: nothing to decode or validate.
+        if !bytes.contains(where: { $0 == UInt8(ascii: "%") || $0 >= 0x80 }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count)
-        var it = s.utf8.makeIterator()
+        out.reserveCapacity(bytes.count)
+        var it = bytes.makeIterator()
         while let b = it.next() {
             if b == UInt8(ascii: "%") {
                 guard let h = it.next().flatMap(hexValue), let l = it.next().flatMap(hexValue) else { return nil }

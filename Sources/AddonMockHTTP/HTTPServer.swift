@@ -150,14 +150,36 @@ private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: Un
     let response = server.dispatch(request)
     // Returning NO makes libmicrohttpd close the socket with nothing sent.
     if response.dropConnection { return .NO }
-    let r = response.body.withUnsafeBytes { bytes in
-        MHD_create_response_from_buffer(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+    // The body is lent, not copied: a retained box keeps the bytes alive until libmicrohttpd frees the response
+    // (cached bodies are sent straight from the cache).
+    let box = ResponseBody(response.body)
+    let cls = Unmanaged.passRetained(box).toOpaque()
+    let r = box.bytes.withUnsafeBytes { bytes in
+        MHD_create_response_from_buffer_with_free_callback_cls(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
+                                                               releaseBody, cls)
     }
-    guard let r else { return .NO }
-    for (name, value) in response.headers.fields { MHD_add_response_header(r, name, value) }
+    guard let r else {
+        Unmanaged<ResponseBody>.fromOpaque(cls).release()
+        return .NO
+    }
+    // withCString, not implicit bridging: that copies every short (inline) string to the heap.
+    for (name, value) in response.headers.fields {
+        name.withCString { n in value.withCString { v in _ = MHD_add_response_header(r, n, v) } }
+    }
     let result = MHD_queue_response(connection, UInt32(response.status), r)
     MHD_destroy_response(r)
     return result
+}
+
+/// Owns a response body while libmicrohttpd sends it. `[UInt8]` storage never moves while referenced.
+private final class ResponseBody {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+}
+
+private let releaseBody: MHD_ContentReaderFreeCallback = { cls in
+    guard let cls else { return }
+    Unmanaged<ResponseBody>.fromOpaque(cls).release()
 }
 
 /// Collects name/value pairs of one kind through libmicrohttpd's iterator (a C callback, hence the box).
@@ -171,22 +193,27 @@ private final class PairCollector {
 private let collectPair: MHD_KeyValueIterator = { cls, _, key, value in
     guard let cls, let key else { return .YES }
     let box = Unmanaged<PairCollector>.fromOpaque(cls).takeUnretainedValue()
-    let name = String(cString: key)
-    let raw = value.map { String(cString: $0) } ?? ""
     if box.decode {
-        guard let n = PercentDecoding.decode(name), let v = PercentDecoding.decode(raw) else {
+        func decoded(_ c: UnsafePointer<CChar>?) -> String? {
+            guard let c else { return "" }
+            return c.withMemoryRebound(to: UInt8.self, capacity: strlen(c) + 1) {
+                PercentDecoding.decode(UnsafeBufferPointer(start: $0, count: strlen(c)))
+            }
+        }
+        guard let n = decoded(key), let v = decoded(value) else {
             box.malformed = true
             return .NO
         }
         box.pairs.append((n, v))
     } else {
-        box.pairs.append((name, raw))
+        box.pairs.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
     }
     return .YES
 }
 
 private func collectHeaders(_ connection: OpaquePointer?) -> HTTPHeaders {
     let box = PairCollector(decode: false)
+    box.pairs.reserveCapacity(Int(MHD_get_connection_values(connection, .HEADER_KIND, nil, nil)))
     withExtendedLifetime(box) {
         _ = MHD_get_connection_values(connection, .HEADER_KIND, collectPair, Unmanaged.passUnretained(box).toOpaque())
     }
@@ -194,7 +221,11 @@ private func collectHeaders(_ connection: OpaquePointer?) -> HTTPHeaders {
 }
 
 private func collectQuery(_ connection: OpaquePointer?) -> [(name: String, value: String)]? {
+    // Counting first is cheap and most requests carry no query.
+    let count = Int(MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, nil, nil))
+    guard count > 0 else { return [] }
     let box = PairCollector(decode: true)
+    box.pairs.reserveCapacity(count)
     withExtendedLifetime(box) {
         _ = MHD_get_connection_values(connection, .GET_ARGUMENT_KIND, collectPair, Unmanaged.passUnretained(box).toOpaque())
     }

@@ -4,13 +4,28 @@ import Glibc
 
 /// Values captured by `{name}` segments of a route pattern, percent-decoded.
 public struct PathParameters: Sendable {
-    public let values: [String: String]
-    public subscript(name: String) -> String { values[name] ?? "" }
+    /// The route's parameter names (shared by every match of the route) and this match's values, in path order.
+    private let names: [String]
+    private let values: [String]
+
+    init(names: [String], values: [String]) {
+        self.names = names
+        self.values = values
+    }
+
+    /// The value of `{name}`, or nil when the route has no such parameter.
+    public func value(_ name: String) -> String? {
+        names.firstIndex(of: name).map { values[$0] }
+    }
+
+    /// The value of `{name}`; empty when the route has no such parameter.
+    public subscript(name: String) -> String { value(name) ?? "" }
 }
 
 /// What the router found for a method and path.
-public enum RouteMatch<Handler: Sendable> {
-    case found(Handler, PathParameters)
+public enum RouteMatch: Sendable {
+    /// `route` is the index `Router.add` returned for the winning pattern.
+    case found(route: Int, PathParameters)
     /// The path exists but not for this method: answer 405 with `Allow`.
     case methodNotAllowed(allowed: [String])
     /// A segment was not valid percent-encoded UTF-8.
@@ -21,101 +36,100 @@ public enum RouteMatch<Handler: Sendable> {
 /// Matches `/a/{b}/c` style patterns segment by segment. Literal segments beat parameters, so
 /// `/addons/precheck` could coexist with `/addons/{id}`.
 ///
-/// Generic only in what it hands back: the matching itself lives in the non-generic `RouteTable`, because a
-/// generic method called from another module runs unspecialised (every step a runtime metadata lookup), and this
-/// is on the path of every request.
-public struct Router<Handler: Sendable>: Sendable {
-    private var handlers: [Handler] = []
-    private var table = RouteTable()
-
-    public init() {}
-
-    public mutating func add(_ method: String, _ pattern: String, _ handler: Handler) {
-        handlers.append(handler)
-        table.add(method, pattern, handler: handlers.count - 1)
-    }
-
-    /// Every (method, pattern) pair, in the order added.
-    public var patterns: [(method: String, pattern: String)] { table.order }
-
-    public func match(method: String, path: String) -> RouteMatch<Handler> {
-        switch table.match(method: method, path: path) {
-        case let .found(index, parameters): return .found(handlers[index], parameters)
-        case .methodNotAllowed(let allowed): return .methodNotAllowed(allowed: allowed)
-        case .badPath(let segment): return .badPath(segment: segment)
-        case .notFound: return .notFound
-        }
-    }
-}
-
-/// The routes, bucketed by segment count, compared in place; parameters are decoded only for the winner.
-struct RouteTable: Sendable {
+/// Hands back an index rather than a generic handler: a generic method called from another module runs
+/// unspecialised (every step a runtime metadata lookup), and this is on the path of every request. Routes are
+/// bucketed by segment count and compared in place; only the winner's parameters are decoded into strings.
+public struct Router: Sendable {
     private struct Route: Sendable {
         let method: String
         let segments: [Segment]
-        let handler: Int
+        let parameterNames: [String]
+        let index: Int
     }
 
     private enum Segment: Equatable, Sendable {
         case literal([UInt8])
-        case parameter(String)
+        case parameter
     }
 
-    private var buckets: [Int: [Route]] = [:]
-    private(set) var order: [(method: String, pattern: String)] = []
+    /// Routes by segment count.
+    private var buckets: [[Route]] = []
+    /// Every (method, pattern) pair, in the order added.
+    public private(set) var patterns: [(method: String, pattern: String)] = []
 
-    mutating func add(_ method: String, _ pattern: String, handler: Int) {
+    public init() {}
+
+    /// Adds a route; returns the index `match` reports for it.
+    @discardableResult
+    public mutating func add(_ method: String, _ pattern: String) -> Int {
         let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+        var names: [String] = []
         let segments = parts.map { s -> Segment in
-            s.hasPrefix("{") && s.hasSuffix("}") ? .parameter(String(s.dropFirst().dropLast())) : .literal(Array(s.utf8))
+            guard s.hasPrefix("{") && s.hasSuffix("}") else { return .literal(Array(s.utf8)) }
+            names.append(String(s.dropFirst().dropLast()))
+            return .parameter
         }
-        buckets[segments.count, default: []].append(Route(method: method, segments: segments, handler: handler))
-        order.append((method, "/" + parts.joined(separator: "/")))
+        while buckets.count <= segments.count { buckets.append([]) }
+        buckets[segments.count].append(Route(method: method, segments: segments, parameterNames: names, index: patterns.count))
+        patterns.append((method, "/" + parts.joined(separator: "/")))
+        return patterns.count - 1
     }
 
-    func match(method: String, path: String) -> RouteMatch<Int> {
+    public func match(method: String, path: String) -> RouteMatch {
         var path = path
-        return path.withUTF8 { bytes -> RouteMatch<Int> in
-            // Segment boundaries as byte ranges: no substrings are made unless a parameter is captured.
-            var ranges: [Range<Int>] = []
-            var start = 0
-            for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: "/") {
-                if i > start { ranges.append(start..<i) }
-                start = i + 1
-            }
-            guard let candidates = buckets[ranges.count] else { return .notFound }
-            var best: (index: Int, literals: Int)?
-            var allowed: [String] = []
-            for (index, route) in candidates.enumerated() {
-                var literals = 0
-                var matches = true
-                for k in 0..<ranges.count {
-                    guard case .literal(let lit) = route.segments[k] else { continue }
-                    let r = ranges[k]
-                    guard lit.count == r.count, lit.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + r.lowerBound, r.count) == 0 }) else {
-                        matches = false
-                        break
+        let maxSegments = buckets.count - 1
+        guard maxSegments > 0 else { return .notFound }
+        return path.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: Range<Int>.self, capacity: maxSegments) { ranges in
+                // Segment boundaries as byte ranges: no substrings are made unless a parameter is captured.
+                var count = 0
+                var start = 0
+                for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: "/") {
+                    if i > start {
+                        guard count < maxSegments else { return .notFound }
+                        ranges[count] = start..<i
+                        count += 1
                     }
-                    literals += 1
+                    start = i + 1
                 }
-                guard matches else { continue }
-                // HEAD is served by the GET route.
-                if route.method == method || (method == "HEAD" && route.method == "GET") {
-                    if best == nil || literals > best!.literals { best = (index, literals) }
-                } else if !allowed.contains(route.method) {
-                    allowed.append(route.method)
+                let candidates = buckets[count]
+                func literalsMatched(_ route: Route) -> Int? {
+                    var literals = 0
+                    for k in 0..<count {
+                        guard case .literal(let lit) = route.segments[k] else { continue }
+                        let r = ranges[k]
+                        guard lit.count == r.count,
+                              lit.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + r.lowerBound, r.count) == 0 })
+                        else { return nil }
+                        literals += 1
+                    }
+                    return literals
                 }
+                var best: (route: Route, literals: Int)?
+                for route in candidates where route.method == method || (method == "HEAD" && route.method == "GET") {
+                    // HEAD is served by the GET route.
+                    if let literals = literalsMatched(route), best.map({ literals > $0.literals }) ?? true {
+                        best = (route, literals)
+                    }
+                }
+                guard let route = best?.route else {
+                    var allowed: [String] = []
+                    for route in candidates where !allowed.contains(route.method) && literalsMatched(route) != nil {
+                        allowed.append(route.method)
+                    }
+                    return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+                }
+                var values: [String] = []
+                values.reserveCapacity(route.parameterNames.count)
+                for k in 0..<count where route.segments[k] == .parameter {
+                    let raw = UnsafeBufferPointer(rebasing: bytes[ranges[k]])
+                    guard let decoded = PercentDecoding.decode(raw) else {
+                        return .badPath(segment: String(decoding: raw, as: UTF8.self))
+                    }
+                    values.append(decoded)
+                }
+                return .found(route: route.index, PathParameters(names: route.parameterNames, values: values))
             }
-            guard let best else { return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed) }
-            let route = candidates[best.index]
-            var params: [String: String] = [:]
-            for k in 0..<ranges.count {
-                guard case .parameter(let name) = route.segments[k] else { continue }
-                let raw = String(decoding: UnsafeBufferPointer(rebasing: bytes[ranges[k]]), as: UTF8.self)
-                guard let decoded = PercentDecoding.decode(raw) else { return .badPath(segment: raw) }
-                params[name] = decoded
-            }
-            return .found(route.handler, PathParameters(values: params))
         }
     }
 }

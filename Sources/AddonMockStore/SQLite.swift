@@ -161,13 +161,13 @@ public final class Connection {
     /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws. The commit has happened
     /// (and is durable against a process crash in WAL mode) when this returns.
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run("BEGIN IMMEDIATE")
         do {
             let result = try body(self)
-            try execute("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
-            try? execute("ROLLBACK")
+            try? run("ROLLBACK")
             throw error
         }
     }

@@ -200,3 +200,51 @@ import Testing
         #expect(try realistic.get("/api/v3/addons/\(id)").json().string("status.status") == "running")
     }
 }
+
+/// Reads by id are served from a cache of stored records and rendered bodies: every kind of write must show on
+/// the very next read.
+@Suite struct ReadAfterWriteTests {
+    let server: TestServer
+
+    init() throws { server = try TestServer(profile: .fast) }
+
+    func status(_ id: String) throws -> String? {
+        let r = try server.get("/api/v3/addons/\(id)")
+        return r.status == 404 ? "gone" : try r.json().string("status.status")
+    }
+
+    func post(_ path: String, _ body: String) throws -> HTTPResult {
+        try server.request("POST", path, headers: [("Content-Type", "application/json")], body: body)
+    }
+
+    @Test func everyWriteIsVisibleToTheNextRead() throws {
+        let id = try #require(try post("/api/v3/addons", Bodies.install(version: "1.28.4")).json().string("metadata.uid"))
+        #expect(try status(id) == "installing")
+        #expect(try status(id) == "installing", "served twice from the cache")
+        server.advance(ms: 200)
+        #expect(try status(id) == "running", "a due transition is settled on read")
+
+        #expect(try server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(version: "1.30.6")).status == 200)
+        let upgraded = try server.get("/api/v3/addons/\(id)").json()
+        #expect(upgraded.string("status.status") == "upgrading")
+        #expect(upgraded.string("spec.version") == "1.30.6")
+
+        #expect(try post("/_mock/resources/addons/\(id)/status", #"{"status": "abnormal"}"#).status == 200)
+        #expect(try status(id) == "abnormal", "a forced state")
+
+        #expect(try post("/api/v3/addons/\(id)/operation/rollback", Bodies.rollback()).status == 200)
+        #expect(try status(id) == "rollbacking")
+        #expect(try post("/_mock/resources/addons/\(id)/status", #"{"advance": true}"#).status == 200)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("spec.version") == "1.28.4", "an advanced rollback")
+
+        #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
+        #expect(try status(id) == "deleting")
+        server.advance(ms: 1_000)
+        #expect(try status(id) == "gone")
+
+        let again = try #require(try post("/api/v3/addons", Bodies.install()).json().string("metadata.uid"))
+        #expect(try status(again) == "installing")
+        #expect(try post("/_mock/reset", #"{"cluster": "c1"}"#).status == 200)
+        #expect(try status(again) == "gone", "a reset")
+    }
+}

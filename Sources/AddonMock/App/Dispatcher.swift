@@ -9,14 +9,23 @@ import Glibc
 /// never sees an empty body or a stack trace. Applies HTTP fault rules (never to the control API), adds
 /// `X-Request-Id` to every answer and records every request in the journal.
 final class Dispatcher: HTTPHandler {
-    private struct Endpoint: Sendable {
+    /// A class: matched on every request, and one retain is cheaper than copying its fields.
+    private final class Endpoint: Sendable {
         let pattern: String
         let service: String
         let owner: any EmulatedService
         let handler: RouteHandler
+
+        init(pattern: String, service: String, owner: any EmulatedService, handler: @escaping RouteHandler) {
+            self.pattern = pattern
+            self.service = service
+            self.owner = owner
+            self.handler = handler
+        }
     }
 
-    private let router: Router<Endpoint>
+    private let router: Router
+    private let endpoints: [Endpoint]
     private let prefixes: [(prefix: String, format: any ErrorFormat)]
     private let fallbackFormat: any ErrorFormat = GatewayErrorFormat()
     private let faults: FaultBook
@@ -27,17 +36,19 @@ final class Dispatcher: HTTPHandler {
 
     init(services: [any EmulatedService], authenticator: Authenticator, faults: FaultBook, journal: Journal, clock: any Clock,
          logger: Logger) {
-        var router = Router<Endpoint>()
+        var router = Router()
+        var endpoints: [Endpoint] = []
         var prefixes: [(String, any ErrorFormat)] = []
         for service in services {
             for route in service.routes {
-                router.add(route.method, route.pattern,
-                           Endpoint(pattern: route.pattern, service: route.service ?? service.name, owner: service,
-                                    handler: route.handler))
+                router.add(route.method, route.pattern)
+                endpoints.append(Endpoint(pattern: route.pattern, service: route.service ?? service.name, owner: service,
+                                          handler: route.handler))
             }
             prefixes += service.pathPrefixes.map { ($0, service.errorFormat) }
         }
         self.router = router
+        self.endpoints = endpoints
         self.prefixes = prefixes
         self.authenticator = authenticator
         self.faults = faults
@@ -54,7 +65,8 @@ final class Dispatcher: HTTPHandler {
         let trace = RequestTrace()
         var served = Served()
         var response = answer(request, requestID: requestID, trace: trace, served: &served)
-        if !response.dropConnection { response.headers.set("X-Request-Id", requestID) }
+        // Handlers never set it: appended, not replaced.
+        if !response.dropConnection { response.headers.add("X-Request-Id", requestID) }
         if request.method == "HEAD" { response.body = [] }
         let duration = monotonicMs() - started
         let now = clock.now()
@@ -96,14 +108,15 @@ final class Dispatcher: HTTPHandler {
             return r
         case .badPath(let segment):
             return error(APIError(.badRequest, "path segment \"\(segment)\" is not valid percent-encoded UTF-8"), pathFormat)
-        case let .found(endpoint, parameters):
+        case let .found(index, parameters):
+            let endpoint = endpoints[index]
             served.service = endpoint.service
             served.route = endpoint.pattern
             let emulated = endpoint.service != ControlService.serviceName
             if emulated {
                 do {
                     let credential = try authenticator.authenticate(request)
-                    try authenticator.authorize(credential, project: parameters.values["project_id"])
+                    try authenticator.authorize(credential, project: parameters.value("project_id"))
                 } catch {
                     return self.error(error, endpoint.owner.errorFormat)
                 }

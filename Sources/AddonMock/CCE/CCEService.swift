@@ -78,11 +78,11 @@ struct CCEService: EmulatedService {
     private func show(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = requestedCluster(ctx.request)
-        guard let instance = try manager.instance(id: id), belongs(instance, kind, cluster) else {
+        guard let view = try manager.view(id: id), belongs(view.instance, kind, cluster) else {
             throw notFound(id, cluster)
         }
-        ctx.touched(instance)
-        return .json(200, wire.instanceBody(instance))
+        ctx.touched(view.instance)
+        return .json(200, view.body("cce.instance", wire.instanceBody))
     }
 
     private func upgrade(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {

@@ -1,6 +1,5 @@
 import AddonMockCore
 import AddonMockHTTP
-import Synchronization
 
 /// The fault rules in force, in creation order (the first rule that fires wins). Kept in memory: a restart
 /// starts with none, like the journal. Probabilistic rules draw from a generator seeded by `--seed`.
@@ -13,7 +12,7 @@ final class FaultBook: OutcomeDecider {
         var nextID = 1
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let random: SeededRandom
 
     init(seed: UInt64) {

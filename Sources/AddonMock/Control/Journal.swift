@@ -1,8 +1,8 @@
 import AddonMockCore
-import Synchronization
 
-/// One served request, as `GET /_mock/requests` reports it.
-struct JournalEntry: Sendable {
+/// One served request, as `GET /_mock/requests` reports it. A class: the ring stores and hands out
+/// references, not copies of a dozen fields.
+final class JournalEntry: Sendable {
     let sequence: Int
     /// On the emulator's (virtual) clock, like every timestamp it serves.
     let time: Instant
@@ -16,6 +16,22 @@ struct JournalEntry: Sendable {
     let route: String?
     let resources: [String]
     let fault: String?
+
+    init(sequence: Int, time: Instant, method: String, path: String, query: [(name: String, value: String)], status: Int,
+         durationMs: Double, requestID: String, service: String?, route: String?, resources: [String], fault: String?) {
+        self.sequence = sequence
+        self.time = time
+        self.method = method
+        self.path = path
+        self.query = query
+        self.status = status
+        self.durationMs = durationMs
+        self.requestID = requestID
+        self.service = service
+        self.route = route
+        self.resources = resources
+        self.fault = fault
+    }
 }
 
 /// The most recent requests, oldest dropped first once `capacity` is reached. In memory: a restart or a reset
@@ -40,7 +56,7 @@ final class Journal: Sendable {
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(capacity: Int = 1000) { self.capacity = capacity }
 

@@ -20,9 +20,9 @@ struct ModelArtsService: EmulatedService {
     }
 
     func describe(_ request: HTTPRequest, _ parameters: PathParameters) -> RequestScope {
-        let template = parameters.values["template_name"] ?? parameters.values["plugintemplate_name"]
+        let template = parameters.value("template_name") ?? parameters.value("plugintemplate_name")
             ?? request.queryValue("templateName") ?? peekString(request.body, "spec", "template", "name")
-        return RequestScope(template: template, project: parameters.values["project_id"], pool: parameters.values["pool_name"])
+        return RequestScope(template: template, project: parameters.value("project_id"), pool: parameters.value("pool_name"))
     }
 
     /// How the operation `ctx` starts will end (header, fault rule, or success).
@@ -87,11 +87,11 @@ struct ModelArtsService: EmulatedService {
         case let other?: throw APIError(.badRequest, "detail must be true or false, got \"\(other)\"")
         }
         let name = ctx.parameters["template_name"]
-        guard let plugin = try manager.instance(service: .modelarts, scope: scope, template: name) else {
+        guard let view = try manager.view(service: .modelarts, scope: scope, template: name) else {
             throw notFound(name, ctx)
         }
-        ctx.touched(plugin)
-        return .json(200, wire.pluginBody(plugin, detail: detail))
+        ctx.touched(view.instance)
+        return .json(200, view.body(detail ? "modelarts.plugin.detail" : "modelarts.plugin") { wire.pluginBody($0, detail: detail) })
     }
 
     /// Merge patch of `spec.template`: a new version and/or changes to the inputs (`null` removes an input).

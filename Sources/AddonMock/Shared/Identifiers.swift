@@ -1,35 +1,54 @@
-/// Random identifiers. Never seeded: a reproducible run restarted on the same database must not mint
-/// the uid of an existing instance again.
+import AddonMockCore
+import Synchronization
+
+/// Random-looking, unique identifiers. Never seeded by `--seed`: a reproducible run restarted on the same
+/// database must not mint the uid of an existing instance again.
+///
+/// Each id is a counter pushed through the SplitMix64 finaliser (a bijection on 64 bits) under two keys drawn
+/// from the system generator once per process: unique within a process, unpredictable across processes, and
+/// free of the `getrandom` system calls that drawing fresh randomness per request would cost.
 enum Identifiers {
     static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    private static let keys: (UInt64, UInt64) = {
+        var g = SystemRandomNumberGenerator()
+        return (g.next(), g.next())
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    /// 128 fresh bits.
+    private static func nextWords() -> (UInt64, UInt64) {
+        let n = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return (SeededRandom.finalize(n ^ keys.0), SeededRandom.finalize(n &+ keys.1))
+    }
+
     /// RFC 4122 version 4 UUID, lower case.
     static func uuid() -> String {
-        var g = SystemRandomNumberGenerator()
-        let words = [g.next(), g.next()]   // two system calls, not sixteen
-        var bytes = words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * UInt64($0))) } }
-        bytes[6] = bytes[6] & 0x0F | 0x40
-        bytes[8] = bytes[8] & 0x3F | 0x80
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
+        let (a, b) = nextWords()
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var n = 0
+            for i in 0..<16 {
+                var byte = UInt8(truncatingIfNeeded: (i < 8 ? a : b) >> (8 * UInt64(i % 8)))
+                if i == 6 { byte = byte & 0x0F | 0x40 }
+                if i == 8 { byte = byte & 0x3F | 0x80 }
+                if i == 4 || i == 6 || i == 8 || i == 10 { out[n] = UInt8(ascii: "-"); n += 1 }
+                out[n] = hex[Int(byte >> 4)]
+                out[n + 1] = hex[Int(byte & 0xF)]
+                n += 2
+            }
+            return n
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// 32 hex digits, the shape of Huawei Cloud request ids.
     static func requestID() -> String {
-        var g = SystemRandomNumberGenerator()
-        let a = g.next(), b = g.next()
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [a, b] {
-            for shift in stride(from: 60, through: 0, by: -4) { out.append(hex[Int((word >> UInt64(shift)) & 0xF)]) }
+        let (a, b) = nextWords()
+        return String(unsafeUninitializedCapacity: 32) { out in
+            for (k, word) in [a, b].enumerated() {
+                for i in 0..<16 { out[k * 16 + i] = hex[Int((word >> UInt64(60 - 4 * i)) & 0xF)] }
+            }
+            return 32
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
 

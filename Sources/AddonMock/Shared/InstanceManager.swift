@@ -3,21 +3,44 @@ import AddonMockStore
 
 /// Runs the lifecycle engine over the store for every service. Reads derive the state from record + clock
 /// without writing; writes first settle the record they touch, then commit, and only then return.
+///
+/// Single-instance reads go through an `InstanceCache`; every change to a row goes through `save`, `add` or
+/// `remove` here, which is what keeps that cache true. Nothing else in the process writes instance rows.
 public final class InstanceManager: Sendable {
     public let database: Database
     public let engine: LifecycleEngine
     public let clock: any Clock
+    let cache: InstanceCache
 
-    public init(database: Database, engine: LifecycleEngine, clock: any Clock) {
+    public init(database: Database, engine: LifecycleEngine, clock: any Clock, cacheCapacity: Int = 1024) {
         self.database = database
         self.engine = engine
         self.clock = clock
+        self.cache = InstanceCache(capacity: cacheCapacity)
     }
 
     /// The instance as it is now, or nil if it never existed or has finished deleting.
-    public func instance(id: String) throws -> Instance? {
+    public func instance(id: String) throws -> Instance? { try view(id: id)?.instance }
+
+    /// `instance(id:)` with the renderings kept for its stored record.
+    func view(id: String) throws -> InstanceView? {
         let now = clock.now()
-        return try database.read { try $0.instance(id: id) }.flatMap { engine.settled($0, at: now) }
+        if let hit = cache.entry(id: id) { return cache.view(of: hit, at: now, engine: engine) }
+        return try database.read { conn in
+            try conn.instance(id: id).flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
+        }
+    }
+
+    /// `instance(service:scope:template:)` with the renderings kept for its stored record.
+    func view(service: ServiceKind, scope: String, template: String) throws -> InstanceView? {
+        let now = clock.now()
+        if let hit = cache.entry(service: service, scope: scope, template: template) {
+            return cache.view(of: hit, at: now, engine: engine)
+        }
+        return try database.read { conn in
+            try conn.instance(service: service, scope: scope, template: template)
+                .flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
+        }
     }
 
     public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
@@ -27,9 +50,7 @@ public final class InstanceManager: Sendable {
     }
 
     public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
-        let now = clock.now()
-        return try database.read { try $0.instance(service: service, scope: scope, template: template) }
-            .flatMap { engine.settled($0, at: now) }
+        try view(service: service, scope: scope, template: template)?.instance
     }
 
     /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
@@ -43,9 +64,9 @@ public final class InstanceManager: Sendable {
             if let stored, engine.settled(stored, at: now) != nil {
                 return try change(stored, in: conn, at: now, belongs: { _ in true }, notFound: { preconditionFailure() }, modify)
             }
-            if let stored { try conn.deleteInstance(id: stored.id) }
+            if let stored { try remove(id: stored.id, conn) }
             let instance = try create(now)
-            try conn.insert(instance)
+            try add(instance, conn)
             return instance
         }
     }
@@ -74,7 +95,7 @@ public final class InstanceManager: Sendable {
                         _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
         guard let stored else { throw notFound() }
         guard let live = engine.settled(stored, at: now) else {
-            try conn.deleteInstance(id: stored.id)
+            try remove(id: stored.id, conn)
             throw notFound()
         }
         guard belongs(live) else { throw notFound() }
@@ -82,10 +103,10 @@ public final class InstanceManager: Sendable {
         do {
             try change(&next, now)
         } catch {
-            if live != stored { try conn.update(live) }
+            if live != stored { try save(live, conn) }
             throw error
         }
-        if next != stored { try conn.update(next) }
+        if next != stored { try save(next, conn) }
         return next
     }
 
@@ -96,18 +117,18 @@ public final class InstanceManager: Sendable {
             let now = clock.now()
             guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
             guard let live = engine.settled(stored, at: now) else {
-                try conn.deleteInstance(id: id)
+                try remove(id: id, conn)
                 throw notFound()
             }
             guard live.pending != nil else {
-                if live != stored { try conn.update(live) }
+                if live != stored { try save(live, conn) }
                 throw APIError(.conflict, "instance \(id) is \(live.phase.rawValue): no operation is in flight to advance")
             }
             guard let next = engine.complete(live, at: now) else {
-                try conn.deleteInstance(id: id)
+                try remove(id: id, conn)
                 return nil
             }
-            try conn.update(next)
+            try save(next, conn)
             return next
         }
     }
@@ -120,7 +141,10 @@ public final class InstanceManager: Sendable {
 
     /// Deletes instances (all, or a scope) in one transaction; returns how many.
     public func reset(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
-        try database.write { try $0.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix) }
+        try database.write { conn in
+            cache.forgetAll()
+            return try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
+        }
     }
 
     /// Writes every transition that is due into the database (deleting finished deletes). Reads are correct
@@ -135,11 +159,28 @@ public final class InstanceManager: Sendable {
             while true {
                 let due = try conn.dueInstances(at: now, limit: 500)
                 for stored in due {
-                    if let live = engine.settled(stored, at: now) { try conn.update(live) } else { try conn.deleteInstance(id: stored.id) }
+                    if let live = engine.settled(stored, at: now) { try save(live, conn) } else { try remove(id: stored.id, conn) }
                 }
                 applied += due.count
                 if due.count < 500 { return applied }
             }
         }
+    }
+
+    // MARK: row changes: the only writers of instance rows, each inside a write transaction
+
+    private func save(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: instance.id)
+        try conn.update(instance)
+    }
+
+    private func add(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: instance.id)
+        try conn.insert(instance)
+    }
+
+    private func remove(id: String, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: id)
+        try conn.deleteInstance(id: id)
     }
 }

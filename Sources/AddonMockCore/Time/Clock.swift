@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
 
 /// The one source of "now" for the lifecycle engine. Everything time-dependent takes a clock,
 /// so tests and the control API can move time instead of sleeping.
@@ -28,7 +27,7 @@ public final class VirtualClock: Clock {
         var pinned: Instant?
     }
     private let base: any Clock
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(base: any Clock = SystemClock(), pinnedAt: Instant? = nil) {
         self.base = base

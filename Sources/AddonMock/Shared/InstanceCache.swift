@@ -1,0 +1,150 @@
+import AddonMockCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Recently read instance records, by id and by (service, scope, template), each with the response bodies the
+/// services rendered from it. A hit costs a hash lookup under a read lock instead of an SQLite statement, a
+/// record decode and a JSON encode.
+///
+/// Consistency comes from where the cache is touched, not from the cache itself: records are remembered only
+/// inside `Database.read` and forgotten inside `Database.write` (both under the connection lock), so a
+/// remembered record is always the committed one; a rolled-back write has merely forgotten it. Entries are
+/// immutable: adding a body replaces the entry, and only if it is still the current one.
+final class InstanceCache: @unchecked Sendable {
+    final class Entry: Sendable {
+        let stored: Instance
+        let bodies: [String: [UInt8]]
+
+        init(stored: Instance, bodies: [String: [UInt8]] = [:]) {
+            self.stored = stored
+            self.bodies = bodies
+        }
+    }
+
+    private struct NameKey: Hashable {
+        let service: ServiceKind
+        let scope: String
+        let template: String
+
+        init(_ i: Instance) { self.init(service: i.service, scope: i.scope, template: i.template) }
+        init(service: ServiceKind, scope: String, template: String) {
+            self.service = service
+            self.scope = scope
+            self.template = template
+        }
+    }
+
+    let capacity: Int
+    private var byID: [String: Entry] = [:]
+    private var byName: [NameKey: String] = [:]
+    /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
+    private var ring: [String?]
+    private var next = 0
+    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init(capacity: Int = 1024) {
+        self.capacity = max(1, capacity)
+        ring = Array(repeating: nil, count: self.capacity)
+        lock = .allocate(capacity: 1)
+        pthread_rwlock_init(lock, nil)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+
+    var count: Int { reading { byID.count } }
+
+    func entry(id: String) -> Entry? { reading { byID[id] } }
+
+    func entry(service: ServiceKind, scope: String, template: String) -> Entry? {
+        reading { byName[NameKey(service: service, scope: scope, template: template)].flatMap { byID[$0] } }
+    }
+
+    /// Call only inside `Database.read`, with the record just read.
+    @discardableResult
+    func remember(_ stored: Instance) -> Entry {
+        writing {
+            if let current = byID[stored.id], current.stored == stored { return current }
+            if let evicted = ring[next] { drop(evicted) }
+            ring[next] = stored.id
+            next = (next + 1) % capacity
+            let entry = Entry(stored: stored)
+            byID[stored.id] = entry
+            byName[NameKey(stored)] = stored.id
+            return entry
+        }
+    }
+
+    /// Keeps `body` with `entry` unless the record was forgotten or replaced meanwhile.
+    func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
+        writing {
+            guard let current = byID[entry.stored.id], current === entry else { return }
+            var bodies = entry.bodies
+            bodies[renderer] = body
+            byID[entry.stored.id] = Entry(stored: entry.stored, bodies: bodies)
+        }
+    }
+
+    /// Call only inside `Database.write`, for every record the transaction changes or deletes.
+    func forget(id: String) { writing { drop(id) } }
+
+    /// Call only inside `Database.write`, for bulk deletes.
+    func forgetAll() {
+        writing {
+            byID = [:]
+            byName = [:]
+            ring = Array(repeating: nil, count: capacity)
+            next = 0
+        }
+    }
+
+    private func drop(_ id: String) {
+        guard let gone = byID.removeValue(forKey: id) else { return }
+        let key = NameKey(gone.stored)
+        if byName[key] == id { byName[key] = nil }
+    }
+
+    private func reading<T>(_ body: () -> T) -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return body()
+    }
+
+    private func writing<T>(_ body: () -> T) -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return body()
+    }
+}
+
+/// A settled instance as read through the cache. When nothing was due on the stored record, the instance is
+/// that record and its renderings are kept with it; otherwise every rendering is made afresh.
+struct InstanceView {
+    let instance: Instance
+    fileprivate let entry: InstanceCache.Entry?
+    fileprivate let cache: InstanceCache
+
+    /// `render(instance)`, reused across requests while the stored record is unchanged. `renderer` names the
+    /// rendering: one record may be rendered differently by different callers.
+    func body(_ renderer: String, _ render: (Instance) -> [UInt8]) -> [UInt8] {
+        guard let entry else { return render(instance) }
+        if let body = entry.bodies[renderer] { return body }
+        let body = render(instance)
+        cache.attach(body, as: renderer, to: entry)
+        return body
+    }
+}
+
+extension InstanceCache {
+    /// What a read through the cache returns: nil when the record is gone or finished deleting at `now`.
+    func view(of entry: Entry, at now: Instant, engine: LifecycleEngine) -> InstanceView? {
+        let stored = entry.stored
+        if let due = stored.pending?.dueAt, due <= now {
+            return engine.settled(stored, at: now).map { InstanceView(instance: $0, entry: nil, cache: self) }
+        }
+        return InstanceView(instance: stored, entry: entry, cache: self)
+    }
+}

@@ -1,0 +1,72 @@
+import Testing
+@testable import AddonMock
+@testable import AddonMockCore
+
+@Suite struct InstanceCacheTests {
+    let t0 = Instant(milliseconds: 1_795_341_600_000)
+    let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)))
+
+    func record(_ id: String, scope: String = "c1", template: String = "coredns", due: Instant? = nil) -> Instance {
+        Instance(id: id, service: .cce, scope: scope, template: template,
+                 current: Revision(version: "1.0.0", values: .emptyObject), phase: due == nil ? .running : .installing,
+                 pending: due.map { PendingTransition(operation: .install, dueAt: $0, outcome: .succeed) },
+                 createdAt: t0, updatedAt: t0)
+    }
+
+    @Test func findsByIdAndByName() throws {
+        let cache = InstanceCache(capacity: 8)
+        cache.remember(record("a"))
+        #expect(cache.entry(id: "a")?.stored.id == "a")
+        #expect(cache.entry(service: .cce, scope: "c1", template: "coredns")?.stored.id == "a")
+        #expect(cache.entry(service: .autopilot, scope: "c1", template: "coredns") == nil)
+        cache.forget(id: "a")
+        #expect(cache.entry(id: "a") == nil)
+        #expect(cache.entry(service: .cce, scope: "c1", template: "coredns") == nil)
+    }
+
+    @Test func staysWithinCapacity() {
+        let cache = InstanceCache(capacity: 3)
+        for i in 0..<10 { cache.remember(record("i\(i)", scope: "c\(i)")) }
+        #expect(cache.count == 3)
+        // First in, first out: the newest three remain.
+        #expect(cache.entry(id: "i9") != nil && cache.entry(id: "i7") != nil && cache.entry(id: "i6") == nil)
+        cache.forgetAll()
+        #expect(cache.count == 0)
+    }
+
+    @Test func bodiesAreKeptPerRendererAndRenderedOnce() throws {
+        let cache = InstanceCache(capacity: 4)
+        var renders = 0
+        let render = { (i: Instance) -> [UInt8] in renders += 1; return Array(i.id.utf8) }
+        let view = try #require(cache.view(of: cache.remember(record("a")), at: t0, engine: engine))
+        #expect(view.body("x", render) == Array("a".utf8))
+        let entry = try #require(cache.entry(id: "a"))
+        let again = try #require(cache.view(of: entry, at: t0, engine: engine))
+        #expect(again.body("x", render) == Array("a".utf8))
+        #expect(renders == 1)
+        _ = again.body("y", render)
+        #expect(renders == 2)
+    }
+
+    @Test func aBodyForAForgottenRecordIsNotKept() throws {
+        let cache = InstanceCache(capacity: 4)
+        let stale = try #require(cache.view(of: cache.remember(record("a")), at: t0, engine: engine))
+        cache.forget(id: "a")
+        cache.remember(record("a"))
+        _ = stale.body("x") { _ in Array("stale".utf8) }
+        let entry = try #require(cache.entry(id: "a"))
+        let fresh = try #require(cache.view(of: entry, at: t0, engine: engine))
+        #expect(fresh.body("x") { _ in Array("fresh".utf8) } == Array("fresh".utf8))
+    }
+
+    @Test func aDueTransitionIsSettledAndRenderedAfresh() throws {
+        let cache = InstanceCache(capacity: 4)
+        let entry = cache.remember(record("a", due: t0.adding(milliseconds: 100)))
+        let before = try #require(cache.view(of: entry, at: t0, engine: engine))
+        #expect(before.instance.phase == .installing)
+        #expect(before.body("x") { Array($0.phase.rawValue.utf8) } == Array("installing".utf8))
+        let after = try #require(cache.view(of: entry, at: t0.adding(milliseconds: 100), engine: engine))
+        #expect(after.instance.phase == .running)
+        #expect(after.body("x") { Array($0.phase.rawValue.utf8) } == Array("running".utf8))
+    }
+}

@@ -1,0 +1,79 @@
+import Testing
+import AddonMockHTTP
+
+@Suite struct RouterTests {
+    let router: Router = {
+        var r = Router()
+        r.add("GET", "/api/v3/addons/{id}")          // 0
+        r.add("PUT", "/api/v3/addons/{id}")          // 1
+        r.add("GET", "/api/v3/addons/precheck")      // 2
+        r.add("POST", "/v2/{project_id}/pools/{pool_name}/plugins")   // 3
+        return r
+    }()
+
+    func found(_ m: RouteMatch) -> (Int, PathParameters)? {
+        if case let .found(route, parameters) = m { return (route, parameters) }
+        return nil
+    }
+
+    @Test func capturesAndDecodesParameters() throws {
+        let (route, p) = try #require(found(router.match(method: "POST", path: "/v2/proj%201/pools/pool-a/plugins")))
+        #expect(route == 3)
+        #expect(p["project_id"] == "proj 1")
+        #expect(p.value("pool_name") == "pool-a")
+        #expect(p.value("id") == nil)
+        #expect(p["id"] == "")
+    }
+
+    @Test func literalSegmentsBeatParameters() throws {
+        #expect(found(router.match(method: "GET", path: "/api/v3/addons/precheck"))?.0 == 2)
+        #expect(found(router.match(method: "GET", path: "/api/v3/addons/abc"))?.0 == 0)
+        #expect(found(router.match(method: "HEAD", path: "/api/v3/addons/abc"))?.0 == 0)
+    }
+
+    @Test func emptySegmentsAreIgnored() {
+        #expect(found(router.match(method: "GET", path: "//api/v3//addons/x/"))?.1["id"] == "x")
+    }
+
+    @Test func wrongMethodListsTheAllowedOnes() {
+        guard case .methodNotAllowed(let allowed) = router.match(method: "DELETE", path: "/api/v3/addons/x") else {
+            Issue.record("expected 405")
+            return
+        }
+        #expect(allowed == ["GET", "PUT"])
+    }
+
+    @Test func unknownAndOverlongPathsAreNotFound() {
+        for path in ["/", "", "/api/v3", "/api/v3/addons/x/y", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q", "/api/v4/addons/x"] {
+            guard case .notFound = router.match(method: "GET", path: path) else {
+                Issue.record("\(path) should not match")
+                continue
+            }
+        }
+    }
+
+    @Test func malformedEscapesAreReported() {
+        for segment in ["%zz", "%e2%82", "abc%"] {
+            guard case .badPath(let s) = router.match(method: "GET", path: "/api/v3/addons/\(segment)") else {
+                Issue.record("\(segment) should be a bad path")
+                continue
+            }
+            #expect(s == segment)
+        }
+    }
+
+    @Test func percentDecodingKeepsPlusAndDecodesUTF8() {
+        #expect(PercentDecoding.decode("a+b%20c") == "a+b c")
+        #expect(PercentDecoding.decode("%E2%82%AC") == "€")
+        #expect(PercentDecoding.decode("€") == "€")
+        #expect(PercentDecoding.decode("%FF") == nil)
+        #expect(PercentDecoding.decode("%4") == nil)
+    }
+
+    @Test func noRoutesMatchesNothing() {
+        guard case .notFound = Router().match(method: "GET", path: "/x") else {
+            Issue.record("an empty router matched")
+            return
+        }
+    }
+}
