@@ -3,6 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
+import Synchronization
 
 /// The single SQLite connection, serialised by a lock. One writer is all SQLite allows anyway, and at the
 /// emulator's sizes a serialised reader costs less than the hand-off to a reader pool.
@@ -13,6 +15,7 @@ import Darwin
 public final class Database: @unchecked Sendable {
     private let connection: Connection
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let checkpointer: Checkpointer?
     public let path: String
 
     /// Opens (creating if needed) and migrates. Throws for a file that is not a database, is damaged,
@@ -31,6 +34,13 @@ public final class Database: @unchecked Sendable {
         try conn.execute("PRAGMA synchronous=NORMAL")
         try conn.execute("PRAGMA foreign_keys=ON")
         try Migrations.apply(on: conn, from: Int(version))
+        if path != ":memory:" {
+            let checkpointer = try Checkpointer(path: path)
+            conn.onWALCommit { writer, pages in checkpointer.walGrew(to: pages, writer: writer) }
+            self.checkpointer = checkpointer
+        } else {
+            checkpointer = nil
+        }
         connection = conn
         mutex = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -53,6 +63,47 @@ public final class Database: @unchecked Sendable {
 
     /// Folds the WAL back into the main file so a stopped server leaves one tidy file behind.
     public func checkpoint() {
+        checkpointer?.drain()
         _ = try? read { conn in try conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
     }
+}
+
+/// Copies the write-ahead log back into the database file from its own connection and queue, so commits do not
+/// wait for a checkpoint's page writes and `fdatasync`s (SQLite's auto-checkpoint runs inside the commit that
+/// crosses the threshold, with the connection lock held). Passive: it never blocks the writer.
+///
+/// Under a steady stream of commits a background pass never quite catches up, and the log only starts over
+/// once every frame in it has been copied; so past `limitPages` the writer checkpoints once itself (copying
+/// only what the background passes have not), which lets its next transaction restart the log.
+private final class Checkpointer: @unchecked Sendable {
+    /// SQLite's own auto-checkpoint threshold.
+    static let thresholdPages = 1000
+    static let limitPages = 8000
+
+    /// Only touched on `queue`.
+    private let connection: Connection
+    private let queue = DispatchQueue(label: "addonmock.checkpoint")
+    private let scheduled = Atomic<Bool>(false)
+
+    init(path: String) throws {
+        connection = try Connection(path: path)
+        try connection.execute("PRAGMA busy_timeout=1000")
+    }
+
+    /// Called after every commit, inside it, on the writer's connection.
+    func walGrew(to pages: Int, writer: Connection) {
+        if pages >= Self.limitPages {
+            try? writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            return
+        }
+        guard pages >= Self.thresholdPages, !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        queue.async { [self] in
+            scheduled.store(false, ordering: .releasing)
+            // A failed pass only leaves the log longer: the next commit schedules another.
+            try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        }
+    }
+
+    /// Waits for a scheduled pass to finish.
+    func drain() { queue.sync {} }
 }

@@ -9,19 +9,23 @@ extension Connection {
         pending_message, pending_target_version, pending_target_values_json, created_at, updated_at
         """
 
+    // Built once: statements are cached by their text, and these run on every request.
+    private static let byID = "SELECT \(columns) FROM instances WHERE id = ?1"
+    private static let byName = "SELECT \(columns) FROM instances WHERE service = ?1 AND scope = ?2 AND template = ?3"
+    private static let byScope = "SELECT \(columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, rowid"
+    private static let insertRow = "INSERT INTO instances (\(columns)) VALUES (\((1...21).map { "?\($0)" }.joined(separator: ", ")))"
+
     public func instance(id: String) throws -> Instance? {
-        try first("SELECT \(Self.columns) FROM instances WHERE id = ?1", [.text(id)])
+        try first(Self.byID, [.text(id)])
     }
 
     public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
-        try first("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 AND template = ?3",
-                  [.text(service.rawValue), .text(scope), .text(template)])
+        try first(Self.byName, [.text(service.rawValue), .text(scope), .text(template)])
     }
 
     /// Oldest first (creation order within the same millisecond), a stable order for list responses.
     public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
-        try all("SELECT \(Self.columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, rowid",
-                [.text(service.rawValue), .text(scope)])
+        try all(Self.byScope, [.text(service.rawValue), .text(scope)])
     }
 
     /// Every instance whose pending transition is due at `now`.
@@ -35,8 +39,7 @@ extension Connection {
     }
 
     public func insert(_ i: Instance) throws {
-        try run("INSERT INTO instances (\(Self.columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
-                Self.values(of: i))
+        try run(Self.insertRow, Self.values(of: i))
     }
 
     /// Writes every mutable column; `id`, service, scope, template and creation time never change.

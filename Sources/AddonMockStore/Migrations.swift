@@ -31,6 +31,11 @@ public enum Migrations {
         CREATE INDEX instances_by_scope ON instances (service, scope, created_at);
         CREATE INDEX instances_due ON instances (pending_due) WHERE pending_due IS NOT NULL;
         """,
+        // 2: listing a scope uses the (service, scope, template) unique index and sorts the few rows it finds;
+        // a second index on the same prefix only cost every insert another page write.
+        """
+        DROP INDEX instances_by_scope;
+        """,
     ]
 
     public static var latest: Int { steps.count }

@@ -96,6 +96,7 @@ public final class Statement {
 public final class Connection {
     fileprivate let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
+    private var walHook: WALHook?
 
     public init(path: String) throws(SQLiteError) {
         var db: OpaquePointer?
@@ -170,5 +171,28 @@ public final class Connection {
             try? run("ROLLBACK")
             throw error
         }
+    }
+
+    /// Calls `hook` after every commit with the number of pages now in the write-ahead log, replacing SQLite's
+    /// own auto-checkpoint. `hook` runs inside the commit, on this connection: it may checkpoint it.
+    public func onWALCommit(_ hook: @escaping (Connection, Int) -> Void) {
+        walHook = WALHook(connection: self, call: hook)
+        sqlite3_wal_hook(handle, { context, _, _, pages in
+            guard let context else { return SQLITE_OK }
+            let hook = Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue()
+            if let connection = hook.connection { hook.call(connection, Int(pages)) }
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(walHook!).toOpaque())
+    }
+}
+
+/// What `sqlite3_wal_hook` points at; the connection owns it, so it lives as long as SQLite may call it.
+private final class WALHook {
+    weak var connection: Connection?
+    let call: (Connection, Int) -> Void
+
+    init(connection: Connection, call: @escaping (Connection, Int) -> Void) {
+        self.connection = connection
+        self.call = call
     }
 }

@@ -66,7 +66,7 @@ public final class InstanceManager: Sendable {
             }
             if let stored { try remove(id: stored.id, conn) }
             let instance = try create(now)
-            try add(instance, conn)
+            if let settled = engine.settled(instance, at: now) { try add(settled, conn) }
             return instance
         }
     }
@@ -106,7 +106,11 @@ public final class InstanceManager: Sendable {
             if live != stored { try save(live, conn) }
             throw error
         }
-        if next != stored { try save(next, conn) }
+        if let settled = engine.settled(next, at: now) {
+            if settled != stored { try save(settled, conn) }
+        } else {
+            try remove(id: stored.id, conn)
+        }
         return next
     }
 
@@ -168,6 +172,9 @@ public final class InstanceManager: Sendable {
     }
 
     // MARK: row changes: the only writers of instance rows, each inside a write transaction
+    //
+    // Callers store records settled at the time of the write: a transition due at once (the instant profile)
+    // then costs no second write by the sweep, and readers, who settle on read, see the same either way.
 
     private func save(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: instance.id)
