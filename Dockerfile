@@ -1,7 +1,9 @@
-# Build stage: the Swift toolchain plus the C libraries' headers.
-FROM swift:6.1-bookworm AS build
+# Build stage: the Swift toolchain plus the C libraries' headers. Versions are pinned to Debian 12 (bookworm);
+# the `+deb12u*` globs follow Debian's security updates without unpinning the release.
+FROM swift:6.3.1-bookworm AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd-dev libsqlite3-dev pkg-config \
+ && apt-get install -y --no-install-recommends \
+      libmicrohttpd-dev=0.9.75-6 'libsqlite3-dev=3.40.1-2+deb12u*' pkg-config=1.8.1-1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -10,16 +12,20 @@ COPY fixtures ./fixtures
 RUN swift build -c release --static-swift-stdlib --product addonmock \
  && install -m 0755 "$(swift build -c release --show-bin-path)/addonmock" /usr/local/bin/addonmock
 
-# Runtime stage: only the shared libraries the binary links, and a non-root user owning /data.
+# Runtime stage: only the shared libraries the binary links (and curl for the health check), a non-root user
+# owning /data.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libmicrohttpd12 libsqlite3-0 curl ca-certificates \
+ && apt-get install -y --no-install-recommends \
+      libmicrohttpd12=0.9.75-6 'libsqlite3-0=3.40.1-2+deb12u*' 'curl=7.88.1-10+deb12u*' 'ca-certificates=2025*' \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /data addonmock \
- && mkdir -p /data && chown addonmock:addonmock /data
+ && groupadd --system --gid 10001 addonmock \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /data addonmock \
+ && mkdir -p /data && chown 10001:10001 /data
 COPY --from=build /usr/local/bin/addonmock /usr/local/bin/addonmock
-USER addonmock
+USER 10001:10001
 WORKDIR /data
+# Every flag has an ADDONMOCK_* twin (see the README's Configuration table); these are the image's defaults.
 ENV ADDONMOCK_HOST=0.0.0.0 \
     ADDONMOCK_PORT=8080 \
     ADDONMOCK_DB=/data/addonmock.sqlite \
@@ -27,6 +33,6 @@ ENV ADDONMOCK_HOST=0.0.0.0 \
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=2s --start-period=2s --retries=3 \
-  CMD curl -fsS "http://127.0.0.1:${ADDONMOCK_PORT}/_mock/health" || exit 1
+  CMD ["sh", "-c", "curl -fsS \"http://127.0.0.1:${ADDONMOCK_PORT}/_mock/health\" || exit 1"]
 ENTRYPOINT ["/usr/local/bin/addonmock"]
 CMD ["serve"]

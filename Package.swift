@@ -43,6 +43,12 @@ let package = Package(
             "AddonMock",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // The fuzz target: with `-D FUZZING -sanitize=fuzzer` a libFuzzer binary (scripts/fuzz); otherwise a
+        // replayer that runs saved inputs (the corpus in Fuzz/corpus) through the same checks, as the tests do.
+        .executableTarget(name: "addonmock-fuzz", dependencies: [
+            "AddonMock", "AddonMockCore", "AddonMockHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),

@@ -102,6 +102,9 @@ public final class Application: Sendable {
         }
     }
 
+    /// Answers one request exactly as the server would, without a socket (in-process fuzzing drives this).
+    public func handle(_ request: HTTPRequest) -> HTTPResponse { dispatcher.handle(request) }
+
     /// `http://HOST:PORT` as clients should use it.
     public var baseURL: String { Self.url(host: configuration.host, port: port) }
 
