@@ -82,6 +82,22 @@ import Testing
         #expect(String(decoding: w.bytes, as: UTF8.self) == #"{"q\"k":"line\nbreak\t\u0001\\ é"}"#)
     }
 
+    @Test func copiesStringsThatNeedNoEscapingAsTheyAre() {
+        var w = JSONWriter()
+        w.beginArray()
+        for s in ["", "a", "short", String(repeating: "long-ascii-", count: 20), "café ☕ 🚀", "tail\\"] { w.string(s) }
+        w.endArray()
+        #expect(String(decoding: w.bytes, as: UTF8.self)
+                == #"["","a","short","\#(String(repeating: "long-ascii-", count: 20))","café ☕ 🚀","tail\\"]"#)
+    }
+
+    @Test func parsesStringsWhoseASCIIPrefixIsFollowedByEscapesOrUnicode() throws {
+        #expect(try JSONParser.parse(Array(#"["plain","abc\ndef","abcé","abc\u00e9x","x\"y"]"#.utf8))
+                == .array([.string("plain"), .string("abc\ndef"), .string("abcé"), .string("abcéx"), .string("x\"y")]))
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array("[\"abc\u{01}\"]".utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(#"["abc"#.utf8)) }
+    }
+
     @Test func writesWhatTheParserReadsBack() throws {
         let v: JSONValue = .object([("a", .array([.number("1"), .null, .bool(false)])), ("b", .object([])), ("c", .string("x\u{7F}"))])
         #expect(try JSONParser.parse(RawJSON(v).bytes) == v)

@@ -15,6 +15,10 @@ import Testing
         #expect(Instant(rfc3339: text)?.milliseconds == wholeSeconds)
     }
 
+    @Test func formatsYearsPastFourDigits() {
+        #expect(Instant(milliseconds: 253_402_300_800_000).rfc3339 == "10000-01-01T00:00:00Z")
+    }
+
     @Test func parsesFractionsAndOffsets() {
         #expect(Instant(rfc3339: "2026-11-22T10:00:00.250Z")?.milliseconds == 1_795_341_600_250)
         #expect(Instant(rfc3339: "2026-11-22T18:00:00+08:00")?.milliseconds == 1_795_341_600_000)

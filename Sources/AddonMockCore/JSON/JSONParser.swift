@@ -137,7 +137,15 @@ public struct JSONParser {
 
     private mutating func parseString() throws(JSONSyntaxError) -> String {
         index += 1  // opening quote
-        var out: [UInt8] = []
+        // Most strings are plain ASCII with nothing escaped: find the closing quote and copy once.
+        let start = index
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") { index += 1; return String(decoding: bytes[start..<(index - 1)], as: UTF8.self) }
+            if b == UInt8(ascii: "\\") || b < 0x20 || b >= 0x80 { break }
+            index += 1
+        }
+        var out = Array(bytes[start..<index])
         while true {
             guard let b = current else { throw error("unterminated string") }
             switch b {

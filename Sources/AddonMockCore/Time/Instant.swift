@@ -14,7 +14,23 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
         let (y, m, d) = Self.civilDate(daysSinceEpoch: days)
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        guard (0...9999).contains(y) else {
+            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+        }
+        // Two of these are written per instance in every response: digits straight into the string's storage.
+        return String(unsafeUninitializedCapacity: 20) { out in
+            func put(_ v: Int64, _ width: Int, at i: Int) {
+                var v = v
+                for k in stride(from: i + width - 1, through: i, by: -1) { out[k] = UInt8(48 + v % 10); v /= 10 }
+            }
+            put(y, 4, at: 0); out[4] = 45
+            put(m, 2, at: 5); out[7] = 45
+            put(d, 2, at: 8); out[10] = 84
+            put(secondOfDay / 3600, 2, at: 11); out[13] = 58
+            put(secondOfDay % 3600 / 60, 2, at: 14); out[16] = 58
+            put(secondOfDay % 60, 2, at: 17); out[19] = 90
+            return 20
+        }
     }
 
     public var description: String { rfc3339 }
