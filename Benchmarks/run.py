@@ -127,9 +127,11 @@ def paired(ref, url, a, script=None, env=None):
     (the reference alone has measured 67k-104k req/s), so each ratio compares two measurements taken seconds
     apart, and the table reports medians."""
     rounds = []
-    for _ in range(a.rounds):
+    for i in range(a.rounds):
         base = wrk(ref.url + "/", a.seconds, a.connections)
-        rounds.append((base, wrk(url, a.seconds, a.connections, script, env)))
+        # Each round installs into clusters of its own: a repeated name would be a 409, not an install.
+        round_env = {**env, "BENCH_RUN": f"{env.get('BENCH_RUN', 'run')}-r{i}"} if env else None
+        rounds.append((base, wrk(url, a.seconds, a.connections, script, round_env)))
     median = lambda xs: statistics.median(xs)
     return {
         "rps": median([r["rps"] for _, r in rounds]),

@@ -25,9 +25,20 @@ public struct HTTPHeaders: Sendable {
 
 extension String {
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        let a = utf8, b = other.utf8
-        guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) }
+        guard utf8.count == other.utf8.count else { return false }
+        func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            for i in 0..<a.count {
+                let x = a[i], y = b[i]
+                guard x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) else { return false }
+            }
+            return true
+        }
+        // Header lookups run on every request: compare the bytes in place when both strings are contiguous.
+        if let result = utf8.withContiguousStorageIfAvailable({ a in other.utf8.withContiguousStorageIfAvailable { b in equal(a, b) } }),
+           let result {
+            return result
+        }
+        return zip(utf8, other.utf8).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) }
     }
 }
 

@@ -97,6 +97,9 @@ private final class Checkpointer: @unchecked Sendable {
     /// Called after every commit, inside it, on the writer's connection.
     func walGrew(to pages: Int, writer: Connection) {
         if pages >= Self.limitPages {
+            // A background pass holds the checkpoint lock while it runs: wait for it (it needs nothing the writer
+            // holds), or this checkpoint would be skipped as busy and the log would keep growing.
+            drain()
             try? writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             return
         }

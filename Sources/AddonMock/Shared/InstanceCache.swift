@@ -14,12 +14,15 @@ import Glibc
 final class InstanceCache: @unchecked Sendable {
     final class Entry: Sendable {
         let stored: Instance
-        let bodies: [String: [UInt8]]
+        /// By renderer name; a list, not a dictionary: there are one or two, and no hashing on the read path.
+        let bodies: [(renderer: String, bytes: [UInt8])]
 
-        init(stored: Instance, bodies: [String: [UInt8]] = [:]) {
+        init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
             self.stored = stored
             self.bodies = bodies
         }
+
+        func body(_ renderer: String) -> [UInt8]? { bodies.first { $0.renderer == renderer }?.bytes }
     }
 
     private struct NameKey: Hashable {
@@ -82,9 +85,8 @@ final class InstanceCache: @unchecked Sendable {
     func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
         writing {
             guard let current = byID[entry.stored.id], current === entry else { return }
-            var bodies = entry.bodies
-            bodies[renderer] = body
-            byID[entry.stored.id] = Entry(stored: entry.stored, bodies: bodies)
+            guard entry.body(renderer) == nil else { return }
+            byID[entry.stored.id] = Entry(stored: entry.stored, bodies: entry.bodies + [(renderer, body)])
         }
     }
 
@@ -131,7 +133,7 @@ struct InstanceView {
     /// rendering: one record may be rendered differently by different callers.
     func body(_ renderer: String, _ render: (Instance) -> [UInt8]) -> [UInt8] {
         guard let entry else { return render(instance) }
-        if let body = entry.bodies[renderer] { return body }
+        if let body = entry.body(renderer) { return body }
         let body = render(instance)
         cache.attach(body, as: renderer, to: entry)
         return body
