@@ -88,6 +88,9 @@ private final class Checkpointer: @unchecked Sendable {
     private let connection: Connection
     private let queue = DispatchQueue(label: "addonmock.checkpoint")
     private let scheduled = Atomic<Bool>(false)
+    /// The log's size when the last pass was scheduled; only touched by `walGrew`, which runs under the
+    /// database lock. A pass is worth its two `fdatasync`s only once another threshold's worth has arrived.
+    private var scheduledAt = 0
 
     init(path: String) throws {
         connection = try Connection(path: path)
@@ -101,9 +104,12 @@ private final class Checkpointer: @unchecked Sendable {
             // holds), or this checkpoint would be skipped as busy and the log would keep growing.
             drain()
             try? writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            scheduledAt = 0
             return
         }
-        guard pages >= Self.thresholdPages, !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        if pages < scheduledAt { scheduledAt = 0 }   // the log has started over
+        guard pages - scheduledAt >= Self.thresholdPages, !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        scheduledAt = pages
         queue.async { [self] in
             scheduled.store(false, ordering: .releasing)
             // A failed pass only leaves the log longer: the next commit schedules another.

@@ -96,13 +96,13 @@ extension Connection {
         }
         return [
             .text(i.id), .text(i.service.rawValue), .text(i.scope), .text(i.template),
-            .text(i.current.version), .text(i.current.values.text),
-            i.previous.map { .text($0.version) } ?? .null, i.previous.map { .text($0.values.text) } ?? .null,
-            .text(i.annotations.text), .text(i.phase.rawValue), .text(i.reason), .text(i.message),
+            .text(i.current.version), .utf8(i.current.values.bytes),
+            i.previous.map { .text($0.version) } ?? .null, i.previous.map { .utf8($0.values.bytes) } ?? .null,
+            .utf8(i.annotations.bytes), .text(i.phase.rawValue), .text(i.reason), .text(i.message),
             p.map { .text($0.operation.rawValue) } ?? .null,
             p?.dueAt.map { .integer($0.milliseconds) } ?? .null,
             outcome, reason, message,
-            p?.target.map { .text($0.version) } ?? .null, p?.target.map { .text($0.values.text) } ?? .null,
+            p?.target.map { .text($0.version) } ?? .null, p?.target.map { .utf8($0.values.bytes) } ?? .null,
             .integer(i.createdAt.milliseconds), .integer(i.updatedAt.milliseconds),
         ]
     }

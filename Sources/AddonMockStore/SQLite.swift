@@ -22,6 +22,8 @@ public enum SQLValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case text(String)
+    /// UTF-8 bytes bound as TEXT (stored JSON), without making a String of them first.
+    case utf8([UInt8])
     case blob([UInt8])
 }
 
@@ -50,6 +52,11 @@ public final class Statement {
             case .null: try check(sqlite3_bind_null(handle, idx))
             case .integer(let n): try check(sqlite3_bind_int64(handle, idx, n))
             case .text(let s): try check(sqlite3_bind_text(handle, idx, s, -1, transient))
+            case .utf8(let b) where b.isEmpty: try check(sqlite3_bind_text(handle, idx, "", 0, transient))
+            case .utf8(let b):
+                try check(b.withUnsafeBytes {
+                    sqlite3_bind_text(handle, idx, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
+                })
             case .blob(let b):
                 try check(b.withUnsafeBytes { sqlite3_bind_blob(handle, idx, $0.baseAddress, Int32($0.count), transient) })
             }
@@ -95,7 +102,9 @@ public final class Statement {
 /// A connection with a cache of prepared statements. Not thread-safe by itself: `Database` serialises access.
 public final class Connection {
     fileprivate let handle: OpaquePointer
-    private var cache: [String: Statement] = [:]
+    /// A list, not a dictionary: there are a dozen statements, and comparing against the (mostly identical,
+    /// pointer-equal) literal is cheaper than hashing a few hundred bytes of SQL on every call.
+    private var cache: [(sql: String, statement: Statement)] = []
     private var walHook: WALHook?
 
     public init(path: String) throws(SQLiteError) {
@@ -129,7 +138,7 @@ public final class Connection {
     /// A cached prepared statement, bound and ready to step.
     public func statement(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> Statement {
         let stmt: Statement
-        if let cached = cache[sql] {
+        if let cached = cache.first(where: { $0.sql == sql })?.statement {
             stmt = cached
         } else {
             var raw: OpaquePointer?
@@ -138,7 +147,7 @@ public final class Connection {
                 throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)))
             }
             stmt = Statement(handle: raw, db: handle)
-            cache[sql] = stmt
+            cache.append((sql, stmt))
         }
         try stmt.bind(values)
         return stmt

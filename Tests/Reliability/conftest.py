@@ -1,15 +1,15 @@
 """Starts the real addonmock executable on a database file, so it can be killed and restarted on it."""
 import os
 import pathlib
-import re
 import signal
-import subprocess
+import sys
 import tempfile
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("ADDONMOCK_BIN", str(REPO / ".build" / "debug" / "addonmock"))
+sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
+import addonmock_process  # noqa: E402
 
 
 class Server:
@@ -19,15 +19,7 @@ class Server:
         self.url = None
 
     def start(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ADDONMOCK_")}
-        self.proc = subprocess.Popen([BINARY, "--port", "0", "--db", self.db, "--profile", "instant", "--log-level", "error"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-        line = self.proc.stdout.readline().strip()
-        match = re.fullmatch(r"addonmock listening on (http://127\.0\.0\.1:\d+)", line)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = match.group(1)
+        self.proc, self.url = addonmock_process.start("--db", self.db, "--profile", "instant", "--log-level", "error")
         return self
 
     def kill(self):

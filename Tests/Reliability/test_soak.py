@@ -2,7 +2,6 @@
 answer what the model predicts, and no upward trend in the server's resident memory."""
 import os
 import threading
-import time
 
 from workload import Stats, Worker, run_load
 

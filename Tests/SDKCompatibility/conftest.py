@@ -1,8 +1,7 @@
 """Runs the real addonmock executable and points the official Huawei Cloud SDKs at it."""
-import os
 import pathlib
 import re
-import subprocess
+import sys
 
 import pytest
 import requests
@@ -12,7 +11,8 @@ from huaweicloudsdkcce.v3 import CceClient
 from huaweicloudsdkmodelarts.v1 import ModelArtsClient
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BINARY = os.environ.get("ADDONMOCK_BIN", str(REPO / ".build" / "debug" / "addonmock"))
+sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
+import addonmock_process  # noqa: E402
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK, SK = "TESTAK0000000000", "TESTSK0000000000000000000000000000000000"
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -22,17 +22,7 @@ class Server:
     """One addonmock process on an ephemeral port, stopped with SIGTERM (and checked to exit 0)."""
 
     def __init__(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ADDONMOCK_")}
-        # The SDK uses requests, which honours proxy variables: keep loopback direct.
-        env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-        self.proc = subprocess.Popen([BINARY, "--port", "0", "--db", ":memory:", "--log-level", "warning", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-        line = self.proc.stdout.readline().strip()
-        match = re.fullmatch(r"addonmock listening on (http://127\.0\.0\.1:\d+)", line)
-        if not match:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()}")
-        self.url = match.group(1)
+        self.proc, self.url = addonmock_process.start("--db", ":memory:", "--log-level", "warning", *args)
 
     def stop(self):
         self.proc.terminate()

@@ -1,6 +1,5 @@
 """The README's example script works as printed."""
 import os
-import pathlib
 import subprocess
 import sys
 
