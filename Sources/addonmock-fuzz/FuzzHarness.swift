@@ -73,7 +73,8 @@ enum FuzzHarness {
         }
         let json = response.headers["Content-Type"]?.hasPrefix("application/json") ?? false
         if json, request.method != "HEAD", (try? JSONParser.parse(response.body, maxDepth: 256)) == nil {
-            throw Failure(description: "\(request.method) \(request.path) answered \(response.status) with a body that is not JSON")
+            throw Failure(description: "\(request.method) \(request.path) answered \(response.status) with a body that is not JSON: "
+                          + String(decoding: response.body.prefix(2_000), as: UTF8.self).debugDescription)
         }
     }
 }

@@ -269,6 +269,16 @@ extension TestServer {
         }
     }
 
+    /// Found by fuzzing: a repeated query name was written as a repeated key, which strict parsers refuse.
+    @Test func aRepeatedQueryNameIsRecordedAsAnArray() throws {
+        let server = try TestServer(profile: .fast)
+        _ = try server.get("/api/v3/addons?cluster_id=c1&x=1&cluster_id=c2&x=%00")
+        let r = try server.control("GET", "/_mock/requests")
+        let query = try r.json().at("requests.0.query")
+        #expect(query == .object([("cluster_id", .array([.string("c1"), .string("c2")])),
+                                  ("x", .array([.string("1"), .string("\u{0}")]))]))
+    }
+
     @Test func keepsOnlyTheNewestEntries() {
         let journal = Journal(capacity: 3)
         for i in 1...5 {

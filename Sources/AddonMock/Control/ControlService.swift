@@ -351,7 +351,7 @@ struct ControlService: EmulatedService {
             w.field("time", e.time.rfc3339)
             w.field("method", e.method)
             w.field("path", e.path)
-            w.key("query"); w.beginObject(); for (k, v) in e.query { w.field(k, v) }; w.endObject()
+            w.key("query"); writeQuery(e.query, to: &w)
             w.key("status"); w.number(Int64(e.status))
             w.key("durationMs"); w.numberLiteral(String(format3(e.durationMs)))
             w.field("requestId", e.requestID)
@@ -409,4 +409,30 @@ struct ControlService: EmulatedService {
 struct ControlErrorFormat: ErrorFormat {
     func code(for kind: APIError.Kind) -> String { "MOCK.\(APIError(kind, "").status)" }
     func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
+}
+
+extension ControlService {
+    /// Query parameters as an object; a name sent more than once maps to the array of its values, in order
+    /// (an object with a repeated key is not JSON every client can read).
+    func writeQuery(_ query: [(name: String, value: String)], to w: inout JSONWriter) {
+        var order: [String] = []
+        var values: [String: [String]] = [:]
+        for (name, value) in query {
+            if values[name] == nil { order.append(name) }
+            values[name, default: []].append(value)
+        }
+        w.beginObject()
+        for name in order {
+            let all = values[name] ?? []
+            w.key(name)
+            if all.count == 1 {
+                w.string(all[0])
+            } else {
+                w.beginArray()
+                for v in all { w.string(v) }
+                w.endArray()
+            }
+        }
+        w.endObject()
+    }
 }
