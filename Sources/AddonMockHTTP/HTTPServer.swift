@@ -196,8 +196,9 @@ private let collectPair: MHD_KeyValueIterator = { cls, _, key, value in
     if box.decode {
         func decoded(_ c: UnsafePointer<CChar>?) -> String? {
             guard let c else { return "" }
-            return c.withMemoryRebound(to: UInt8.self, capacity: strlen(c) + 1) {
-                PercentDecoding.decode(UnsafeBufferPointer(start: $0, count: strlen(c)))
+            let length = strlen(c)
+            return c.withMemoryRebound(to: UInt8.self, capacity: length + 1) {
+                PercentDecoding.decode(UnsafeBufferPointer(start: $0, count: length))
             }
         }
         guard let n = decoded(key), let v = decoded(value) else {

@@ -1,20 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import AddonMockCore
 import Dispatch
 import Synchronization
 
 /// The single SQLite connection, serialised by a lock. One writer is all SQLite allows anyway, and at the
 /// emulator's sizes a serialised reader costs less than the hand-off to a reader pool.
 ///
-/// `@unchecked Sendable` is sound because `connection` is only touched between `lock` and `unlock`.
-/// A pthread mutex rather than `Synchronization.Mutex`: the latter is a PI futex on Linux (no spinning),
-/// measured 2.5x slower under contention, and its `sending` rules reject a non-Sendable connection.
-public final class Database: @unchecked Sendable {
-    private let connection: Connection
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+/// `Locked` (a pthread mutex) rather than `Synchronization.Mutex`: the latter is a PI futex on Linux (no
+/// spinning), measured 2.5x slower under contention, and its `sending` rules reject a non-Sendable connection.
+public final class Database: Sendable {
+    private let connection: Locked<Connection>
     private let checkpointer: Checkpointer?
     public let path: String
 
@@ -45,20 +39,11 @@ public final class Database: @unchecked Sendable {
         } else {
             checkpointer = nil
         }
-        connection = conn
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        connection = Locked(conn)
     }
 
     public func read<T>(_ body: (Connection) throws -> T) throws -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(connection)
+        try connection.withLock { try body($0) }
     }
 
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {

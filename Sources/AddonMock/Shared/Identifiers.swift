@@ -52,8 +52,9 @@ enum Identifiers {
     static func requestID() -> String {
         let (a, b) = nextWords()
         return String(unsafeUninitializedCapacity: 32) { out in
-            for (k, word) in [a, b].enumerated() {
-                for i in 0..<16 { out[k * 16 + i] = hex[Int((word >> UInt64(60 - 4 * i)) & 0xF)] }
+            for i in 0..<32 {
+                let word = i < 16 ? a : b
+                out[i] = hex[Int((word >> UInt64(60 - 4 * (i % 16))) & 0xF)]
             }
             return 32
         }

@@ -12,11 +12,11 @@ public final class InstanceManager: Sendable {
     public let clock: any Clock
     let cache: InstanceCache
 
-    public init(database: Database, engine: LifecycleEngine, clock: any Clock, cacheCapacity: Int = 1024) {
+    public init(database: Database, engine: LifecycleEngine, clock: any Clock) {
         self.database = database
         self.engine = engine
         self.clock = clock
-        self.cache = InstanceCache(capacity: cacheCapacity)
+        self.cache = InstanceCache()
     }
 
     /// The instance as it is now, or nil if it never existed or has finished deleting.
@@ -24,22 +24,22 @@ public final class InstanceManager: Sendable {
 
     /// `instance(id:)` with the renderings kept for its stored record.
     func view(id: String) throws -> InstanceView? {
-        let now = clock.now()
-        if let hit = cache.entry(id: id) { return cache.view(of: hit, at: now, engine: engine) }
-        return try database.read { conn in
-            try conn.instance(id: id).flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
-        }
+        try view(cached: { cache.entry(id: id) }, stored: { try $0.instance(id: id) })
     }
 
     /// `instance(service:scope:template:)` with the renderings kept for its stored record.
     func view(service: ServiceKind, scope: String, template: String) throws -> InstanceView? {
+        try view(cached: { cache.entry(service: service, scope: scope, template: template) },
+                 stored: { try $0.instance(service: service, scope: scope, template: template) })
+    }
+
+    /// A cache hit, or the stored record read (and remembered) under the connection lock.
+    private func view(cached: () -> InstanceCache.Entry?,
+                      stored: (AddonMockStore.Connection) throws -> Instance?) throws -> InstanceView? {
         let now = clock.now()
-        if let hit = cache.entry(service: service, scope: scope, template: template) {
-            return cache.view(of: hit, at: now, engine: engine)
-        }
+        if let hit = cached() { return cache.view(of: hit, at: now, engine: engine) }
         return try database.read { conn in
-            try conn.instance(service: service, scope: scope, template: template)
-                .flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
+            try stored(conn).flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
         }
     }
 
