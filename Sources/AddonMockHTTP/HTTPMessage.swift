@@ -26,19 +26,16 @@ public struct HTTPHeaders: Sendable {
 extension String {
     func caseInsensitiveEquals(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
-        func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-            for i in 0..<a.count {
-                let x = a[i], y = b[i]
-                guard x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) else { return false }
-            }
-            return true
+        /// Equal bytes, or the same ASCII letter in either case.
+        func same(_ x: UInt8, _ y: UInt8) -> Bool {
+            x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A)
         }
         // Header lookups run on every request: compare the bytes in place when both strings are contiguous.
-        if let result = utf8.withContiguousStorageIfAvailable({ a in other.utf8.withContiguousStorageIfAvailable { b in equal(a, b) } }),
-           let result {
-            return result
+        let inPlace = utf8.withContiguousStorageIfAvailable { a in
+            other.utf8.withContiguousStorageIfAvailable { b in (0..<a.count).allSatisfy { same(a[$0], b[$0]) } }
         }
-        return zip(utf8, other.utf8).allSatisfy { x, y in x == y || (x | 0x20 == y | 0x20 && (x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) }
+        if let inPlace, let result = inPlace { return result }
+        return zip(utf8, other.utf8).allSatisfy(same)
     }
 }
 

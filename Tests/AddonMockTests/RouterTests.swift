@@ -70,6 +70,18 @@ import AddonMockHTTP
         #expect(PercentDecoding.decode("%4") == nil)
     }
 
+    @Test func headerNamesMatchInAnyASCIICase() {
+        let headers = HTTPHeaders([("X-Cluster-ID", "c1"), ("content-type", "application/json"), ("X-Ünïcode", "u"), ("X@", "at")])
+        #expect(headers["x-cluster-id"] == "c1")
+        #expect(headers["CONTENT-TYPE"] == "application/json")
+        #expect(headers["X-Ünïcode"] == "u")
+        #expect(headers["X-ÜNÏCODE"] == nil, "only ASCII letters fold")
+        #expect(headers["X-Cluster-I"] == nil)
+        #expect(headers["X-Cluster-IE"] == nil)
+        #expect(headers["X`"] == nil, "'@' and '`' differ only in bit 0x20 but are not letters")
+        #expect(headers["x@"] == "at")
+    }
+
     @Test func noRoutesMatchesNothing() {
         guard case .notFound = Router().match(method: "GET", path: "/x") else {
             Issue.record("an empty router matched")
