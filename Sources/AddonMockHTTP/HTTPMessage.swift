@@ -65,12 +65,22 @@ public final class HTTPRequest: Sendable {
     public func queryValue(_ name: String) -> String? { query?.first { $0.name == name }?.value }
 }
 
+/// What an answer waits for before it is sent.
+public protocol ResponseHold: Sendable {
+    /// Calls `release` exactly once, perhaps at once and on this thread: with nil to send the answer as it
+    /// is, or with the answer to send instead.
+    func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void)
+}
+
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: HTTPHeaders
     public var body: [UInt8]
     /// Close the connection without answering (fault injection: what a client sees when a server dies).
     public var dropConnection = false
+    /// Set when the answer may only be sent later (once its write is committed); the server serves other
+    /// connections meanwhile.
+    public var hold: (any ResponseHold)?
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status

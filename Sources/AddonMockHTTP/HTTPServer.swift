@@ -57,22 +57,51 @@ public final class HTTPServer: Sendable {
         return amh_bound_port(daemon)
     }
 
-    /// Stops accepting, lets in-flight requests finish, then shuts the daemon down.
+    /// Stops accepting, lets in-flight requests finish and held answers go out (for up to two seconds), then
+    /// shuts the daemon down. An answer still held then is replaced by a 503: libmicrohttpd cannot stop with a
+    /// connection suspended, and an answer whose write is not committed must not be sent as a success.
     public func stop() {
-        guard let (daemon, context) = daemonBox.take() else { return }
-        let listener = MHD_quiesce_daemon(daemon)
+        guard let listener = daemonBox.whileRunning({ daemon, _ in MHD_quiesce_daemon(daemon) }) else { return }
         if listener >= 0 { close(listener) }
+        for _ in 0..<2000 {
+            guard daemonBox.whileRunning({ _, held in !held.isEmpty }) == true else { break }
+            usleep(1000)
+        }
+        guard let (daemon, context) = daemonBox.take(releasingHeld: .text(503, "the server is stopping")) else { return }
         MHD_stop_daemon(daemon)
         Unmanaged<HTTPServer>.fromOpaque(context).release()
     }
 
     fileprivate func dispatch(_ request: HTTPRequest) -> HTTPResponse { handler.handle(request) }
+
+    /// Suspends the connection until `hold` releases its answer; libmicrohttpd then calls the access handler
+    /// again, which sends `state.held`.
+    fileprivate func hold(_ connection: OpaquePointer?, state: RequestState, until hold: any ResponseHold) {
+        let held = HeldConnection(pointer: connection, state: state)
+        daemonBox.suspend(held)
+        hold.whenReleased { [daemonBox] replacement in daemonBox.resume(held, with: replacement) }
+    }
 }
 
-/// Holds the daemon pointer; set once by start(), taken once by stop().
+/// A connection suspended with its answer held, released exactly once: by its hold, or by `stop`.
+private final class HeldConnection: @unchecked Sendable {
+    let pointer: OpaquePointer?
+    let state: RequestState
+    /// Under the daemon box's lock.
+    var released = false
+
+    init(pointer: OpaquePointer?, state: RequestState) {
+        self.pointer = pointer
+        self.state = state
+    }
+}
+
+/// The daemon pointer (set once by start(), taken once by stop()) and the connections suspended on it, under
+/// one lock: a connection is resumed only while the daemon runs, and only once.
 private final class DaemonBox: @unchecked Sendable {
     private var daemon: OpaquePointer?
     private var context: UnsafeMutableRawPointer?
+    private var held: [ObjectIdentifier: HeldConnection] = [:]
     private var mutex = pthread_mutex_t()
 
     init() { pthread_mutex_init(&mutex, nil) }
@@ -83,9 +112,37 @@ private final class DaemonBox: @unchecked Sendable {
         context = c
     }
 
-    func take() -> (OpaquePointer, UnsafeMutableRawPointer)? {
+    /// Runs `body` only while the daemon runs.
+    func whileRunning<T>(_ body: (OpaquePointer, _ held: [ObjectIdentifier: HeldConnection]) -> T) -> T? {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        return daemon.map { body($0, held) }
+    }
+
+    func suspend(_ connection: HeldConnection) {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        held[ObjectIdentifier(connection)] = connection
+        MHD_suspend_connection(connection.pointer)
+    }
+
+    func resume(_ connection: HeldConnection, with replacement: HTTPResponse?) {
+        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
+        guard !connection.released else { return }
+        connection.released = true
+        held[ObjectIdentifier(connection)] = nil
+        if let replacement { connection.state.held = replacement }
+        if daemon != nil { MHD_resume_connection(connection.pointer) }
+    }
+
+    /// Takes the daemon for stopping, after resuming whatever is still held with `answer`.
+    func take(releasingHeld answer: HTTPResponse) -> (OpaquePointer, UnsafeMutableRawPointer)? {
         pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
         guard let d = daemon, let c = context else { return nil }
+        for connection in held.values {
+            connection.released = true
+            connection.state.held = answer
+            MHD_resume_connection(connection.pointer)
+        }
+        held = [:]
         daemon = nil
         context = nil
         return (d, c)
@@ -93,9 +150,12 @@ private final class DaemonBox: @unchecked Sendable {
 }
 
 /// Per-request state kept in libmicrohttpd's `req_cls` between access-handler calls.
-private final class RequestState {
+/// `held` is written by the releasing thread before it resumes the connection, and read by the connection's
+/// thread after: libmicrohttpd's resume goes through its own lock, which orders the two.
+private final class RequestState: @unchecked Sendable {
     var body: [UInt8] = []
     var tooLarge = false
+    var held: HTTPResponse?
 }
 
 // MARK: - libmicrohttpd callbacks (C function pointers: all context arrives through `cls`)
@@ -132,7 +192,11 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    // Final call: the whole request is here.
+    // Final call: the whole request is here; or the connection was resumed with its held answer released.
+    if let held = state.held {
+        state.held = nil
+        return send(held, on: connection)
+    }
     return respond(connection, server, url: url, method: method, state: state)
 }
 
@@ -147,7 +211,17 @@ private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: Un
     let request = HTTPRequest(method: String(cString: method), path: String(cString: url),
                               query: collectQuery(connection), headers: collectHeaders(connection),
                               body: state.body, bodyTooLarge: state.tooLarge)
-    let response = server.dispatch(request)
+    var response = server.dispatch(request)
+    if let hold = response.hold {
+        response.hold = nil
+        state.held = response
+        server.hold(connection, state: state, until: hold)
+        return .YES
+    }
+    return send(response, on: connection)
+}
+
+private func send(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {
     // Returning NO makes libmicrohttpd close the socket with nothing sent.
     if response.dropConnection { return .NO }
     // The body is lent, not copied: a retained box keeps the bytes alive until libmicrohttpd frees the response

@@ -2,19 +2,34 @@ import AddonMockCore
 import Dispatch
 import Synchronization
 
-/// The single SQLite connection, serialised by a lock. One writer is all SQLite allows anyway, and at the
-/// emulator's sizes a serialised reader costs less than the hand-off to a reader pool.
+/// The writer's connection, and (for a file) a reader's, each serialised by its own lock.
+///
+/// Writes run one at a time inside a transaction that stays open between them; a committer thread commits it,
+/// so every write that ran while the previous commit was being written shares the next one (see `Committer`).
+/// A write made inside `Acknowledgement.deferring` returns at once and hands back what to wait for; any
+/// other write waits for its commit before returning. Reads use their own connection and see only committed
+/// data, never a write whose answer has not been sent (`:memory:` has one connection: its reads see both).
 ///
 /// `Locked` (a pthread mutex) rather than `Synchronization.Mutex`: the latter is a PI futex on Linux (no
 /// spinning), measured 2.5x slower under contention, and its `sending` rules reject a non-Sendable connection.
 public final class Database: Sendable {
-    private let connection: Locked<Connection>
+    private struct Writer {
+        let connection: Connection
+        var inTransaction = false
+        var lastTicket: UInt64 = 0
+        /// Called under the writer lock after each commit or rollback of the open transaction.
+        var afterCommit: [@Sendable () -> Void] = []
+    }
+
+    private let writer: Locked<Writer>
+    private let reader: Locked<Connection>?
     private let checkpointer: Checkpointer?
+    let committer: Committer
     public let path: String
 
     /// Opens (creating if needed) and migrates. Throws for a file that is not a database, is damaged,
     /// or was written by a newer schema: the caller reports it and exits, nothing is reset.
-    public init(path: String) throws {
+    public init(path: String, gatherMicroseconds: UInt32 = 1000) throws {
         self.path = path
         let conn = try Connection(path: path)
         // `user_version` is the first read: a garbage file fails here with SQLITE_NOTADB.
@@ -23,7 +38,8 @@ public final class Database: Sendable {
         // and its schema without fsyncs saves most of the start-up time on a new database.
         let isNew = try version == 0 && (conn.scalarInt("SELECT count(*) FROM sqlite_master") ?? 0) == 0
         if isNew { try conn.execute("PRAGMA synchronous=OFF") }
-        if path != ":memory:" {
+        let isFile = path != ":memory:"
+        if isFile {
             try conn.execute("PRAGMA journal_mode=WAL")
         }
         try conn.execute("PRAGMA foreign_keys=ON")
@@ -32,28 +48,84 @@ public final class Database: Sendable {
         // only a power loss could drop the last commits. That is the contract (kill -9 loses nothing
         // acknowledged) at a quarter of the cost of FULL.
         try conn.execute("PRAGMA synchronous=NORMAL")
-        if path != ":memory:" {
+        if isFile {
             let checkpointer = try Checkpointer(path: path)
             conn.onWALCommit { writer, pages in checkpointer.walGrew(to: pages, writer: writer) }
             self.checkpointer = checkpointer
+            let readConnection = try Connection(path: path)
+            try readConnection.execute("PRAGMA busy_timeout=5000")
+            reader = Locked(readConnection)
         } else {
             checkpointer = nil
+            reader = nil
         }
-        connection = Locked(conn)
+        let writer = Locked(Writer(connection: conn))
+        self.writer = writer
+        committer = Committer(gatherMicroseconds: gatherMicroseconds) {
+            writer.withLock { w -> (UInt64, (any Error)?) in
+                guard w.inTransaction else { return (w.lastTicket, nil) }
+                w.inTransaction = false
+                var failure: (any Error)?
+                do {
+                    try w.connection.run("COMMIT")
+                } catch {
+                    try? w.connection.run("ROLLBACK")
+                    failure = error
+                }
+                for call in w.afterCommit { call() }
+                return (w.lastTicket, failure)
+            }
+        }
+        committer.start()
     }
 
+    deinit { committer.stop() }
+
+    /// Reads committed data (for `:memory:`, also writes not yet committed).
     public func read<T>(_ body: (Connection) throws -> T) throws -> T {
-        try connection.withLock { try body($0) }
+        if let reader { return try reader.withLock { try body($0) } }
+        return try writer.withLock { try body($0.connection) }
     }
 
+    /// Runs `body` as one atomic write: if it throws, nothing it did is kept. Returns once committed, or at once
+    /// inside `Acknowledgement.deferring` (which then knows what to wait for).
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
-        try read { conn in try conn.transaction(body) }
+        let (result, ticket) = try writer.withLock { w throws -> (T, CommitTicket) in
+            let conn = w.connection
+            if !w.inTransaction {
+                try conn.run("BEGIN IMMEDIATE")
+                w.inTransaction = true
+            }
+            try conn.run("SAVEPOINT write")
+            let result: T
+            do {
+                result = try body(conn)
+            } catch {
+                // Undo this write only; the others in the open transaction stand.
+                try conn.run("ROLLBACK TO write")
+                try conn.run("RELEASE write")
+                throw error
+            }
+            try conn.run("RELEASE write")
+            w.lastTicket += 1
+            return (result, CommitTicket(number: w.lastTicket))
+        }
+        committer.wrote(ticket)
+        if !Acknowledgement.record(ticket, of: self) { try committer.waitDurable(ticket) }
+        return result
     }
 
-    /// Folds the WAL back into the main file so a stopped server leaves one tidy file behind.
+    /// Registers `call` to run after every commit (or rolled-back commit), under the writer lock.
+    public func afterCommit(_ call: @escaping @Sendable () -> Void) {
+        writer.withLock { $0.afterCommit.append(call) }
+    }
+
+    /// Commits what is outstanding, then folds the WAL back into the main file so a stopped server leaves one
+    /// tidy file behind.
     public func checkpoint() {
+        committer.stop()
         checkpointer?.drain()
-        _ = try? read { conn in try conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+        _ = try? writer.withLock { w in try w.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 }
 

@@ -29,8 +29,9 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
   int family = res->ai_family;
   freeaddrinfo(res);
 
-  /* ITC lets MHD_quiesce_daemon wake the polling threads, for a graceful stop. */
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  /* ITC lets MHD_quiesce_daemon wake the polling threads, for a graceful stop. Suspend/resume lets an answer
+   * wait for its commit while the thread serves other connections. */
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (family == AF_INET6) {
     ((struct sockaddr_in6 *) &addr)->sin6_port = htons(port);
     flags |= MHD_USE_IPv6;

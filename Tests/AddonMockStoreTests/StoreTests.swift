@@ -1,6 +1,7 @@
 import Testing
 @testable import AddonMockCore
 @testable import AddonMockStore
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -200,5 +201,95 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
         try db.write { try $0.insert(sampleInstance(id: "x")) }
         try db.write { try $0.run("UPDATE instances SET phase = 'exploded' WHERE id = 'x'") }
         #expect(throws: Connection.CorruptRow.self) { try db.read { try $0.instance(id: "x") } }
+    }
+}
+
+/// Writes run in a shared open transaction that a committer thread commits: each write still stands or falls
+/// alone, is durable when a plain `write` returns, and inside `Acknowledgement.deferring` hands back what to
+/// wait for instead; reads on a file see committed data only.
+@Suite struct CommitTests {
+    struct Refused: Error {}
+
+    /// What a second, independent connection to the file sees: only what is committed.
+    func committedIDs(_ path: String) throws -> Set<String> {
+        let other = try Connection(path: path)
+        return Set(try other.allInstances(services: ServiceKind.allCases).map(\.id))
+    }
+
+    @Test func aPlainWriteIsCommittedWhenItReturns() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path)
+        try db.write { try $0.insert(sampleInstance(id: "a")) }
+        #expect(try committedIDs(tmp.path) == ["a"])
+    }
+
+    @Test func aDeferredWriteIsInvisibleToReadersUntilItsCommit() throws {
+        let tmp = TempDatabase()
+        // A long gathering window: while this thread is still answering its "request", the commit waits.
+        let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
+        let ((), pending) = try Acknowledgement.deferring {
+            try db.write { try $0.insert(sampleInstance(id: "a")) }
+            #expect(try db.read { try $0.instance(id: "a") } == nil)
+            #expect(try committedIDs(tmp.path).isEmpty)
+        }
+        let commit = try #require(pending)
+        try commit.wait()
+        #expect(try db.read { try $0.instance(id: "a") }?.id == "a")
+        #expect(try committedIDs(tmp.path) == ["a"])
+    }
+
+    @Test func aWriteThatThrowsIsRolledBackAloneInsideASharedTransaction() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
+        let ((), pending) = try Acknowledgement.deferring {
+            try db.write { try $0.insert(sampleInstance(id: "a")) }
+            #expect(throws: Refused.self) {
+                try db.write { conn in
+                    try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                    throw Refused()
+                }
+            }
+            try db.write { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
+        }
+        try #require(pending).wait()
+        #expect(try committedIDs(tmp.path) == ["a", "c"])
+    }
+
+    @Test func concurrentDeferredWritesAllBecomeDurable() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path)
+        let pending = Locked<[PendingCommit]>([])
+        DispatchQueue.concurrentPerform(iterations: 200) { i in
+            let (_, commit) = Acknowledgement.deferring {
+                try? db.write { try $0.insert(sampleInstance(id: "i\(i)", scope: "c\(i)")) }
+            }
+            if let commit { pending.withLock { $0.append(commit) } }
+        }
+        let all = pending.withLock { $0 }
+        #expect(all.count == 200)
+        for commit in all { try commit.wait() }
+        #expect(try committedIDs(tmp.path).count == 200)
+    }
+
+    @Test func aFailedCommitIsReportedToEveryWriteItHeld() throws {
+        struct DiskFull: Error {}
+        let outcomes = Locked<[Bool]>([])
+        let attempts = Locked(0)
+        // The first commit fails (as on a full disk), the second succeeds.
+        let committer = Committer(gatherMicroseconds: 0) {
+            let n = attempts.withLock { $0 += 1; return $0 }
+            return n == 1 ? (2, DiskFull()) : (3, nil)
+        }
+        committer.start()
+        defer { committer.stop() }
+        committer.wrote(CommitTicket(number: 2))
+        #expect(throws: DiskFull.self) { try committer.waitDurable(CommitTicket(number: 1)) }
+        #expect(throws: DiskFull.self) { try committer.waitDurable(CommitTicket(number: 2)) }
+        committer.whenDurable(CommitTicket(number: 1)) { error in outcomes.withLock { $0.append(error == nil) } }
+        committer.wrote(CommitTicket(number: 3))
+        try committer.waitDurable(CommitTicket(number: 3))
+        #expect(committer.isDurable(CommitTicket(number: 3)))
+        #expect(!committer.isDurable(CommitTicket(number: 2)))
+        #expect(outcomes.withLock { $0 } == [false])
     }
 }

@@ -202,22 +202,20 @@ import Testing
 }
 
 /// Reads by id are served from a cache of stored records and rendered bodies: every kind of write must show on
-/// the very next read.
+/// the very next read. Run on `:memory:` (one connection: reads see the open transaction) and on a file (reads
+/// on their own connection see committed data only, and answers wait for their commit).
 @Suite struct ReadAfterWriteTests {
-    let server: TestServer
+    @Test(arguments: [false, true]) func everyWriteIsVisibleToTheNextRead(onFile: Bool) throws {
+        let directory = TempDirectory()
+        let server = try TestServer(profile: .fast, database: onFile ? directory.file("raw.sqlite") : ":memory:")
+        func status(_ id: String) throws -> String? {
+            let r = try server.get("/api/v3/addons/\(id)")
+            return r.status == 404 ? "gone" : try r.json().string("status.status")
+        }
+        func post(_ path: String, _ body: String) throws -> HTTPResult {
+            try server.request("POST", path, headers: [("Content-Type", "application/json")], body: body)
+        }
 
-    init() throws { server = try TestServer(profile: .fast) }
-
-    func status(_ id: String) throws -> String? {
-        let r = try server.get("/api/v3/addons/\(id)")
-        return r.status == 404 ? "gone" : try r.json().string("status.status")
-    }
-
-    func post(_ path: String, _ body: String) throws -> HTTPResult {
-        try server.request("POST", path, headers: [("Content-Type", "application/json")], body: body)
-    }
-
-    @Test func everyWriteIsVisibleToTheNextRead() throws {
         let id = try #require(try post("/api/v3/addons", Bodies.install(version: "1.28.4")).json().string("metadata.uid"))
         #expect(try status(id) == "installing")
         #expect(try status(id) == "installing", "served twice from the cache")

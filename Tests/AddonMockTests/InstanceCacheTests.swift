@@ -15,7 +15,7 @@ import Testing
 
     @Test func findsByIdAndByName() throws {
         let cache = InstanceCache(capacity: 8)
-        cache.remember(record("a"))
+        cache.remember(record("a"), readSince: cache.generation)
         #expect(cache.entry(id: "a")?.stored.id == "a")
         #expect(cache.entry(service: .cce, scope: "c1", template: "coredns")?.stored.id == "a")
         #expect(cache.entry(service: .autopilot, scope: "c1", template: "coredns") == nil)
@@ -26,7 +26,7 @@ import Testing
 
     @Test func staysWithinCapacity() {
         let cache = InstanceCache(capacity: 3)
-        for i in 0..<10 { cache.remember(record("i\(i)", scope: "c\(i)")) }
+        for i in 0..<10 { cache.remember(record("i\(i)", scope: "c\(i)"), readSince: cache.generation) }
         #expect(cache.count == 3)
         // First in, first out: the newest three remain.
         #expect(cache.entry(id: "i9") != nil && cache.entry(id: "i7") != nil && cache.entry(id: "i6") == nil)
@@ -38,7 +38,7 @@ import Testing
         let cache = InstanceCache(capacity: 4)
         var renders = 0
         let render = { (i: Instance) -> [UInt8] in renders += 1; return Array(i.id.utf8) }
-        let view = try #require(cache.view(of: cache.remember(record("a")), at: t0, engine: engine))
+        let view = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
         #expect(view.body("x", render) == Array("a".utf8))
         let entry = try #require(cache.entry(id: "a"))
         let again = try #require(cache.view(of: entry, at: t0, engine: engine))
@@ -50,9 +50,9 @@ import Testing
 
     @Test func aBodyForAForgottenRecordIsNotKept() throws {
         let cache = InstanceCache(capacity: 4)
-        let stale = try #require(cache.view(of: cache.remember(record("a")), at: t0, engine: engine))
+        let stale = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
         cache.forget(id: "a")
-        cache.remember(record("a"))
+        cache.remember(record("a"), readSince: cache.generation)
         _ = stale.body("x") { _ in Array("stale".utf8) }
         let entry = try #require(cache.entry(id: "a"))
         let fresh = try #require(cache.view(of: entry, at: t0, engine: engine))
@@ -61,12 +61,43 @@ import Testing
 
     @Test func aDueTransitionIsSettledAndRenderedAfresh() throws {
         let cache = InstanceCache(capacity: 4)
-        let entry = cache.remember(record("a", due: t0.adding(milliseconds: 100)))
+        let entry = cache.remember(record("a", due: t0.adding(milliseconds: 100)), readSince: cache.generation)
         let before = try #require(cache.view(of: entry, at: t0, engine: engine))
         #expect(before.instance.phase == .installing)
         #expect(before.body("x") { Array($0.phase.rawValue.utf8) } == Array("installing".utf8))
         let after = try #require(cache.view(of: entry, at: t0.adding(milliseconds: 100), engine: engine))
         #expect(after.instance.phase == .running)
         #expect(after.body("x") { Array($0.phase.rawValue.utf8) } == Array("running".utf8))
+    }
+
+    @Test func aRecordReadBeforeACommitIsNotKeptAfterIt() throws {
+        let cache = InstanceCache(capacity: 4)
+        // A reader takes the generation, then a write changes "a" and commits before the reader remembers
+        // what it read (the older record): that record must not stay.
+        let generation = cache.generation
+        cache.forget(id: "a")
+        cache.committed()
+        let entry = cache.remember(record("a"), readSince: generation)
+        #expect(entry.stored.id == "a")
+        #expect(cache.entry(id: "a") == nil)
+        // Read after the commit: kept.
+        cache.remember(record("a"), readSince: cache.generation)
+        #expect(cache.entry(id: "a") != nil)
+    }
+
+    @Test func aCommitForgetsWhatWasRememberedSinceItsWrite() throws {
+        let cache = InstanceCache(capacity: 4)
+        // The write forgets "a"; a reader that began before the write's commit remembers the committed (older)
+        // record; the commit then forgets it again, so the next read fetches the new one.
+        cache.forget(id: "a")
+        cache.remember(record("a"), readSince: cache.generation)
+        #expect(cache.entry(id: "a") != nil)
+        cache.committed()
+        #expect(cache.entry(id: "a") == nil)
+        cache.remember(record("b", scope: "c2"), readSince: cache.generation)
+        cache.forgetAll()
+        cache.remember(record("b", scope: "c2"), readSince: cache.generation)
+        cache.committed()
+        #expect(cache.count == 0)
     }
 }

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockStore
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -64,23 +65,35 @@ final class Dispatcher: HTTPHandler {
         let requestID = Identifiers.requestID()
         let trace = RequestTrace()
         var served = Served()
-        var response = answer(request, requestID: requestID, trace: trace, served: &served)
-        // Handlers never set it: appended, not replaced.
-        if !response.dropConnection { response.headers.add("X-Request-Id", requestID) }
+        // A write's answer is sent once the write is committed (a 200 is a promise it survives a crash); the
+        // thread serves other connections meanwhile, and the journal records the answer that was sent.
+        var (response, commit) = Acknowledgement.deferring { answer(request, requestID: requestID, trace: trace, served: &served) }
         if request.method == "HEAD" { response.body = [] }
-        let duration = monotonicMs() - started
-        let now = clock.now()
-        journal.record { sequence in
-            JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
-                         status: response.dropConnection ? 0 : response.status, durationMs: duration, requestID: requestID,
-                         service: served.service, route: served.route, resources: trace.resourceIDs, fault: served.fault)
+        let finish = { @Sendable [self, served] (response: HTTPResponse) -> HTTPResponse in
+            var response = response
+            // Handlers never set it: appended, not replaced.
+            if !response.dropConnection { response.headers.add("X-Request-Id", requestID) }
+            let duration = monotonicMs() - started
+            let now = clock.now()
+            journal.record { sequence in
+                JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
+                             status: response.dropConnection ? 0 : response.status, durationMs: duration, requestID: requestID,
+                             service: served.service, route: served.route, resources: trace.resourceIDs, fault: served.fault)
+            }
+            logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(requestID)"])
+            return response
         }
-        logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(requestID)"])
+        guard let commit else { return finish(response) }
+        let format = format(forPath: request.path)
+        response.hold = CommitHold(commit: commit, answer: response) { answer, failure in
+            guard let failure else { return finish(answer) }
+            return finish(self.error(APIError(.internalError, "the change could not be committed: \(failure)"), format))
+        }
         return response
     }
 
     /// What the journal learns while a request is answered.
-    private struct Served {
+    private struct Served: Sendable {
         var service: String?
         var route: String?
         var fault: String?
@@ -158,5 +171,17 @@ final class Dispatcher: HTTPHandler {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// Holds an answer until its write is committed; then sends it finished (request id, journal), or, when the
+/// commit rolled back, an internal error in the service's format instead.
+private struct CommitHold: ResponseHold {
+    let commit: PendingCommit
+    let answer: HTTPResponse
+    let finish: @Sendable (HTTPResponse, (any Error)?) -> HTTPResponse
+
+    func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
+        commit.whenDone { failure in release(finish(answer, failure)) }
     }
 }

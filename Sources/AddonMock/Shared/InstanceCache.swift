@@ -7,10 +7,12 @@ import Glibc
 /// services rendered from it. A hit costs a hash lookup under a read lock instead of an SQLite statement, a
 /// record decode and a JSON encode.
 ///
-/// Consistency comes from where the cache is touched, not from the cache itself: records are remembered only
-/// inside `Database.read` and forgotten inside `Database.write` (both under the connection lock), so a
-/// remembered record is always the committed one; a rolled-back write has merely forgotten it. Entries are
-/// immutable: adding a body replaces the entry, and only if it is still the current one.
+/// Consistency comes from where the cache is touched: records are remembered only with what `Database.read`
+/// returned (committed data), and forgotten by every write that changes them, once inside the write and once
+/// more when its commit is done (`committed()`). A read that began before that commit may return the older
+/// record; `remember(_:readSince:)` refuses it when a commit has happened since the read began, so a record
+/// read before a commit is never kept after it. Entries are immutable: adding a body replaces the entry, and
+/// only if it is still the current one.
 final class InstanceCache: @unchecked Sendable {
     final class Entry: Sendable {
         let stored: Instance
@@ -44,6 +46,10 @@ final class InstanceCache: @unchecked Sendable {
     /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
     private var ring: [String?]
     private var next = 0
+    /// Counts commits. Ids changed by writes not yet committed, and whether one of them cleared everything.
+    private var commits: UInt64 = 0
+    private var uncommitted: [String] = []
+    private var uncommittedReset = false
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
     init(capacity: Int = 1024) {
@@ -66,10 +72,15 @@ final class InstanceCache: @unchecked Sendable {
         reading { byName[NameKey(service: service, scope: scope, template: template)].flatMap { byID[$0] } }
     }
 
-    /// Call only inside `Database.read`, with the record just read.
+    /// What `remember(_:readSince:)` needs: taken before the read.
+    var generation: UInt64 { reading { commits } }
+
+    /// Keeps a record `Database.read` returned, unless a commit has happened since `generation` was taken
+    /// (the record may predate it). Either way returns an entry to render from.
     @discardableResult
-    func remember(_ stored: Instance) -> Entry {
+    func remember(_ stored: Instance, readSince generation: UInt64) -> Entry {
         writing {
+            guard commits == generation else { return Entry(stored: stored) }
             if let current = byID[stored.id], current.stored == stored { return current }
             if let evicted = ring[next] { drop(evicted) }
             ring[next] = stored.id
@@ -90,17 +101,39 @@ final class InstanceCache: @unchecked Sendable {
         }
     }
 
-    /// Call only inside `Database.write`, for every record the transaction changes or deletes.
-    func forget(id: String) { writing { drop(id) } }
+    /// Call only inside `Database.write`, for every record the write changes or deletes.
+    func forget(id: String) {
+        writing {
+            drop(id)
+            uncommitted.append(id)
+        }
+    }
 
     /// Call only inside `Database.write`, for bulk deletes.
     func forgetAll() {
         writing {
-            byID = [:]
-            byName = [:]
-            ring = Array(repeating: nil, count: capacity)
-            next = 0
+            dropAll()
+            uncommittedReset = true
         }
+    }
+
+    /// Call after every commit (or rolled-back commit) of the writes that called `forget`, before their
+    /// answers are sent: forgets their records again, whatever was read meanwhile, and refuses records read
+    /// before this point.
+    func committed() {
+        writing {
+            if uncommittedReset { dropAll() } else { uncommitted.forEach(drop) }
+            uncommitted.removeAll(keepingCapacity: true)
+            uncommittedReset = false
+            commits &+= 1
+        }
+    }
+
+    private func dropAll() {
+        byID = [:]
+        byName = [:]
+        ring = Array(repeating: nil, count: capacity)
+        next = 0
     }
 
     private func drop(_ id: String) {

@@ -16,7 +16,9 @@ public final class InstanceManager: Sendable {
         self.database = database
         self.engine = engine
         self.clock = clock
-        self.cache = InstanceCache()
+        let cache = InstanceCache()
+        self.cache = cache
+        database.afterCommit { cache.committed() }
     }
 
     /// The instance as it is now, or nil if it never existed or has finished deleting.
@@ -33,14 +35,13 @@ public final class InstanceManager: Sendable {
                  stored: { try $0.instance(service: service, scope: scope, template: template) })
     }
 
-    /// A cache hit, or the stored record read (and remembered) under the connection lock.
+    /// A cache hit, or the stored record read (and remembered, if no commit happened meanwhile).
     private func view(cached: () -> InstanceCache.Entry?,
                       stored: (AddonMockStore.Connection) throws -> Instance?) throws -> InstanceView? {
         let now = clock.now()
         if let hit = cached() { return cache.view(of: hit, at: now, engine: engine) }
-        return try database.read { conn in
-            try stored(conn).flatMap { cache.view(of: cache.remember($0), at: now, engine: engine) }
-        }
+        let generation = cache.generation
+        return try database.read(stored).flatMap { cache.view(of: cache.remember($0, readSince: generation), at: now, engine: engine) }
     }
 
     public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
