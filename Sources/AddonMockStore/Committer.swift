@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -34,8 +33,8 @@ final class Committer: @unchecked Sendable {
     private var thread: pthread_t?
     /// The commit itself: returns the highest number it covered, and the error if it rolled back.
     private let commit: () -> (UInt64, (any Error)?)
-    /// How long the committer lets writes gather after the first one arrives: more writes per commit for a
-    /// little latency. Zero commits as soon as the previous commit is done.
+    /// At most how long a commit waits for requests still being answered (whose writes may join it): more
+    /// writes per commit under load for at most this much latency. Zero commits as soon as there is a write.
     let gatherMicroseconds: UInt32
 
     init(gatherMicroseconds: UInt32, commit: @escaping () -> (UInt64, (any Error)?)) {
@@ -68,7 +67,10 @@ final class Committer: @unchecked Sendable {
     /// Commits what is outstanding, tells every waiter, and ends the thread; later writes commit themselves.
     func stop() {
         locked { stopping = true; pthread_cond_broadcast(changed) }
-        if let thread { pthread_join(thread, nil) }
+        // The last reference may be dropped by a callback on the committer thread itself: it cannot join itself.
+        if let thread {
+            if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
+        }
         thread = nil
     }
 
@@ -176,10 +178,12 @@ public enum Acknowledgement {
         let box = Box()
         let previous = pthread_getspecific(key)
         pthread_setspecific(key, Unmanaged.passUnretained(box).toOpaque())
-        inFlight.add(1, ordering: .relaxed)
+        inFlight.add(1, ordering: .sequentiallyConsistent)
         defer {
             pthread_setspecific(key, previous)
-            if inFlight.subtract(1, ordering: .releasing).newValue == 0 { quiet.signal() }
+            // Sequentially consistent, with the waiter's count: either the committer sees no request in flight
+            // or this thread sees it waiting (a missed wake-up would only cost the gathering time-out).
+            if inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { quiet.signal() }
         }
         let result = try withExtendedLifetime(box) { try body() }
         guard let ticket = box.ticket, let database = box.database else { return (result, nil) }
@@ -197,7 +201,7 @@ public enum Acknowledgement {
 
     /// Returns once no request is being answered, or after `microseconds`.
     static func waitForQuiet(microseconds: UInt32) {
-        quiet.wait(microseconds: microseconds) { inFlight.load(ordering: .acquiring) > 0 }
+        quiet.wait(microseconds: microseconds) { inFlight.load(ordering: .sequentiallyConsistent) > 0 }
     }
 }
 

@@ -102,8 +102,21 @@ public final class Application: Sendable {
         }
     }
 
-    /// Answers one request exactly as the server would, without a socket (in-process fuzzing drives this).
-    public func handle(_ request: HTTPRequest) -> HTTPResponse { dispatcher.handle(request) }
+    /// Answers one request exactly as the server would, without a socket (in-process fuzzing drives this):
+    /// an answer held for its commit is waited for here, as the server waits before sending it.
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        var response = dispatcher.handle(request)
+        guard let hold = response.hold else { return response }
+        response.hold = nil
+        let released = Mutex<HTTPResponse?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        hold.whenReleased { [response] replacement in
+            released.withLock { $0 = replacement ?? response }
+            done.signal()
+        }
+        done.wait()
+        return released.withLock { $0 } ?? response
+    }
 
     /// `http://HOST:PORT` as clients should use it.
     public var baseURL: String { Self.url(host: configuration.host, port: port) }
