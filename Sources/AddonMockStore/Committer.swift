@@ -31,13 +31,16 @@ final class Committer: @unchecked Sendable {
     /// Whether the thread is there to commit; without it (before `start`, after `stop`) writers commit themselves.
     private var running = false
     private var thread: pthread_t?
-    /// The commit itself: returns the highest number it covered, and the error if it rolled back.
-    private let commit: () -> (UInt64, (any Error)?)
+    /// The commit itself: returns, in ascending order, through which number writes were settled and how (nil
+    /// for committed, else why they were rolled back). Usually one outcome; two when the transaction had been
+    /// abandoned earlier and a new one was committed.
+    typealias Outcome = (through: UInt64, error: (any Error)?)
+    private let commit: () -> [Outcome]
     /// At most how long a commit waits for requests still being answered (whose writes may join it): more
     /// writes per commit under load for at most this much latency. Zero commits as soon as there is a write.
     let gatherMicroseconds: UInt32
 
-    init(gatherMicroseconds: UInt32, commit: @escaping () -> (UInt64, (any Error)?)) {
+    init(gatherMicroseconds: UInt32, commit: @escaping () -> [Outcome]) {
         self.gatherMicroseconds = gatherMicroseconds
         self.commit = commit
         pthread_mutex_init(mutex, nil)
@@ -131,21 +134,23 @@ final class Committer: @unchecked Sendable {
 
     /// Commits the open transaction (on whichever thread calls it) and tells whoever waits on what it covered.
     private func commitOnce() {
-        let (upTo, error) = commit()
-        let due: [(number: UInt64, call: @Sendable ((any Error)?) -> Void)] = locked {
-            let from = settled + 1
-            settled = max(settled, upTo)
-            written = max(written, upTo)
-            if let error, from <= upTo {
-                failures.append((from...upTo, error))
-                if failures.count > 64 { failures.removeFirst(failures.count - 64) }
+        let outcomes = commit()
+        let due: [(call: @Sendable ((any Error)?) -> Void, error: (any Error)?)] = locked {
+            var due: [(call: @Sendable ((any Error)?) -> Void, error: (any Error)?)] = []
+            for outcome in outcomes where outcome.through > settled {
+                if let error = outcome.error {
+                    failures.append(((settled + 1)...outcome.through, error))
+                    if failures.count > 64 { failures.removeFirst(failures.count - 64) }
+                }
+                settled = outcome.through
+                due += callbacks.filter { $0.number <= settled }.map { ($0.call, outcome.error) }
+                callbacks.removeAll { $0.number <= settled }
             }
-            let due = callbacks.filter { $0.number <= upTo }
-            callbacks.removeAll { $0.number <= upTo }
+            written = max(written, settled)
             pthread_cond_broadcast(changed)
             return due
         }
-        for callback in due { callback.call(error) }
+        for callback in due { callback.call(callback.error) }
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -158,16 +163,25 @@ final class Committer: @unchecked Sendable {
 /// Lets a thread run writes without waiting for their commit: the HTTP layer holds the answer back instead,
 /// and serves other connections meanwhile. Writes outside `deferring` wait for their commit as before.
 public enum Acknowledgement {
+    /// One per thread, reused by every request it answers (no allocation per request).
     private final class Box {
+        var active = false
         var ticket: CommitTicket?
         var database: Database?
     }
 
-    nonisolated(unsafe) private static let key: pthread_key_t = {
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
-        pthread_key_create(&key, nil)
+        pthread_key_create(&key) { if let p = $0 { Unmanaged<Box>.fromOpaque(p).release() } }
         return key
     }()
+
+    private static var threadBox: Box {
+        if let p = pthread_getspecific(key) { return Unmanaged<Box>.fromOpaque(p).takeUnretainedValue() }
+        let box = Box()
+        pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
+        return box
+    }
 
     /// Threads inside `deferring`: requests being answered, any of which may still add a write.
     private static let inFlight = Atomic<Int>(0)
@@ -175,17 +189,19 @@ public enum Acknowledgement {
 
     /// Runs `body`; writes it makes are not waited for. Returns what to wait for before answering, if anything.
     public static func deferring<T>(_ body: () throws -> T) rethrows -> (T, PendingCommit?) {
-        let box = Box()
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, Unmanaged.passUnretained(box).toOpaque())
+        let box = threadBox
+        let outer = (box.active, box.ticket, box.database)
+        box.active = true
+        box.ticket = nil
+        box.database = nil
         inFlight.add(1, ordering: .sequentiallyConsistent)
         defer {
-            pthread_setspecific(key, previous)
+            (box.active, box.ticket, box.database) = outer
             // Sequentially consistent, with the waiter's count: either the committer sees no request in flight
             // or this thread sees it waiting (a missed wake-up would only cost the gathering time-out).
             if inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { quiet.signal() }
         }
-        let result = try withExtendedLifetime(box) { try body() }
+        let result = try body()
         guard let ticket = box.ticket, let database = box.database else { return (result, nil) }
         return (result, PendingCommit(database: database, ticket: ticket))
     }
@@ -194,6 +210,7 @@ public enum Acknowledgement {
     static func record(_ ticket: CommitTicket, of database: Database) -> Bool {
         guard let p = pthread_getspecific(key) else { return false }
         let box = Unmanaged<Box>.fromOpaque(p).takeUnretainedValue()
+        guard box.active else { return false }
         box.ticket = max(box.ticket ?? ticket, ticket)
         box.database = database
         return true

@@ -17,8 +17,24 @@ public final class Database: Sendable {
         let connection: Connection
         var inTransaction = false
         var lastTicket: UInt64 = 0
+        /// Writes (through this number) rolled back with their transaction before its commit, and why; they
+        /// are told so at the next commit.
+        var abandoned: Committer.Outcome?
         /// Called under the writer lock after each commit or rollback of the open transaction.
         var afterCommit: [@Sendable () -> Void] = []
+
+        /// Rolls back the whole open transaction (a savepoint could not be undone or released, or SQLite rolled
+        /// it back itself after an I/O error or a full disk): its writes fail together at the next commit.
+        mutating func abandon(because error: any Error) {
+            if connection.isInTransaction { try? connection.run("ROLLBACK") }
+            inTransaction = false
+            abandoned = (lastTicket, abandoned?.error ?? error)
+        }
+    }
+
+    /// What the writes of a transaction SQLite rolled back on its own are told.
+    public struct RolledBack: Error, CustomStringConvertible {
+        public var description: String { "SQLite rolled the transaction back (I/O error or full disk)" }
     }
 
     private let writer: Locked<Writer>
@@ -62,18 +78,24 @@ public final class Database: Sendable {
         let writer = Locked(Writer(connection: conn))
         self.writer = writer
         committer = Committer(gatherMicroseconds: gatherMicroseconds) {
-            writer.withLock { w -> (UInt64, (any Error)?) in
-                guard w.inTransaction else { return (w.lastTicket, nil) }
-                w.inTransaction = false
-                var failure: (any Error)?
-                do {
-                    try w.connection.run("COMMIT")
-                } catch {
-                    try? w.connection.run("ROLLBACK")
-                    failure = error
+            writer.withLock { w -> [Committer.Outcome] in
+                if w.inTransaction && !w.connection.isInTransaction { w.abandon(because: RolledBack()) }
+                var commitError: (any Error)?
+                if w.inTransaction {
+                    do {
+                        try w.connection.run("COMMIT")
+                        w.inTransaction = false
+                    } catch {
+                        w.abandon(because: error)
+                        commitError = error
+                    }
                 }
+                var outcomes: [Committer.Outcome] = []
+                if let abandoned = w.abandoned { outcomes.append(abandoned) }
+                if outcomes.last?.through != w.lastTicket { outcomes.append((w.lastTicket, commitError)) }
+                w.abandoned = nil
                 for call in w.afterCommit { call() }
-                return (w.lastTicket, failure)
+                return outcomes
             }
         }
         committer.start()
@@ -92,6 +114,7 @@ public final class Database: Sendable {
     public func write<T>(_ body: (Connection) throws -> T) throws -> T {
         let (result, ticket) = try writer.withLock { w throws -> (T, CommitTicket) in
             let conn = w.connection
+            if w.inTransaction && !conn.isInTransaction { w.abandon(because: RolledBack()) }
             if !w.inTransaction {
                 try conn.run("BEGIN IMMEDIATE")
                 w.inTransaction = true
@@ -102,11 +125,20 @@ public final class Database: Sendable {
                 result = try body(conn)
             } catch {
                 // Undo this write only; the others in the open transaction stand.
-                try conn.run("ROLLBACK TO write")
-                try conn.run("RELEASE write")
+                do {
+                    try conn.run("ROLLBACK TO write")
+                    try conn.run("RELEASE write")
+                } catch let undo {
+                    w.abandon(because: undo)
+                }
                 throw error
             }
-            try conn.run("RELEASE write")
+            do {
+                try conn.run("RELEASE write")
+            } catch {
+                w.abandon(because: error)
+                throw error
+            }
             w.lastTicket += 1
             return (result, CommitTicket(number: w.lastTicket))
         }

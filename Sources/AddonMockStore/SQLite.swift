@@ -168,6 +168,9 @@ public final class Connection {
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// False outside BEGIN ... COMMIT, including after SQLite rolled a transaction back on its own.
+    public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     /// Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back if it throws. The commit has happened
     /// (and is durable against a process crash in WAL mode) when this returns.
     public func transaction<T>(_ body: (Connection) throws -> T) throws -> T {

@@ -271,6 +271,27 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
         #expect(try committedIDs(tmp.path).count == 200)
     }
 
+    @Test func writesLostWithTheirTransactionAreToldSoAndLaterOnesStillCommit() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
+        // One "request" in flight the whole time (the outer deferring), so nothing is committed before the end.
+        let ((first, last), _) = try Acknowledgement.deferring { () throws -> (PendingCommit?, PendingCommit?) in
+            let (_, first) = try Acknowledgement.deferring { try db.write { try $0.insert(sampleInstance(id: "a")) } }
+            // As SQLite does after an I/O error or a full disk: the whole transaction is rolled back under us.
+            #expect(throws: SQLiteError.self) {
+                try db.write { conn in
+                    try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                    try conn.run("ROLLBACK")
+                }
+            }
+            let (_, last) = try Acknowledgement.deferring { try db.write { try $0.insert(sampleInstance(id: "c", scope: "c3")) } }
+            return (first, last)
+        }
+        #expect(throws: SQLiteError.self) { try #require(first).wait() }
+        try #require(last).wait()
+        #expect(try committedIDs(tmp.path) == ["c"])
+    }
+
     @Test func aFailedCommitIsReportedToEveryWriteItHeld() throws {
         struct DiskFull: Error {}
         let outcomes = Locked<[Bool]>([])
@@ -278,7 +299,8 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
         // The first commit fails (as on a full disk), the second succeeds.
         let committer = Committer(gatherMicroseconds: 0) {
             let n = attempts.withLock { $0 += 1; return $0 }
-            return n == 1 ? (2, DiskFull()) : (3, nil)
+            let outcome: Committer.Outcome = n == 1 ? (2, DiskFull()) : (3, nil)
+            return [outcome]
         }
         committer.start()
         defer { committer.stop() }

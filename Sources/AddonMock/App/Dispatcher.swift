@@ -69,31 +69,46 @@ final class Dispatcher: HTTPHandler {
         // thread serves other connections meanwhile, and the journal records the answer that was sent.
         var (response, commit) = Acknowledgement.deferring { answer(request, requestID: requestID, trace: trace, served: &served) }
         if request.method == "HEAD" { response.body = [] }
-        let finish = { @Sendable [self, served] (response: HTTPResponse) -> HTTPResponse in
-            var response = response
-            // Handlers never set it: appended, not replaced.
-            if !response.dropConnection { response.headers.add("X-Request-Id", requestID) }
-            let duration = monotonicMs() - started
-            let now = clock.now()
-            journal.record { sequence in
-                JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
-                             status: response.dropConnection ? 0 : response.status, durationMs: duration, requestID: requestID,
-                             service: served.service, route: served.route, resources: trace.resourceIDs, fault: served.fault)
-            }
-            logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(requestID)"])
-            return response
-        }
-        guard let commit else { return finish(response) }
-        let format = format(forPath: request.path)
-        response.hold = CommitHold(commit: commit, answer: response) { answer, failure in
-            guard let failure else { return finish(answer) }
-            return finish(self.error(APIError(.internalError, "the change could not be committed: \(failure)"), format))
-        }
+        let answered = Answered(request: request, requestID: requestID, started: started, trace: trace, served: served)
+        guard let commit else { return finish(response, answered) }
+        response.hold = CommitHold(commit: commit, answer: response, answered: answered, dispatcher: self)
         return response
     }
 
+    /// The request's answer as sent: with its request id, and recorded in the journal.
+    fileprivate func finish(_ response: HTTPResponse, _ answered: Answered) -> HTTPResponse {
+        var response = response
+        // Handlers never set it: appended, not replaced.
+        if !response.dropConnection { response.headers.add("X-Request-Id", answered.requestID) }
+        let duration = monotonicMs() - answered.started
+        let now = clock.now()
+        let request = answered.request
+        journal.record { sequence in
+            JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
+                         status: response.dropConnection ? 0 : response.status, durationMs: duration,
+                         requestID: answered.requestID, service: answered.served.service, route: answered.served.route,
+                         resources: answered.trace.resourceIDs, fault: answered.served.fault)
+        }
+        logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(answered.requestID)"])
+        return response
+    }
+
+    /// An answer whose commit failed: an internal error in the format of the request's service.
+    fileprivate func commitFailed(_ error: any Error, _ answered: Answered) -> HTTPResponse {
+        self.error(APIError(.internalError, "the change could not be committed: \(error)"), format(forPath: answered.request.path))
+    }
+
+    /// What `finish` needs of a request once its answer is decided, perhaps on another thread.
+    fileprivate struct Answered: @unchecked Sendable {
+        let request: HTTPRequest
+        let requestID: String
+        let started: Double
+        let trace: RequestTrace
+        let served: Served
+    }
+
     /// What the journal learns while a request is answered.
-    private struct Served: Sendable {
+    fileprivate struct Served: Sendable {
         var service: String?
         var route: String?
         var fault: String?
@@ -179,9 +194,12 @@ final class Dispatcher: HTTPHandler {
 private struct CommitHold: ResponseHold {
     let commit: PendingCommit
     let answer: HTTPResponse
-    let finish: @Sendable (HTTPResponse, (any Error)?) -> HTTPResponse
+    let answered: Dispatcher.Answered
+    let dispatcher: Dispatcher
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
-        commit.whenDone { failure in release(finish(answer, failure)) }
+        commit.whenDone { [self] failure in
+            release(dispatcher.finish(failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
+        }
     }
 }
