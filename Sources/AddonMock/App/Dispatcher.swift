@@ -66,8 +66,14 @@ final class Dispatcher: HTTPHandler {
         let trace = RequestTrace()
         var served = Served()
         // A write's answer is sent once the write is committed (a 200 is a promise it survives a crash); the
-        // thread serves other connections meanwhile, and the journal records the answer that was sent.
-        var (response, commit) = Acknowledgement.deferring { answer(request, requestID: requestID, trace: trace, served: &served) }
+        // thread serves other connections meanwhile, and the journal records the answer that was sent. Reads
+        // (GET, HEAD) write nothing: they skip that bookkeeping, and a commit does not wait for them to finish.
+        var (response, commit): (HTTPResponse, PendingCommit?)
+        if request.method == "GET" || request.method == "HEAD" {
+            (response, commit) = (answer(request, requestID: requestID, trace: trace, served: &served), nil)
+        } else {
+            (response, commit) = Acknowledgement.deferring { answer(request, requestID: requestID, trace: trace, served: &served) }
+        }
         if request.method == "HEAD" { response.body = [] }
         let answered = Answered(request: request, requestID: requestID, started: started, trace: trace, served: served)
         guard let commit else { return finish(response, answered) }
