@@ -59,6 +59,9 @@ public final class Database: Sendable {
             try conn.execute("PRAGMA journal_mode=WAL")
         }
         try conn.execute("PRAGMA foreign_keys=ON")
+        // Another connection (the reader, the checkpointer) may hold the log's write lock for an instant: when it
+        // finds the shared log index mid-update it takes that lock to read it safely. Wait instead of failing.
+        try conn.execute("PRAGMA busy_timeout=5000")
         try Migrations.apply(on: conn, from: Int(version))
         // NORMAL in WAL mode: a commit survives the process being killed (the WAL is in the OS cache);
         // only a power loss could drop the last commits. That is the contract (kill -9 loses nothing
