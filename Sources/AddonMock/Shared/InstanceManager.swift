@@ -2,7 +2,8 @@ import AddonMockCore
 import AddonMockStore
 
 /// Runs the lifecycle engine over the store for every service. Reads derive the state from record + clock
-/// without writing; writes first settle the record they touch, then commit, and only then return.
+/// without writing; writes first settle the record they touch, then are committed (`Database.write`) before
+/// whoever made them is answered.
 ///
 /// Single-instance reads go through an `InstanceCache`; every change to a row goes through `save`, `add` or
 /// `remove` here, which is what keeps that cache true. Nothing else in the process writes instance rows.
