@@ -110,6 +110,14 @@ class Worker:
             self.server_errors.append(f"{method} {path} -> {status} {str(data)[:300]}")
         return status, data
 
+    def change(self, client, key, before, after, what, method, path, body=None, content_type="application/json",
+               shows=lambda answer: True):
+        """A write expected to succeed: a 200 whose body `shows` the change, then its effect on the model."""
+        status, answer = self.call(client, method, path, body, content_type)
+        if status is not None:
+            self.expect(status == 200 and shows(answer), f"{what}: {status} {answer}")
+        self.settle(key, before, after, status is not None)
+
     def expect(self, ok, what):
         if not ok:
             raise Failure(what)
@@ -155,12 +163,10 @@ class Worker:
                 self.expect(listed.get(uid) == version, f"list {cluster} shows {listed}, expected {uid} at {version}")
         elif roll < 0.75:
             target = self.rng.choice([v for v in versions if v != version])
-            status, body = self.call(client, "PUT", path, {
+            self.change(client, key, state, (uid, target), f"upgrade {uid}", "PUT", path, {
                 "kind": "Addon", "apiVersion": "v3",
-                "spec": {"clusterID": cluster, "addonTemplateName": template, "version": target, "values": {}}})
-            if status is not None:
-                self.expect(status == 200 and body["spec"]["version"] == target, f"upgrade {uid}: {status} {body}")
-            self.settle(key, state, (uid, target), status is not None)
+                "spec": {"clusterID": cluster, "addonTemplateName": template, "version": target, "values": {}}},
+                shows=lambda answer: answer["spec"]["version"] == target)
         elif roll < 0.85:
             status, body = self.call(client, "POST", f"{path}/operation/rollback", {"clusterID": cluster})
             if status is None:
@@ -171,10 +177,7 @@ class Worker:
             else:
                 self.expect(status == 400 or status == 409, f"rollback {uid}: {status} {body}")
         else:
-            status, body = self.call(client, "DELETE", f"{path}?cluster_id={cluster}")
-            if status is not None:
-                self.expect(status == 200, f"delete {uid}: {status} {body}")
-            self.settle(key, state, self.ABSENT, status is not None)
+            self.change(client, key, state, self.ABSENT, f"delete {uid}", "DELETE", f"{path}?cluster_id={cluster}")
 
     def plugin_step(self, client):
         pool = self.rng.choice(self.pools)
@@ -187,11 +190,8 @@ class Worker:
         versions = PLUGINS[template]
         if state == self.ABSENT:
             version = self.rng.choice(versions)
-            status, body = self.call(client, "POST", base, {
+            self.change(client, key, state, (None, version), f"create {template} in {pool}", "POST", base, {
                 "apiVersion": "v2", "kind": "Plugin", "spec": {"template": {"name": template, "version": version}}})
-            if status is not None:
-                self.expect(status == 200, f"create {template} in {pool}: {status} {body}")
-            self.settle(key, state, (None, version), status is not None)
             return
         _, version = state
         roll = self.rng.random()
@@ -202,20 +202,14 @@ class Worker:
                             and body["status"]["phase"] == SETTLED_PLUGIN, f"show plug-in {template}: {status} {body}")
         elif roll < 0.7:
             target = self.rng.choice(versions)
-            status, body = self.call(client, "PATCH", f"{base}/{template}",
-                                     {"spec": {"template": {"version": target}}}, "application/merge-patch+json")
-            if status is not None:
-                self.expect(status == 200, f"patch {template}: {status} {body}")
-            self.settle(key, state, (None, target), status is not None)
+            self.change(client, key, state, (None, target), f"patch {template}", "PATCH", f"{base}/{template}",
+                        {"spec": {"template": {"version": target}}}, "application/merge-patch+json")
         elif roll < 0.8:
             status, body = self.call(client, "GET", f"/v2/{PROJECT}/plugintemplates")
             if status is not None:
                 self.expect(status == 200 and body["items"], f"plug-in templates: {status} {body}")
         else:
-            status, body = self.call(client, "DELETE", f"{base}/{template}")
-            if status is not None:
-                self.expect(status == 200, f"delete plug-in {template}: {status} {body}")
-            self.settle(key, state, self.ABSENT, status is not None)
+            self.change(client, key, state, self.ABSENT, f"delete plug-in {template}", "DELETE", f"{base}/{template}")
 
     # --- verification --------------------------------------------------------------------------------------
     def observe(self, client):
