@@ -44,13 +44,19 @@ import Glibc
         return (server, try server.start())
     }
 
+    /// Sends `request` on a new connection and returns once the server holds its answer.
+    func held(_ request: String, port: UInt16, _ handler: GatedHandler) throws -> RawHTTPConnection {
+        let connection = try RawHTTPConnection(port: port)
+        try connection.sendRaw(Array(request.utf8))
+        try handler.waitUntilHeld(1)
+        return connection
+    }
+
     @Test func aHeldAnswerWaitsWhileTheSameThreadServesOthers() throws {
         let handler = GatedHandler()
         let (server, port) = try started(handler)
         defer { server.stop() }
-        let heldConnection = try RawHTTPConnection(port: port)
-        try heldConnection.sendRaw(Array("GET /held HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        try handler.waitUntilHeld(1)
+        let heldConnection = try held("GET /held HTTP/1.1\r\nHost: x\r\n\r\n", port: port, handler)
 
         let other = try RawHTTPConnection(port: port)
         #expect(try other.send("GET", "/free").text == "answer for /free")
@@ -67,9 +73,7 @@ import Glibc
         let handler = GatedHandler()
         let (server, port) = try started(handler)
         defer { server.stop() }
-        let connection = try RawHTTPConnection(port: port)
-        try connection.sendRaw(Array("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".utf8))
-        try handler.waitUntilHeld(1)
+        let connection = try held("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", port: port, handler)
         handler.releaseAll(with: .text(500, "the change could not be committed"))
         let r = try connection.readResponse()
         #expect(r.status == 500)
@@ -79,20 +83,17 @@ import Glibc
     @Test func stopWaitsForHeldAnswersAndANoLongerRunningServerIgnoresLateReleases() throws {
         let handler = GatedHandler()
         let (server, port) = try started(handler)
-        let connection = try RawHTTPConnection(port: port)
-        try connection.sendRaw(Array("GET /held HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        try handler.waitUntilHeld(1)
+        let connection = try held("GET /held HTTP/1.1\r\nHost: x\r\n\r\n", port: port, handler)
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { handler.releaseAll() }
         server.stop()
+        withExtendedLifetime(connection) {}   // the client stays connected while the server stops
         #expect(handler.waiting == 0)
 
         // A connection still held when the wait runs out: stop answers it 503 (never the unreleased answer)
         // and goes on; a later release does nothing.
         let second = HTTPServer(options: .init(host: "127.0.0.1", port: 0, threads: 1), handler: handler)
         let secondPort = try second.start()
-        let late = try RawHTTPConnection(port: secondPort)
-        try late.sendRaw(Array("GET /held-forever HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
-        try handler.waitUntilHeld(1)
+        let late = try held("GET /held-forever HTTP/1.1\r\nHost: x\r\n\r\n", port: secondPort, handler)
         second.stop()
         if let answer = try? late.readResponse() { #expect(answer.status == 503) }
         handler.releaseAll()
