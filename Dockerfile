@@ -1,23 +1,25 @@
 # Build stage: the Swift toolchain plus the C libraries' headers. Versions are pinned to Debian 12 (bookworm);
-# the `+deb12u*` globs follow Debian's security updates without unpinning the release.
+# the `+deb12u*` globs follow Debian's point and security updates without unpinning the release.
+# scripts/check-image (run by scripts/test) checks on every run that each pin still resolves.
 FROM swift:6.3.1-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libmicrohttpd-dev=0.9.75-6 'libsqlite3-dev=3.40.1-2+deb12u*' pkg-config=1.8.1-1 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Package.swift names exact dependency versions, so two builds of one commit get the same code. Package.resolved
+# stays out: its revisions are those of the package mirror the project is developed against, which a build
+# elsewhere would refuse as "does not match previously recorded value" (docs/docker.md).
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY fixtures ./fixtures
 RUN swift build -c release --static-swift-stdlib --product addonmock \
  && install -m 0755 "$(swift build -c release --show-bin-path)/addonmock" /usr/local/bin/addonmock
 
-# Runtime stage: only the shared libraries the binary links (and curl for the health check), a non-root user
-# owning /data.
+# Runtime stage: only the shared libraries the binary links, and a non-root user owning /data.
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      libmicrohttpd12=0.9.75-6 'libsqlite3-0=3.40.1-2+deb12u*' 'curl=7.88.1-10+deb12u*' 'ca-certificates=2025*' \
+ && apt-get install -y --no-install-recommends libmicrohttpd12=0.9.75-6 'libsqlite3-0=3.40.1-2+deb12u*' \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 addonmock \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data addonmock \
@@ -25,14 +27,16 @@ RUN apt-get update \
 COPY --from=build /usr/local/bin/addonmock /usr/local/bin/addonmock
 USER 10001:10001
 WORKDIR /data
-# Every flag has an ADDONMOCK_* twin (see the README's Configuration table); these are the image's defaults.
+# Every flag has an ADDONMOCK_* twin (docs/configuration.md); these are the image's defaults. The server writes
+# its URL to the address file, so the health check finds it however the port was given (`serve --port 9000`).
 ENV ADDONMOCK_HOST=0.0.0.0 \
     ADDONMOCK_PORT=8080 \
     ADDONMOCK_DB=/data/addonmock.sqlite \
-    ADDONMOCK_PROFILE=realistic
+    ADDONMOCK_PROFILE=realistic \
+    ADDONMOCK_ADDRESS_FILE=/tmp/addonmock.address
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=2s --start-period=2s --retries=3 \
-  CMD ["sh", "-c", "curl -fsS \"http://127.0.0.1:${ADDONMOCK_PORT}/_mock/health\" || exit 1"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=2s --retries=3 \
+  CMD ["/usr/local/bin/addonmock", "health"]
 ENTRYPOINT ["/usr/local/bin/addonmock"]
 CMD ["serve"]

@@ -7,10 +7,12 @@ let package = Package(
     products: [
         .executable(name: "addonmock", targets: ["addonmock"]),
     ],
+    // Exact versions: an application builds the same code wherever it is built. Package.resolved records the
+    // revisions too, but only of the package mirror it was resolved against (see docs/docker.md).
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
         // System libraries (Debian: libmicrohttpd-dev, libsqlite3-dev).

@@ -15,7 +15,7 @@ struct Root: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "addonmock",
         abstract: "A local emulator of Huawei Cloud's CCE add-on and ModelArts pool plug-in APIs.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Health.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -33,6 +33,8 @@ struct Serve: ParsableCommand {
     @Option(help: "none | token | aksk: how clients of the emulated APIs authenticate (ADDONMOCK_AUTH, default none).") var auth: String?
     @Option(help: "AK:SK or AK:SK:PROJECT accepted in aksk mode; repeatable (ADDONMOCK_CREDENTIALS, comma-separated).")
     var credentials: [String] = []
+    @Option(help: "Write the URL the server listens on to this file once ready, and remove it on stop; `addonmock health` reads it (ADDONMOCK_ADDRESS_FILE).")
+    var addressFile: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -47,8 +49,9 @@ struct Serve: ParsableCommand {
         do {
             config = try Configuration.resolve(
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
-                                  seed: seed, logLevel: logLevel, auth: auth, credentials: credentials),
-                environment: environment())
+                                  seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
+                                  addressFile: addressFile),
+                environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")
             Glibc.exit(2)
@@ -79,17 +82,67 @@ struct Serve: ParsableCommand {
         app.stop()
         logger.info("stopped")
     }
+}
 
-    private func environment() -> [String: String] {
-        var env: [String: String] = [:]
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
-            p += 1
+/// The container health check: no curl, no shell, and right however `serve` was given its port.
+struct Health: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exit 0 if a server answers GET /_mock/health with 200, else print why and exit 1.",
+        discussion: """
+            Where to look, first match wins: --url; the address file that `serve --address-file` writes \
+            (--address-file or ADDONMOCK_ADDRESS_FILE); --host/--port or ADDONMOCK_HOST/ADDONMOCK_PORT, as `serve` \
+            reads them (0.0.0.0 and :: are reached through loopback).
+            """)
+
+    @Option(help: "http://HOST:PORT of the server.") var url: String?
+    @Option(help: "The file `serve --address-file` writes (ADDONMOCK_ADDRESS_FILE).") var addressFile: String?
+    @Option(help: "ADDONMOCK_HOST, default 127.0.0.1.") var host: String?
+    @Option(help: "ADDONMOCK_PORT, default 8080.") var port: String?
+    @Option(help: "Milliseconds to wait for the answer.") var timeoutMs: Int32 = 2000
+
+    func run() throws {
+        let env = processEnvironment()
+        let target: HealthProbe.Target
+        if let url {
+            guard let t = HealthProbe.target(fromURL: url) else { fail("--url must be http://HOST:PORT, got \"\(url)\"", code: 2) }
+            target = t
+        } else if let file = addressFile ?? env["ADDONMOCK_ADDRESS_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            guard let text = readText(file) else { fail("no server has written \(file) (not started, or stopped)") }
+            guard let t = HealthProbe.target(fromURL: text) else { fail("\(file) does not hold a server URL") }
+            target = t
+        } else {
+            let portText = port ?? env["ADDONMOCK_PORT"].flatMap { $0.isEmpty ? nil : $0 } ?? "8080"
+            guard let p = UInt16(portText), p > 0 else { fail("the port must be a number from 1 to 65535, got \"\(portText)\"", code: 2) }
+            let h = host ?? env["ADDONMOCK_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+            target = HealthProbe.Target(host: HealthProbe.connectable(h), port: p)
         }
-        return env
+        if let problem = HealthProbe.check(target, timeoutMs: max(1, timeoutMs)) { fail(problem) }
     }
+
+    private func fail(_ line: String, code: Int32 = 1) -> Never {
+        printError("addonmock health: \(line)")
+        Glibc.exit(code)
+    }
+
+    private func readText(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var buffer = [CChar](repeating: 0, count: 512)
+        guard fgets(&buffer, Int32(buffer.count), f) != nil else { return nil }
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return line.hasSuffix("\n") ? String(line.dropLast()) : line
+    }
+}
+
+func processEnvironment() -> [String: String] {
+    var env: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let s = String(cString: entry)
+        if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
+        p += 1
+    }
+    return env
 }
 
 // Usage errors exit with 2 and one line, like start-up errors; --help still prints help and exits 0.

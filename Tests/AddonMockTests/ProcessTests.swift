@@ -103,6 +103,77 @@ import Testing
     }
 }
 
+/// `addonmock health`, the container health check: it finds the server however its port was given.
+@Suite struct HealthCommandTests {
+    @Test func followsTheAddressFileTheServerWritesAndRemoves() throws {
+        let dir = TempDirectory()
+        let file = dir.file("address")
+        let server = try ServerProcess(["--port", "0", "--db", ":memory:", "--address-file", file])
+        #expect(try String(contentsOfFile: file, encoding: .utf8) == "http://127.0.0.1:\(server.port)\n")
+        let byFlag = try ServerProcess.run(["health", "--address-file", file])
+        #expect(byFlag.status == 0, "stderr: \(byFlag.stderr)")
+        #expect(byFlag.stdout.isEmpty && byFlag.stderr.isEmpty)
+        #expect(try ServerProcess.run(["health"], environment: ["ADDONMOCK_ADDRESS_FILE": file]).status == 0)
+        // The address file wins over ADDONMOCK_PORT, which names a port nobody listens on.
+        #expect(try ServerProcess.run(["health"], environment: ["ADDONMOCK_ADDRESS_FILE": file, "ADDONMOCK_PORT": "1"]).status == 0)
+
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        #expect(!dir.exists("address"), "a stopped server leaves no address behind")
+        let after = try ServerProcess.run(["health", "--address-file", file])
+        #expect(after.status == 1)
+        #expect(after.stderr == "addonmock health: no server has written \(file) (not started, or stopped)\n")
+    }
+
+    @Test func readsTheSameHostAndPortAsServe() throws {
+        let server = try ServerProcess(["--port", "0", "--host", "0.0.0.0", "--db", ":memory:"])
+        #expect(try ServerProcess.run(["health", "--port", "\(server.port)"]).status == 0)
+        #expect(try ServerProcess.run(["health"], environment: ["ADDONMOCK_HOST": "0.0.0.0", "ADDONMOCK_PORT": "\(server.port)"]).status == 0)
+        #expect(try ServerProcess.run(["health", "--url", "http://127.0.0.1:\(server.port)"]).status == 0)
+    }
+
+    @Test(arguments: [
+        (["health", "--port", "1"], Int32(1), "addonmock health: nothing answers at 127.0.0.1:1 (Connection refused)"),
+        (["health", "--url", "localhost:8080"], Int32(2), "addonmock health: --url must be http://HOST:PORT, got \"localhost:8080\""),
+        (["health", "--port", "0"], Int32(2), "addonmock health: the port must be a number from 1 to 65535, got \"0\""),
+    ])
+    func failsWithOneLineSayingWhy(arguments: [String], status: Int32, line: String) throws {
+        let r = try ServerProcess.run(arguments)
+        #expect(r.status == status)
+        #expect(r.stderr == line + "\n")
+    }
+
+    @Test func anAnswerOtherThan200IsUnhealthy() throws {
+        // A listener that answers every request with a 503, like a server that is stopping.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { p in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                guard bind(listener, $0, length) == 0, listen(listener, 1) == 0, getsockname(listener, $0, &length) == 0 else {
+                    throw TestHTTPError(description: "cannot listen")
+                }
+            }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        let answered = Thread {
+            let c = accept(listener, nil, nil)
+            var buffer = [UInt8](repeating: 0, count: 1024)
+            _ = read(c, &buffer, buffer.count)
+            let answer = Array("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+            _ = write(c, answer, answer.count)
+            close(c)
+        }
+        answered.start()
+        let r = try ServerProcess.run(["health", "--port", "\(port)"])
+        #expect(r.status == 1)
+        #expect(r.stderr == "addonmock health: 127.0.0.1:\(port) answered HTTP/1.1 503 Service Unavailable\n")
+    }
+}
+
 /// Persistence across restarts, including SIGKILL at awkward moments.
 @Suite struct RestartTests {
     /// A catalog with one template whose install takes `seconds`, no jitter, so timing is exact.

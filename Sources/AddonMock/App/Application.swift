@@ -100,6 +100,11 @@ public final class Application: Sendable {
         sweeper = Ticker(label: "addonmock.sweeper", intervalMs: 250) { [manager] in
             do { try manager.sweep() } catch { logger.error("sweep failed: \(error)") }
         }
+        if let file = configuration.addressFile, let reason = Self.writeAtomically(file, Array((url + "\n").utf8)) {
+            server.stop()
+            sweeper.stop()
+            throw StartupError(message: "--address-file \(file): cannot write it (\(reason)); pick a writable path")
+        }
     }
 
     /// Answers one request exactly as the server would, without a socket (in-process fuzzing drives this):
@@ -130,6 +135,24 @@ public final class Application: Sendable {
         server.stop()
         sweeper.stop()
         manager.database.checkpoint()
+        if let file = configuration.addressFile { unlink(file) }
+    }
+
+    /// Written beside its final name, then renamed: a reader sees the old file or the whole new one.
+    /// Returns why it failed, or nil.
+    static func writeAtomically(_ path: String, _ bytes: [UInt8]) -> String? {
+        let temporary = path + ".\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let failure = written == bytes.count ? nil : String(cString: strerror(errno))
+        close(fd)
+        guard failure == nil, rename(temporary, path) == 0 else {
+            let reason = failure ?? String(cString: strerror(errno))
+            unlink(temporary)
+            return reason
+        }
+        return nil
     }
 
     static func loadCatalog(file: String, builtIn: [UInt8], directory: String?) throws(StartupError) -> Catalog {

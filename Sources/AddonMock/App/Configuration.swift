@@ -40,6 +40,8 @@ public struct Configuration: Sendable, Equatable {
     public var seedWasRandom: Bool
     public var auth: AuthMode = .none
     public var credentials: [Credential] = []
+    /// Where the server writes its URL once listening (for `addonmock health` in a container); nil: nowhere.
+    public var addressFile: String?
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -63,10 +65,11 @@ public struct CommandLineValues: Sendable {
     public var auth: String?
     /// Repeated `--credentials`; empty when none were given.
     public var credentials: [String]
+    public var addressFile: String?
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
                 fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
-                credentials: [String] = []) {
+                credentials: [String] = [], addressFile: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -76,6 +79,7 @@ public struct CommandLineValues: Sendable {
         self.logLevel = logLevel
         self.auth = auth
         self.credentials = credentials
+        self.addressFile = addressFile
     }
 }
 
@@ -163,15 +167,21 @@ extension Configuration {
         }
 
         let fixtures = pick(flags.fixtures, "fixtures")?.value
+        var addressFile: String?
+        if let (v, source) = pick(flags.addressFile, "address-file") {
+            guard !v.isEmpty else { throw ConfigurationError(message: "\(source) must name a file") }
+            addressFile = v
+        }
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
                              logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
-                             sources: sources)
+                             addressFile: addressFile, sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).
     public var summary: String {
         "host=\(host) port=\(port) db=\(database) profile=\(profile.rawValue) fixtures=\(fixtures ?? "built-in") seed=\(seed)\(seedWasRandom ? " (random)" : "") log-level=\(logLevel) auth=\(auth.rawValue)"
             + (credentials.isEmpty ? "" : " credentials=" + credentials.map(\.masked).joined(separator: ","))
+            + (addressFile.map { " address-file=\($0)" } ?? "")
     }
 }
 

@@ -398,6 +398,7 @@ struct ControlService: EmulatedService {
         setting("log-level") { w.string(c.logLevel) }
         setting("auth") { w.string(c.auth.rawValue) }
         setting("credentials") { w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray() }
+        setting("address-file") { w.optionalString(c.addressFile) }
         w.endObject()
         w.key("journalCapacity"); w.number(Int64(journal.capacity))
         w.field("seedFile", seeder != nil)
