@@ -20,6 +20,12 @@ public struct PathParameters: Sendable {
 
     /// The value of `{name}`; empty when the route has no such parameter.
     public subscript(name: String) -> String { value(name) ?? "" }
+
+    /// The first parameter whose value `isValid` refuses, in path order.
+    public func first(failing isValid: (String) -> Bool) -> (name: String, value: String)? {
+        for (i, v) in values.enumerated() where !isValid(v) { return (names[i], v) }
+        return nil
+    }
 }
 
 /// What the router found for a method and path.

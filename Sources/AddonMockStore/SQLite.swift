@@ -51,7 +51,14 @@ public final class Statement {
             switch v {
             case .null: try check(sqlite3_bind_null(handle, idx))
             case .integer(let n): try check(sqlite3_bind_int64(handle, idx, n))
-            case .text(let s): try check(sqlite3_bind_text(handle, idx, s, -1, transient))
+            // Bound with their byte length, never as C strings: a NUL inside a value is kept, not a terminator
+            // that would let "victim\0other" match (or be stored as) "victim".
+            case .text(var s):
+                try check(s.withUTF8 { bytes in
+                    bytes.isEmpty ? sqlite3_bind_text(handle, idx, "", 0, transient)
+                        : sqlite3_bind_text(handle, idx, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                            Int32(bytes.count), transient)
+                })
             case .utf8(let b) where b.isEmpty: try check(sqlite3_bind_text(handle, idx, "", 0, transient))
             case .utf8(let b):
                 try check(b.withUnsafeBytes {

@@ -119,6 +119,24 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
 
     init() throws { db = try Database(path: ":memory:") }
 
+    /// Text is bound by its byte length: a NUL is part of the value, never a terminator that aliases a prefix.
+    @Test func textWithANulIsStoredWholeAndMatchesOnlyItself() throws {
+        let tmp = TempDatabase()
+        do {
+            let db = try Database(path: tmp.path)
+            var odd = sampleInstance(id: "with\0nul", scope: "victim\0other")
+            odd.reason = "Bad\0Tail"
+            try db.write { try $0.insert(sampleInstance(id: "with", scope: "victim")) }
+            try db.write { try $0.insert(odd) }
+        }
+        let db = try Database(path: tmp.path)
+        #expect(try db.read { try $0.instance(id: "with\0nul") }?.reason == "Bad\0Tail")
+        #expect(try db.read { try $0.instance(id: "with") }?.scope == "victim")
+        #expect(try db.read { try $0.instances(service: .cce, scope: "victim") }.map(\.id) == ["with"])
+        #expect(try db.read { try $0.instances(service: .cce, scope: "victim\0other") }.map(\.id) == ["with\0nul"])
+        #expect(try db.read { try $0.instance(id: "with\0") } == nil)
+    }
+
     @Test func roundTripsEveryField() throws {
         let i = sampleInstance(id: "x")
         try db.write { try $0.insert(i) }

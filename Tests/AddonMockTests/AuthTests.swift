@@ -20,8 +20,9 @@ import Testing
     }
 
     static func request(_ method: String, _ path: String, _ query: [(String, String)], body: String = "",
-                        extraHeaders: [(String, String)] = [], signedHeaders: String, signature: String) -> HTTPRequest {
-        var headers = HTTPHeaders([("Content-Type", "application/json"), ("User-Agent", "huaweicloud-usdk-python/3.0"),
+                        contentType: String = "application/json", extraHeaders: [(String, String)] = [],
+                        signedHeaders: String, signature: String) -> HTTPRequest {
+        var headers = HTTPHeaders([("Content-Type", contentType), ("User-Agent", "huaweicloud-usdk-python/3.0"),
                                    ("X-Sdk-Date", "20261122T100000Z"), ("Host", "127.0.0.1:8080")] + extraHeaders)
         headers.add("Authorization", "SDK-HMAC-SHA256 Access=TESTAK0000000000, SignedHeaders=\(signedHeaders), Signature=\(signature)")
         return HTTPRequest(method: method, path: path, query: query.map { (name: $0.0, value: $0.1) }, headers: headers, body: Array(body.utf8))
@@ -31,6 +32,7 @@ import Testing
                                    signedHeaders: "content-type;host;user-agent;x-sdk-date",
                                    signature: "6045e13b303ab3533a90aee3b0db64d11d8d7177ed0e9338a6da04e2089e6fe6")
     static let installBody = #"{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c1", "values": {}, "addonTemplateName": "coredns"}}"#
+    static let otherClusterBody = #"{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c3", "values": {}, "addonTemplateName": "coredns"}}"#
     static let install = request("POST", "/api/v3/addons", [], body: installBody,
                                  extraHeaders: [("X-Project-Id", "0123456789abcdef0123456789abcdef")],
                                  signedHeaders: "content-type;host;user-agent;x-project-id;x-sdk-date",
@@ -39,7 +41,21 @@ import Testing
                                 signedHeaders: "content-type;host;user-agent;x-sdk-date",
                                 signature: "c335032a2e21843531d70f0c0edb6a37b66618730a5e268e091310533882ae3c")
 
-    @Test(arguments: [templates, install, delete])
+    /// The SDK's signer sends `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` (signed) for a Content-Type other than JSON.
+    static let mergePatchBody = #"{"spec": {"template": {"version": "2.0"}}}"#
+    static let unsignedPatch = request("PATCH", "/v2/p/pools/pool1/plugins/volcano", [], body: mergePatchBody,
+                                       contentType: "application/merge-patch+json",
+                                       extraHeaders: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")],
+                                       signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
+                                       signature: "a7cebe644e31a21ee629471d07a2050bf695df64475bfe4139f8468922c1c8e8")
+    /// A caller may set the header to the body's hash itself; the signer then signs it and uses it verbatim.
+    static let installBodyHash = "5db1344868f590ba459cd7aa3228dacb7fd5649abda4dd95e51cf863d4c0b096"
+    static let hashedInstall = request("POST", "/api/v3/addons", [], body: installBody,
+                                       extraHeaders: [("X-Sdk-Content-Sha256", installBodyHash)],
+                                       signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
+                                       signature: "6e7c7f10cfc87c017c9370d22ef7a841016411575ad3dba0d1f33536bc8575f5")
+
+    @Test(arguments: [templates, install, delete, unsignedPatch, hashedInstall])
     func acceptsWhatTheSDKSigned(request: HTTPRequest) throws {
         #expect(try authenticator().authenticate(request) == Self.credential)
     }
@@ -61,6 +77,38 @@ import Testing
         body[body.count - 3] ^= 0x20
         let tampered = HTTPRequest(method: r.method, path: r.path, query: r.query, headers: r.headers, body: body)
         #expect(failure(tampered)?.contains("the signature does not match") == true)
+    }
+
+    func replacing(_ r: HTTPRequest, body: String? = nil, headers: [(String, String)] = []) -> HTTPRequest {
+        var h = r.headers
+        for (name, value) in headers { h.set(name, value) }
+        return HTTPRequest(method: r.method, path: r.path, query: r.query, headers: h, body: body.map { Array($0.utf8) } ?? r.body)
+    }
+
+    /// The bypass found in review: sign one body, send another, and claim the first body's hash in an unsigned
+    /// `X-Sdk-Content-Sha256`. The claim is not signed, so the body's own hash is used: 401.
+    @Test func anUnsignedPayloadHashClaimIsIgnored() {
+        let otherBody = Self.otherClusterBody
+        let claimed = SDKSignature.hexSHA256(Array(Self.installBody.utf8))
+        let forged = replacing(Self.install, body: otherBody, headers: [("X-Sdk-Content-Sha256", claimed)])
+        #expect(failure(forged)?.contains("the signature does not match") == true)
+        #expect(failure(replacing(Self.install, headers: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")])) == nil,
+                "an unsigned claim changes nothing: the real body still verifies")
+    }
+
+    @Test func aSignedPayloadHashMustBeTheBodysHash() {
+        let otherBody = Self.otherClusterBody
+        #expect(failure(replacing(Self.hashedInstall, body: otherBody)) ==
+                "authentication failed: X-Sdk-Content-Sha256 is not the SHA-256 of the body: the body changed after signing")
+    }
+
+    @Test func unsignedPayloadOnlyWhereTheSignerSendsIt() {
+        // Declared JSON: the signer would have hashed the body.
+        let json = replacing(Self.unsignedPatch, headers: [("Content-Type", "application/json")])
+        #expect(failure(json)?.contains("UNSIGNED-PAYLOAD is accepted only with a signed Content-Type other than JSON") == true)
+        // The merge-patch body is not covered, as with the real gateway; the signed Content-Type still is.
+        #expect(failure(replacing(Self.unsignedPatch, body: #"{"spec": {}}"#)) == nil)
+        #expect(failure(replacing(Self.unsignedPatch, headers: [("Content-Type", "text/plain")]))?.contains("the signature does not match") == true)
     }
 
     @Test func changedQueryPathOrMethodIsRejected() {
@@ -106,10 +154,16 @@ import Testing
     @Test func projectScopedCredentials() throws {
         let auth = authenticator()
         let scoped = Credential(accessKey: "A", secretKey: "s", project: "p1")
-        #expect(throws: Never.self) { try auth.authorize(scoped, project: "p1") }
-        #expect(throws: Never.self) { try auth.authorize(scoped, project: nil) }
-        #expect(throws: Never.self) { try auth.authorize(Self.credential, project: "anything") }
-        #expect(throws: APIError.self) { try auth.authorize(scoped, project: "p2") }
+        func naming(_ header: String?) -> HTTPRequest {
+            HTTPRequest(method: "GET", path: "/", query: [], headers: HTTPHeaders(header.map { [("X-Project-Id", $0)] } ?? []), body: [])
+        }
+        #expect(throws: Never.self) { try auth.authorize(scoped, request: naming(nil), pathProject: "p1") }
+        #expect(throws: Never.self) { try auth.authorize(scoped, request: naming("p1"), pathProject: nil) }
+        #expect(throws: Never.self) { try auth.authorize(scoped, request: naming(nil), pathProject: nil) }
+        #expect(throws: Never.self) { try auth.authorize(Self.credential, request: naming("x"), pathProject: "anything") }
+        #expect(throws: APIError.self) { try auth.authorize(scoped, request: naming(nil), pathProject: "p2") }
+        #expect(throws: APIError.self) { try auth.authorize(scoped, request: naming("p2"), pathProject: nil) }
+        #expect(throws: APIError.self) { try auth.authorize(scoped, request: naming("p2"), pathProject: "p1") }
     }
 }
 

@@ -23,3 +23,65 @@ import Testing
         #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } })
     }
 }
+
+/// Every identifier position refuses what no real id holds (NUL, control characters, spaces, slashes, non-ASCII)
+/// with a 400 in the service's format naming the field, and nothing aliases: "victim\0other" is never "victim".
+@Suite struct IdentifierValidationTests {
+    let server: TestServer
+    let victim: String
+
+    init() throws {
+        server = try TestServer(profile: .instant)
+        let installed = try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "victim"))
+        victim = try #require(try installed.json().string("metadata.uid"))
+        #expect(try server.request("POST", "/v2/proj1/pools/pool1/plugins", body: PluginBodies.create("gpu-driver")).status == 200)
+    }
+
+    func expectRefused(_ method: String, _ target: String, headers: [(String, String)] = [], body: String? = nil,
+                       code: String, naming field: String) throws {
+        let r = try server.request(method, target, headers: headers, body: body)
+        #expect(r.status == 400, "\(method) \(target): \(r.text)")
+        let json = try r.json()
+        #expect(json.string("error_code") == code, "\(method) \(target)")
+        #expect(json.string("error_msg")?.contains("\(field) ") == true && json.string("error_msg")?.contains("is not a valid identifier: use 1 to 64 characters from A-Z a-z 0-9 - _ .") == true,
+                "\(method) \(target): \(json.string("error_msg") ?? "")")
+    }
+
+    @Test(arguments: ["victim%00other", "victim%01", "vic%20tim", "victim%2Fx", "vi%C3%A9", String(repeating: "a", count: 65)])
+    func cceClusterInTheQuery(cluster: String) throws {
+        try expectRefused("GET", "/api/v3/addons?cluster_id=\(cluster)", code: "CCE.03400001", naming: "cluster_id")
+        try expectRefused("GET", "/api/v3/addons/\(victim)?cluster_id=\(cluster)", code: "CCE.03400001", naming: "cluster_id")
+        try expectRefused("DELETE", "/api/v3/addons/\(victim)?cluster_id=\(cluster)", code: "CCE.03400001", naming: "cluster_id")
+    }
+
+    @Test func cceIdsInThePathHeaderAndBody() throws {
+        try expectRefused("GET", "/api/v3/addons/\(victim)%00junk", code: "CCE.03400001", naming: "path parameter id")
+        try expectRefused("GET", "/autopilot/v3/addons/\(victim)%0A", code: "CCE.03400001", naming: "path parameter id")
+        try expectRefused("GET", "/api/v3/addons", headers: [("X-Cluster-ID", "vic tim")], code: "CCE.03400001", naming: "X-Cluster-ID")
+        try expectRefused("POST", "/api/v3/addons", body: Bodies.install(cluster: #"victim\u0000other"#), code: "CCE.03400001", naming: "spec.clusterID")
+        try expectRefused("POST", "/api/v3/addons", body: Bodies.install(template: #"core\u0000dns"#), code: "CCE.03400001", naming: "spec.addonTemplateName")
+        try expectRefused("PUT", "/api/v3/addons/\(victim)", body: Bodies.upgrade(cluster: #"victim\u0000"#, version: "1.30.6"), code: "CCE.03400001", naming: "spec.clusterID")
+        try expectRefused("POST", "/api/v3/addons/\(victim)/operation/rollback", body: Bodies.rollback(cluster: #"victim\u001f"#), code: "CCE.03400001", naming: "clusterID")
+        // The victim's add-on is untouched, and no install landed in a lookalike cluster.
+        #expect(try server.get("/api/v3/addons?cluster_id=victim").json().at("items.1") == nil)
+        #expect(try server.get("/api/v3/addons/\(victim)").json().string("status.status") == "running")
+        #expect(try server.control("GET", "/_mock/resources/addons").json().at("items.1") == nil)
+    }
+
+    @Test func modelArtsIdsInThePathAndBody() throws {
+        try expectRefused("GET", "/v2/proj1%00x/pools/pool1/plugins", code: "ModelArts.50004000", naming: "path parameter project_id")
+        try expectRefused("GET", "/v2/proj1/pools/pool1%00x/plugins", code: "ModelArts.50004000", naming: "path parameter pool_name")
+        try expectRefused("GET", "/v2/proj1/pools/pool1/plugins/gpu-driver%00x", code: "ModelArts.50004000", naming: "path parameter")
+        try expectRefused("POST", "/v2/proj1/pools/pool1/plugins", body: PluginBodies.create(#"gpu-driver\u0000"#),
+                          code: "ModelArts.50004000", naming: "spec.template.name")
+        #expect(try server.get("/v2/proj1/pools/pool1/plugins").json().at("items.1") == nil)
+    }
+
+    @Test func validIdentifiersStillWork() throws {
+        for id in ["c1", "0123456789abcdef0123456789abcdef", "a.b_c-D", String(repeating: "x", count: 64)] {
+            #expect(IdentifierRule.isValid(id), "\(id)")
+        }
+        #expect(try server.get("/api/v3/addons?cluster_id=victim").status == 200)
+        #expect(try server.get("/api/v3/addons?cluster_id=" + String(repeating: "x", count: 64)).status == 200)
+    }
+}

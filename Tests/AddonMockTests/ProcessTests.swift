@@ -227,6 +227,23 @@ import Testing
         #expect(try db.read { try $0.instance(id: id) }?.phase == .running)
     }
 
+    @Test func freeFormTextRoundTripsByteExactlyThroughARestartNulIncluded() throws {
+        let dir = TempDirectory()
+        let args = ["--port", "0", "--db", dir.file("n.sqlite"), "--profile", "manual"]
+        var server = try ServerProcess(args)
+        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        let forced = try server.request("POST", "/_mock/resources/addons/\(id)/status",
+                                        body: #"{"status": "abnormal", "reason": "Bad\u0000Tail", "message": "line\u0001two\u0000"}"#)
+        #expect(forced.status == 200, "\(forced.text)")
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+
+        server = try ServerProcess(args)
+        let after = try server.request("GET", "/api/v3/addons/\(id)").json()
+        #expect(after.string("status.Reason") == "Bad\u{0}Tail")
+        #expect(after.string("status.message") == "line\u{1}two\u{0}")
+    }
+
     @Test func sigkillRightAfterAcknowledgedWritesLosesNone() throws {
         let dir = TempDirectory()
         let args = ["--port", "0", "--db", dir.file("k.sqlite"), "--profile", "manual"]

@@ -1,4 +1,5 @@
 """--auth aksk verifies the SDK's SDK-HMAC-SHA256 signatures; --auth token requires X-Auth-Token."""
+import hashlib
 from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
@@ -48,6 +49,37 @@ def test_one_changed_body_byte_is_rejected(signed):
     assert "signature does not match" in e.error_msg
 
 
+def test_a_body_swapped_after_signing_behind_an_unsigned_hash_claim_is_rejected(signed):
+    """Sign an install for one cluster, send one for another, and claim the first body's hash in an
+    X-Sdk-Content-Sha256 header that is not among the signed headers: the server hashes the body itself."""
+    def swap(request=None, **_):
+        original = request.body
+        request.body = original.replace(b'"victim-a"', b'"victim-b"')
+        assert request.body != original
+        request.header_params["X-Sdk-Content-Sha256"] = hashlib.sha256(original).hexdigest()
+
+    cce = signed.cce(http_handler=HttpHandler().add_request_handler(swap))
+    with pytest.raises(ClientRequestException) as e:
+        body = instance_body("coredns")
+        body.spec.cluster_id = "victim-a"
+        cce.create_addon_instance(CreateAddonInstanceRequest(body=body))
+    assert "signature does not match" in assert_sdk_error(e, signed, 401, "CCE.03401001").error_msg
+    for cluster in ("victim-a", "victim-b"):
+        assert signed.cce().list_addon_instances(ListAddonInstancesRequest(cluster_id=cluster)).items == []
+
+
+def test_a_project_scoped_credential_is_refused_for_another_project_on_every_service(signed):
+    other = "ffffffffffffffffffffffffffffffff"
+    scoped = dict(ak="SCOPEDAK", sk="scopedsecret")
+    assert signed.cce(project=PROJECT, **scoped).list_addon_instances(ListAddonInstancesRequest(cluster_id=CLUSTER)).kind == "Addon"
+    with pytest.raises(ClientRequestException) as e:
+        signed.cce(project=other, **scoped).list_addon_instances(ListAddonInstancesRequest(cluster_id=CLUSTER))
+    assert f"cannot act on project {other}" in assert_sdk_error(e, signed, 403, "CCE.03403001").error_msg
+    with pytest.raises(ClientRequestException) as e:
+        signed.modelarts(project=other, **scoped).list_pool_plugins(ListPoolPluginsRequest(pool_name="x"))
+    assert_sdk_error(e, signed, 403, "ModelArts.50004030")
+
+
 def test_wrong_secret_unknown_key_and_other_project(signed):
     with pytest.raises(ClientRequestException) as e:
         signed.cce(sk="not-the-secret").list_addon_instances(ListAddonInstancesRequest(cluster_id=CLUSTER))
@@ -92,7 +124,8 @@ def test_bodies_and_escaped_paths_sign_the_same_way(signed):
     uid = ok.json()["metadata"]["uid"]
     # The SDK path-encodes parameters; an id with reserved characters still verifies (and is simply not found).
     missing = sdk_signed(signed, "GET", "/api/v3/addons/" + quote("a b/é", safe=""), [("cluster_id", "c 9")])
-    assert missing.status_code == 404, missing.text
+    assert missing.status_code == 400, missing.text                    # verified, then refused: not an id
+    assert missing.json()["error_code"] == "CCE.03400001"
     assert sdk_signed(signed, "DELETE", "/api/v3/addons/" + uid).status_code == 409   # still installing: verified, then refused
     again = sdk_signed(signed, "POST", "/api/v3/addons", body=body)
     assert again.status_code == 409                    # same body again: verified, then a duplicate install

@@ -86,4 +86,4 @@ def test_errors(start):
     # Credentials without a project: the SDK sends the literal {project_id}; the emulator says so.
     with pytest.raises(ClientRequestException) as e:
         server.modelarts(project=None).list_pool_plugins(ListPoolPluginsRequest(pool_name="p"))
-    assert "BasicCredentials has no project_id" in assert_sdk_error(e, server, 400, "ModelArts.50004000").error_msg
+    assert "the SDK sends the literal {project_id} when its credentials carry no project_id" in assert_sdk_error(e, server, 400, "ModelArts.50004000").error_msg

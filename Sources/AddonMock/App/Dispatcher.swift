@@ -150,10 +150,18 @@ final class Dispatcher: HTTPHandler {
             if emulated {
                 do {
                     let credential = try authenticator.authenticate(request)
-                    try authenticator.authorize(credential, project: parameters.value("project_id"))
+                    try authenticator.authorize(credential, request: request, pathProject: parameters.value("project_id"))
                 } catch {
                     return self.error(error, endpoint.owner.errorFormat)
                 }
+            }
+            // Every path parameter is an identifier; nothing else may reach a handler, a fault rule or the store.
+            if let (name, value) = parameters.first(failing: IdentifierRule.isValid) {
+                // The SDKs send a path template's placeholder as is when the value is missing, e.g. ModelArts'
+                // `{project_id}` when BasicCredentials carries no project id.
+                let hint = value == "{\(name)}" ? " (the SDK sends the literal {\(name)} when its credentials carry no \(name))" : ""
+                return error(APIError(.badRequest, "path parameter \(name) \(IdentifierRule.quoted(value)) is not a valid identifier: use \(IdentifierRule.description)\(hint)"),
+                             endpoint.owner.errorFormat)
             }
             if emulated, let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
                 served.fault = id

@@ -31,10 +31,14 @@ struct Authenticator: Sendable {
         }
     }
 
-    /// 403 when a project-scoped credential names another project in the path.
-    func authorize(_ credential: Credential?, project: String?) throws(APIError) {
-        guard let scoped = credential?.project, let project, project != scoped else { return }
-        throw APIError(.forbidden, "access key \(credential!.accessKey) is limited to project \(scoped) and cannot act on project \(project)")
+    /// 403 when a project-scoped credential names another project, in the path (ModelArts) or in the
+    /// `X-Project-Id` header the SDKs send with a project-scoped credential (every service).
+    func authorize(_ credential: Credential?, request: HTTPRequest, pathProject: String?) throws(APIError) {
+        guard let credential, let scoped = credential.project else { return }
+        for project in [pathProject, request.headers["X-Project-Id"]] {
+            guard let project, project != scoped else { continue }
+            throw APIError(.forbidden, "access key \(credential.accessKey) is limited to project \(scoped) and cannot act on project \(project)")
+        }
     }
 
     private func verifySignature(_ request: HTTPRequest) throws(APIError) -> Credential {
@@ -66,6 +70,9 @@ struct Authenticator: Sendable {
         case .success(let c): canonical = c
         case .failure(.missingHeader(let name)): throw deny("signed header \(name) is missing from the request")
         case .failure(.badPath): throw deny("the path is not valid percent-encoded UTF-8")
+        case .failure(.payloadHashMismatch): throw deny("X-Sdk-Content-Sha256 is not the SHA-256 of the body: the body changed after signing")
+        case .failure(.unsignedPayloadNotAllowed):
+            throw deny("X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD is accepted only with a signed Content-Type other than JSON; sign the body's hash")
         }
         guard SDKSignature.isValid(signature: auth.signature, secret: credential.secretKey,
                                    stringToSign: SDKSignature.stringToSign(date: date, canonicalRequest: canonical)) else {

@@ -84,14 +84,47 @@ enum SDKSignature {
             guard let value = headers[name] else { return .failure(.missingHeader(name)) }
             canonicalHeaders += "\(name):\(value.trimmingWhitespace())\n"
         }
-        let payloadHash = body.isEmpty ? emptyBodyHash : (headers["X-Sdk-Content-Sha256"] ?? hexSHA256(body))
+        let payloadHash: String
+        switch self.payloadHash(headers: headers, signedHeaders: signedHeaders, body: body) {
+        case .success(let hash): payloadHash = hash
+        case .failure(let e): return .failure(e)
+        }
         return .success([method.uppercased(), uri, canonicalQuery(query), canonicalHeaders, signedHeaders.joined(separator: ";"),
                          payloadHash].joined(separator: "\n"))
+    }
+
+    static let unsignedPayload = "UNSIGNED-PAYLOAD"
+
+    /// The payload hash as the SDK's signer puts it in the canonical request, but never taken on trust: the
+    /// signer uses an `X-Sdk-Content-Sha256` header verbatim when there is one, and always signs it. So a claim
+    /// counts only when signed; a hex claim must be the body's real hash; `UNSIGNED-PAYLOAD` only where the
+    /// signer sends it (a signed Content-Type other than JSON or BSON). Otherwise the hash is the body's own,
+    /// and any change to the body breaks the signature.
+    static func payloadHash(headers: HTTPHeaders, signedHeaders: [String], body: [UInt8]) -> Result<String, CanonicalError> {
+        guard !body.isEmpty else { return .success(emptyBodyHash) }
+        let actual = hexSHA256(body)
+        guard signedHeaders.contains("x-sdk-content-sha256"), let claim = headers["X-Sdk-Content-Sha256"]?.trimmingWhitespace() else {
+            return .success(actual)
+        }
+        if claim == unsignedPayload {
+            let contentType = (headers["Content-Type"] ?? "").lowercased()
+            guard signedHeaders.contains("content-type"), !contentType.isEmpty,
+                  !contentType.hasPrefix("application/json"), !contentType.hasPrefix("application/bson") else {
+                return .failure(.unsignedPayloadNotAllowed)
+            }
+            return .success(claim)
+        }
+        guard claim.lowercased() == actual else { return .failure(.payloadHashMismatch) }
+        return .success(claim)
     }
 
     enum CanonicalError: Error, Equatable {
         case badPath
         case missingHeader(String)
+        /// A signed `X-Sdk-Content-Sha256` that is not the body's hash.
+        case payloadHashMismatch
+        /// `UNSIGNED-PAYLOAD` on a request the SDK would have hashed (JSON, or no signed Content-Type).
+        case unsignedPayloadNotAllowed
     }
 
     static func stringToSign(date: String, canonicalRequest: String) -> String {

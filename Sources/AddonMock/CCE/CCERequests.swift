@@ -18,8 +18,8 @@ struct InstanceRequest {
         let spec = try root.object("spec")
         let version = versionRequired ? try spec.string("version") : try spec.optionalString("version")
         if let version, version.isEmpty { throw APIError(.badRequest, "spec.version must not be empty") }
-        return InstanceRequest(clusterID: try spec.string("clusterID"),
-                               templateName: try spec.string("addonTemplateName"),
+        return InstanceRequest(clusterID: try spec.identifier("clusterID"),
+                               templateName: try spec.identifier("addonTemplateName"),
                                version: version,
                                values: try spec.object("values").value,
                                annotations: annotations)
@@ -31,6 +31,6 @@ struct RollbackRequest {
     let clusterID: String
 
     static func decode(_ body: [UInt8]) throws(APIError) -> RollbackRequest {
-        RollbackRequest(clusterID: try BodyReader.parse(body).string("clusterID"))
+        RollbackRequest(clusterID: try BodyReader.parse(body).identifier("clusterID"))
     }
 }

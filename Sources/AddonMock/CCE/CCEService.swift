@@ -67,7 +67,7 @@ struct CCEService: EmulatedService {
     }
 
     private func list(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
-        guard let cluster = requestedCluster(ctx.request) else {
+        guard let cluster = try namedCluster(ctx.request) else {
             throw APIError(.badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
         let items = try manager.instances(service: kind, scope: cluster)
@@ -77,7 +77,7 @@ struct CCEService: EmulatedService {
 
     private func show(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
-        let cluster = requestedCluster(ctx.request)
+        let cluster = try namedCluster(ctx.request)
         guard let view = try manager.view(id: id), belongs(view.instance, kind, cluster) else {
             throw notFound(id, cluster)
         }
@@ -109,7 +109,7 @@ struct CCEService: EmulatedService {
 
     private func delete(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
-        let cluster = requestedCluster(ctx.request)
+        let cluster = try namedCluster(ctx.request)
         let instance = try manager.modify(id: id, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (cluster, name) = (instance.scope, instance.template)
@@ -177,7 +177,7 @@ struct CCEService: EmulatedService {
 
     /// A cluster named by the request itself (query, header or host) must agree with the body's clusterID.
     private func checkClusterMatches(_ bodyCluster: String, _ request: HTTPRequest) throws(APIError) {
-        if let cluster = requestedCluster(request), cluster != bodyCluster {
+        if let cluster = try namedCluster(request), cluster != bodyCluster {
             throw APIError(.badRequest, "clusterID \"\(bodyCluster)\" in the body does not match cluster \"\(cluster)\" named by the request")
         }
     }
@@ -185,9 +185,17 @@ struct CCEService: EmulatedService {
     /// The cluster a request names, by precedence: `?cluster_id=`, `X-Cluster-ID`, then a `{clusterid}.` host prefix
     /// (the real endpoint form `https://{clusterid}.cce.../`), recognised when the first label is a UUID or the
     /// rest of the host is `localhost`.
-    func requestedCluster(_ request: HTTPRequest) -> String? {
-        if let q = request.queryValue("cluster_id"), !q.isEmpty { return q }
-        if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return h }
+    func requestedCluster(_ request: HTTPRequest) -> String? { clusterNamed(by: request)?.value }
+
+    /// The requested cluster, refused with a 400 naming where it came from unless it is an identifier.
+    private func namedCluster(_ request: HTTPRequest) throws(APIError) -> String? {
+        guard let (value, field) = clusterNamed(by: request) else { return nil }
+        return try IdentifierRule.check(value, field: field)
+    }
+
+    private func clusterNamed(by request: HTTPRequest) -> (value: String, field: String)? {
+        if let q = request.queryValue("cluster_id"), !q.isEmpty { return (q, "cluster_id") }
+        if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return (h, "X-Cluster-ID") }
         // Most hosts are an IP address or a single name: no dot-separated prefix to look at.
         guard let host = request.headers["Host"], !host.hasPrefix("["), host.utf8.contains(UInt8(ascii: ".")),
               !host.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
@@ -196,7 +204,7 @@ struct CCEService: EmulatedService {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, let first = labels.first, !first.isEmpty else { return nil }
         let rest = labels.dropFirst().joined(separator: ".")
-        if rest.lowercased() == "localhost" || Self.isUUID(first) { return String(first) }
+        if rest.lowercased() == "localhost" || Self.isUUID(first) { return (String(first), "the cluster prefix of Host") }
         return nil
     }
 

@@ -21,7 +21,7 @@ struct PluginCreateRequest {
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")
         if version?.isEmpty == true { throw APIError(.badRequest, "spec.template.version must not be empty") }
-        return PluginCreateRequest(name: try template.string("name"), version: version,
+        return PluginCreateRequest(name: try template.identifier("name"), version: version,
                                    inputs: try template.optionalObject("inputs")?.value ?? .object([]))
     }
 }
@@ -39,7 +39,7 @@ struct PluginPatchRequest {
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")
         if version?.isEmpty == true { throw APIError(.badRequest, "spec.template.version must not be empty") }
-        return PluginPatchRequest(name: try template.optionalString("name"), version: version,
+        return PluginPatchRequest(name: try template.optionalIdentifier("name"), version: version,
                                   inputs: try template.optionalObject("inputs")?.value)
     }
 }

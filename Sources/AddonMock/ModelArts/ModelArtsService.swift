@@ -55,7 +55,7 @@ struct ModelArtsService: EmulatedService {
 
     /// Creates the plug-in (Pending) or, when it exists, upgrades it (Updating) if the version or inputs change.
     private func createOrUpgrade(_ ctx: RequestContext) throws -> HTTPResponse {
-        let scope = try poolScope(ctx)
+        let scope = poolScope(ctx)
         let body = try PluginCreateRequest.decode(ctx.request.body)
         let (template, newestOrAsked) = try resolve(body.name, body.version)
         let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, create: { now in
@@ -73,13 +73,13 @@ struct ModelArtsService: EmulatedService {
     }
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
-        let items = try manager.instances(service: .modelarts, scope: try poolScope(ctx))
+        let items = try manager.instances(service: .modelarts, scope: poolScope(ctx))
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
     }
 
     private func show(_ ctx: RequestContext) throws -> HTTPResponse {
-        let scope = try poolScope(ctx)
+        let scope = poolScope(ctx)
         let detail: Bool
         switch ctx.request.queryValue("detail") {
         case nil, "false": detail = false
@@ -96,7 +96,7 @@ struct ModelArtsService: EmulatedService {
 
     /// Merge patch of `spec.template`: a new version and/or changes to the inputs (`null` removes an input).
     private func patch(_ ctx: RequestContext) throws -> HTTPResponse {
-        let scope = try poolScope(ctx)
+        let scope = poolScope(ctx)
         let body = try PluginPatchRequest.decode(ctx.request.body)
         let name = ctx.parameters["template_name"]
         let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
@@ -114,7 +114,7 @@ struct ModelArtsService: EmulatedService {
     }
 
     private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
-        let scope = try poolScope(ctx)
+        let scope = poolScope(ctx)
         let name = ctx.parameters["template_name"]
         let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
             let (scope, name) = (plugin.scope, plugin.template)
@@ -128,7 +128,6 @@ struct ModelArtsService: EmulatedService {
     }
 
     private func templates(_ ctx: RequestContext) throws -> HTTPResponse {
-        _ = try project(ctx)
         guard let name = ctx.request.queryValue("templateName"), !name.isEmpty else {
             return .json(200, wire.templateListBody(catalog.templates))
         }
@@ -137,7 +136,6 @@ struct ModelArtsService: EmulatedService {
     }
 
     private func template(_ ctx: RequestContext) throws -> HTTPResponse {
-        _ = try project(ctx)
         return .json(200, wire.templateBody(try resolve(ctx.parameters["plugintemplate_name"], nil).0))
     }
 
@@ -165,20 +163,8 @@ struct ModelArtsService: EmulatedService {
         APIError(.notFound, "plug-in \(name) not found in pool \(ctx.parameters["pool_name"])")
     }
 
-    private func project(_ ctx: RequestContext) throws(APIError) -> String {
-        let project = ctx.parameters["project_id"]
-        if project == "{project_id}" {
-            throw APIError(.badRequest, "project_id is missing from the path (the SDK sends the literal {project_id} when BasicCredentials has no project_id)")
-        }
-        guard !project.isEmpty, !project.contains("/") else { throw APIError(.badRequest, "project_id \"\(project)\" is invalid") }
-        return project
-    }
-
-    /// Plug-ins are isolated per project and pool.
-    private func poolScope(_ ctx: RequestContext) throws(APIError) -> String {
-        let project = try project(ctx)
-        let pool = ctx.parameters["pool_name"]
-        guard !pool.isEmpty, !pool.contains("/") else { throw APIError(.badRequest, "pool_name \"\(pool)\" is invalid") }
-        return "\(project)/\(pool)"
+    /// Plug-ins are isolated per project and pool (both identifiers: the dispatcher checked every path parameter).
+    private func poolScope(_ ctx: RequestContext) -> String {
+        "\(ctx.parameters["project_id"])/\(ctx.parameters["pool_name"])"
     }
 }

@@ -57,6 +57,16 @@ struct BodyReader {
         return s
     }
 
+    /// A required identifier (cluster id, template name…): see `IdentifierRule`.
+    func identifier(_ key: String) throws(APIError) -> String {
+        try IdentifierRule.check(try string(key), field: name(key))
+    }
+
+    func optionalIdentifier(_ key: String) throws(APIError) -> String? {
+        guard let s = try optionalString(key) else { return nil }
+        return try IdentifierRule.check(s, field: name(key))
+    }
+
     /// An object whose values are all strings (labels, annotations).
     func stringMap(_ key: String) throws(APIError) -> JSONValue? {
         guard let v = optional(key) else { return nil }

@@ -1,0 +1,45 @@
+/// The character set of every identifier the emulated APIs take — cluster, instance, project and pool ids,
+/// template and plug-in names — wherever it arrives (path, query, header, host, body).
+///
+/// Huawei's ids are UUIDs or 32 hex digits, names are letters, digits and `-_.` (the CCE template filter: 2–30 of
+/// `[A-Za-z0-9._-]`); this accepts that union at 1–64 characters, so test ids like `c1` keep working while a NUL,
+/// a control character, a space, a slash or non-ASCII is refused with a 400 naming the field: such a string can
+/// never reach the store, alias another id or end up in a log line.
+enum IdentifierRule {
+    static let maxLength = 64
+    static let description = "1 to \(maxLength) characters from A-Z a-z 0-9 - _ ."
+
+    static func isValid(_ value: String) -> Bool {
+        let utf8 = value.utf8
+        guard (1...maxLength).contains(utf8.count) else { return false }
+        return utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
+        }
+    }
+
+    /// `value`, or a 400 saying which field is wrong and what an identifier may hold.
+    @discardableResult
+    static func check(_ value: String, field: String) throws(APIError) -> String {
+        guard isValid(value) else {
+            throw APIError(.badRequest, "\(field) \(quoted(value)) is not a valid identifier: use \(description)")
+        }
+        return value
+    }
+
+    /// The value as a reader can see it: control characters escaped, long values cut.
+    static func quoted(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars.prefix(80) {
+            switch scalar.value {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0..<0x20, 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + (value.unicodeScalars.count > 80 ? "…\"" : "\"")
+    }
+}
