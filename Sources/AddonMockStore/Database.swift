@@ -42,11 +42,17 @@ public final class Database: Sendable {
     private let checkpointer: Checkpointer?
     let committer: Committer
     public let path: String
+    /// Declared last, released last: its descriptor must outlive the connections (see `DatabaseFileLock`).
+    private let fileLock: DatabaseFileLock?
 
     /// Opens (creating if needed) and migrates. Throws for a file that is not a database, is damaged,
     /// or was written by a newer schema: the caller reports it and exits, nothing is reset.
     public init(path: String, gatherMicroseconds: UInt32 = 1000) throws {
         self.path = path
+        let isFile = path != ":memory:"
+        // Before anything is written: one server per file, and only a file that is empty or plainly ours.
+        fileLock = isFile ? try DatabaseFileLock(path: path) : nil
+        if isFile { _ = try DatabaseIdentity.inspect(path: path) }
         let conn = try Connection(path: path)
         // `user_version` is the first read: a garbage file fails here with SQLITE_NOTADB.
         let version = try conn.scalarInt("PRAGMA user_version") ?? 0
@@ -54,7 +60,6 @@ public final class Database: Sendable {
         // and its schema without fsyncs saves most of the start-up time on a new database.
         let isNew = try version == 0 && (conn.scalarInt("SELECT count(*) FROM sqlite_master") ?? 0) == 0
         if isNew { try conn.execute("PRAGMA synchronous=OFF") }
-        let isFile = path != ":memory:"
         if isFile {
             try conn.execute("PRAGMA journal_mode=WAL")
         }

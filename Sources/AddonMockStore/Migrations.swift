@@ -36,6 +36,11 @@ public enum Migrations {
         """
         DROP INDEX instances_by_scope;
         """,
+        // 3: the file says it is an addonmock database (`DatabaseIdentity`), so start-up can tell it from another
+        // application's SQLite file before writing anything.
+        """
+        PRAGMA application_id = \(DatabaseIdentity.applicationID);
+        """,
     ]
 
     public static var latest: Int { steps.count }

@@ -35,6 +35,8 @@ struct Serve: ParsableCommand {
     var credentials: [String] = []
     @Option(help: "Write the URL the server listens on to this file once ready, and remove it on stop; `addonmock health` reads it (ADDONMOCK_ADDRESS_FILE).")
     var addressFile: String?
+    @Option(help: "Require `Authorization: Bearer TOKEN` on every /_mock call but GET /_mock/health (ADDONMOCK_CONTROL_TOKEN).")
+    var controlToken: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -50,7 +52,7 @@ struct Serve: ParsableCommand {
             config = try Configuration.resolve(
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
                                   seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
-                                  addressFile: addressFile),
+                                  addressFile: addressFile, controlToken: controlToken),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

@@ -77,26 +77,131 @@ final class TempDatabase {
         #expect(try db.read { try $0.scalarInt("SELECT count(*) FROM filler") } == 6_000)
     }
 
-    @Test func refusesAFileThatIsNotADatabase() {
-        let tmp = TempDatabase()
-        tmp.write(String(repeating: "this is not sqlite\n", count: 300))
+}
+
+/// Start-up writes nothing to a file that is not empty or plainly an addonmock database, and one server owns a file.
+@Suite struct DatabaseFileTests {
+    /// A digest of the file's bytes (FNV-1a) and the names of the files beside it: "left untouched" means both
+    /// are as before.
+    func snapshot(_ tmp: TempDatabase) -> (digest: UInt64, size: Int, siblings: [String]) {
+        let f = fopen(tmp.path, "rb")!
+        defer { fclose(f) }
+        var digest: UInt64 = 0xCBF2_9CE4_8422_2325
+        var size = 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            for b in chunk[0..<n] { digest = (digest ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            size += n
+        }
+        let siblings = ["-wal", "-shm", "-journal"].filter { access(tmp.path + $0, F_OK) == 0 }
+        return (digest, size, siblings)
+    }
+
+    func refusal(_ tmp: TempDatabase) -> String? {
         do {
             _ = try Database(path: tmp.path)
-            Issue.record("opened a garbage file")
-        } catch let e as SQLiteError {
-            #expect(e.isCorruption)
+            return nil
+        } catch let e as DatabaseRefused {
+            return e.message
         } catch {
-            Issue.record("unexpected \(error)")
+            return "unexpected \(error)"
         }
     }
 
-    @Test func refusesASchemaNewerThanThisBuild() throws {
+    /// A file made by plain SQLite, as another application would.
+    func foreign(_ tmp: TempDatabase, _ sql: String) throws {
+        let conn = try Connection(path: tmp.path)
+        try conn.execute(sql)
+    }
+
+    @Test func aNewFileIsStampedAsOurs() throws {
+        let tmp = TempDatabase()
+        let db = try Database(path: tmp.path)
+        #expect(try db.read { try $0.scalarInt("PRAGMA application_id") } == DatabaseIdentity.applicationID)
+    }
+
+    @Test func anotherApplicationsDatabaseIsRefusedAndLeftByteIdentical() throws {
+        let tmp = TempDatabase()
+        try foreign(tmp, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');")
+        let before = snapshot(tmp)
+        #expect(refusal(tmp) == "is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db")
+        #expect(snapshot(tmp) == before)
+        let mode = try Connection(path: tmp.path).statement("PRAGMA journal_mode")
+        #expect(try mode.step() && mode.text(0) == "delete", "not switched to WAL")
+    }
+
+    @Test func aForeignTableNamedInstancesIsNotMistakenForOurs() throws {
+        let tmp = TempDatabase()
+        try foreign(tmp, "CREATE TABLE instances (id TEXT); PRAGMA user_version = 1; PRAGMA application_id = 7;")
+        let before = snapshot(tmp)
+        #expect(refusal(tmp)?.hasPrefix("is a SQLite database of another application (application_id 0x7; tables: instances)") == true)
+        #expect(snapshot(tmp) == before)
+        let plain = TempDatabase()
+        try foreign(plain, "CREATE TABLE instances (id TEXT); PRAGMA user_version = 1;")
+        #expect(refusal(plain)?.hasPrefix("is a SQLite database of another application (no application_id; tables: instances)") == true)
+    }
+
+    @Test func aDatabaseFromANewerAddonmockIsRefusedAndLeftByteIdentical() throws {
+        let tmp = TempDatabase()
+        try foreign(tmp, "PRAGMA application_id = \(DatabaseIdentity.applicationID); PRAGMA user_version = \(Migrations.latest + 1); CREATE TABLE future (x);")
+        let before = snapshot(tmp)
+        #expect(refusal(tmp) == "was written by a newer addonmock (schema version \(Migrations.latest + 1); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db")
+        #expect(snapshot(tmp) == before)
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefusedAndLeftByteIdentical() {
+        let tmp = TempDatabase()
+        tmp.write(String(repeating: "this is not sqlite\n", count: 300))
+        let before = snapshot(tmp)
+        #expect(refusal(tmp)?.hasPrefix("is not a SQLite database") == true)
+        #expect(snapshot(tmp) == before)
+    }
+
+    @Test func aDamagedCopyIsRefusedAndLeftByteIdentical() throws {
+        let tmp = TempDatabase()
+        do {
+            let db = try Database(path: tmp.path)
+            for i in 0..<300 { try db.write { try $0.insert(sampleInstance(id: "i\(i)", scope: "s\(i)")) } }
+            db.checkpoint()
+        }
+        // Scribble over the middle of the file (page 1, the header, stays intact).
+        let f = fopen(tmp.path, "r+b")!
+        fseek(f, 0, SEEK_END)
+        let size = ftell(f)
+        #expect(size > 4 * 4096)
+        fseek(f, size / 2 - (size / 2) % 4096 + 100, SEEK_SET)
+        let junk = [UInt8](repeating: 0xA5, count: 3000)
+        fwrite(junk, 1, junk.count, f)
+        fclose(f)
+        let before = snapshot(tmp)
+        #expect(refusal(tmp)?.hasPrefix("is damaged (") == true, "\(refusal(tmp) ?? "accepted")")
+        #expect(snapshot(tmp) == before)
+    }
+
+    @Test func aDatabaseFromBeforeTheStampIsStillOursAndGetsStamped() throws {
         let tmp = TempDatabase()
         do {
             let conn = try Connection(path: tmp.path)
-            try conn.execute("PRAGMA user_version = \(Migrations.latest + 1)")
+            for (i, step) in Migrations.steps.prefix(2).enumerated() {
+                try conn.execute(step)
+                try conn.execute("PRAGMA user_version = \(i + 1)")
+            }
         }
-        #expect(throws: Migrations.TooNew.self) { try Database(path: tmp.path) }
+        let db = try Database(path: tmp.path)
+        #expect(try db.read { try $0.scalarInt("PRAGMA application_id") } == DatabaseIdentity.applicationID)
+        #expect(try db.read { try $0.scalarInt("PRAGMA user_version") } == Int64(Migrations.latest))
+    }
+
+    @Test func oneServerPerFile() throws {
+        let tmp = TempDatabase()
+        do {
+            let first = try Database(path: tmp.path)
+            #expect(refusal(tmp) == "is in use by the addonmock with pid \(getpid()); stop it, or give this server another --db")
+            _ = first
+        }
+        #expect(refusal(tmp) == nil, "free again once the first is released")
     }
 }
 

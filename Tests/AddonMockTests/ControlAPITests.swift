@@ -327,3 +327,55 @@ extension TestServer {
         #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
     }
 }
+
+/// `--control-token`: the control plane is closed to whoever does not hold the token, health excepted.
+@Suite struct ControlTokenTests {
+    static let token = "s3cret-token-value"
+
+    func server() throws -> TestServer {
+        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
+                              logLevel: "critical", seedWasRandom: false)
+        c.controlToken = Self.token
+        return try TestServer(configuration: c)
+    }
+
+    @Test func everyControlCallButHealthNeedsTheBearerToken() throws {
+        let s = try server()
+        #expect(try s.get("/_mock/health").status == 200)
+        #expect(try s.request("HEAD", "/_mock/health").status == 200)
+        for (method, path) in [("POST", "/_mock/reset"), ("GET", "/_mock/config"), ("GET", "/_mock/requests"),
+                               ("GET", "/_mock/faults"), ("POST", "/_mock/clock"), ("GET", "/_mock/openapi.json"),
+                               ("GET", "/_mock/resources/addons")] {
+            for header in [nil, "Bearer wrong-token-value", "Bearer \(Self.token)x", "Bearer \(Self.token.dropLast())",
+                           "Basic \(Self.token)", Self.token] {
+                let r = try s.request(method, path, headers: header.map { [("Authorization", $0)] } ?? [])
+                #expect(r.status == 401, "\(method) \(path) with \(header ?? "nothing")")
+                #expect(try r.json().string("error_code") == "MOCK.401")
+                #expect(r.header("WWW-Authenticate") == "Bearer")
+            }
+        }
+        let allowed = try s.request("GET", "/_mock/config", headers: [("Authorization", "Bearer \(Self.token)")])
+        #expect(allowed.status == 200)
+        #expect(try allowed.json().string("settings.control-token.value") == "****", "the token is never shown")
+        #expect(try s.request("POST", "/_mock/reset", headers: [("Authorization", "Bearer \(Self.token)")]).status == 200)
+        // The emulated APIs follow --auth, not the control token.
+        #expect(try s.get("/api/v3/addontemplates").status == 200)
+    }
+
+    @Test func aTokenMustBeWorthHaving() {
+        for bad in ["short", "has space in it", ""] {
+            #expect(throws: ConfigurationError.self) { try Configuration.resolve(CommandLineValues(controlToken: bad), environment: [:]) }
+        }
+        let c = try? Configuration.resolve(CommandLineValues(), environment: ["ADDONMOCK_CONTROL_TOKEN": Self.token])
+        #expect(c?.controlToken == Self.token)
+        #expect(c?.summary.contains(Self.token) == false)
+    }
+
+    @Test func comparisonLooksAtEveryByte() {
+        let expected = Array("Bearer abcdefgh".utf8)
+        #expect(Dispatcher.constantTimeEquals(expected, expected))
+        #expect(!Dispatcher.constantTimeEquals(expected + Array(repeating: 0, count: 256), expected))
+        #expect(!Dispatcher.constantTimeEquals(Array(expected.dropLast()), expected))
+        #expect(!Dispatcher.constantTimeEquals([], expected))
+    }
+}

@@ -70,12 +70,40 @@ import Testing
         try dir.write("bad.sqlite", garbage)
         let r = try ServerProcess.run(["--port", "0", "--db", dir.file("bad.sqlite")])
         #expect(r.status == 2)
-        #expect(r.stderr.contains("addonmock: database \(dir.file("bad.sqlite")) is not an addonmock database or is damaged"))
+        #expect(r.stderr.contains("addonmock: database \(dir.file("bad.sqlite")) is not a SQLite database"))
         #expect(try String(contentsOfFile: dir.file("bad.sqlite"), encoding: .utf8) == garbage)
 
         let unreadable = try ServerProcess.run(["--port", "0", "--db", dir.file("missing-dir/x.sqlite")])
         #expect(unreadable.status == 2)
-        #expect(unreadable.stderr.contains("cannot open database"))
+        #expect(unreadable.stderr.hasSuffix("addonmock: database \(dir.file("missing-dir/x.sqlite")) cannot be opened (No such file or directory): its directory does not exist; pick another --db\n"))
+    }
+
+    @Test func anotherApplicationsDatabaseExitsWith2AndStaysByteIdentical() throws {
+        let dir = TempDirectory()
+        let path = dir.file("app.sqlite")
+        do {
+            let conn = try Connection(path: path)
+            try conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');")
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        let r = try ServerProcess.run(["--port", "0", "--db", path])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasSuffix("addonmock: database \(path) is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db\n"), "\(r.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(!dir.exists("app.sqlite-wal") && !dir.exists("app.sqlite-shm"))
+    }
+
+    @Test func aSecondServerOnTheSameFileExitsWith2NamingTheFirst() throws {
+        let dir = TempDirectory()
+        let first = try ServerProcess(["--port", "0", "--db", dir.file("shared.sqlite")])
+        let second = try ServerProcess.run(["--port", "0", "--db", dir.file("shared.sqlite")])
+        #expect(second.status == 2)
+        #expect(second.stderr.hasSuffix("addonmock: database \(dir.file("shared.sqlite")) is in use by the addonmock with pid \(first.process.processIdentifier); stop it, or give this server another --db\n"), "\(second.stderr)")
+        #expect(try first.request("GET", "/_mock/health").status == 200)
+        first.signal(SIGTERM)
+        #expect(first.waitForExit() == 0)
+        let third = try ServerProcess(["--port", "0", "--db", dir.file("shared.sqlite")])
+        #expect(try third.request("GET", "/_mock/health").status == 200, "free once the first has stopped")
     }
 
     @Test func brokenFixturesExitWith2NamingTheProblem() throws {

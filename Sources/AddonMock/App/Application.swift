@@ -36,6 +36,8 @@ public final class Application: Sendable {
         let database: Database
         do {
             database = try Database(path: configuration.database)
+        } catch let e as DatabaseRefused {
+            throw StartupError(message: "database \(configuration.database) \(e.message)")
         } catch let e as SQLiteError {
             throw StartupError(message: e.isCorruption
                 ? "database \(configuration.database) is not an addonmock database or is damaged (\(e.message)); refusing to touch it: move it away or pick another --db"
@@ -83,7 +85,7 @@ public final class Application: Sendable {
             ModelArtsService(manager: manager, catalog: pluginCatalog, outcomes: faults),
             control,
         ], authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
-           faults: faults, journal: journal, clock: clock, logger: logger)
+           controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),

@@ -42,6 +42,8 @@ public struct Configuration: Sendable, Equatable {
     public var credentials: [Credential] = []
     /// Where the server writes its URL once listening (for `addonmock health` in a container); nil: nowhere.
     public var addressFile: String?
+    /// When set, every `/_mock` call but `GET /_mock/health` needs `Authorization: Bearer <token>`.
+    public var controlToken: String?
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -66,10 +68,11 @@ public struct CommandLineValues: Sendable {
     /// Repeated `--credentials`; empty when none were given.
     public var credentials: [String]
     public var addressFile: String?
+    public var controlToken: String?
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
                 fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
-                credentials: [String] = [], addressFile: String? = nil) {
+                credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -80,6 +83,7 @@ public struct CommandLineValues: Sendable {
         self.auth = auth
         self.credentials = credentials
         self.addressFile = addressFile
+        self.controlToken = controlToken
     }
 }
 
@@ -172,9 +176,16 @@ extension Configuration {
             guard !v.isEmpty else { throw ConfigurationError(message: "\(source) must name a file") }
             addressFile = v
         }
+        var controlToken: String?
+        if let (v, source) = pick(flags.controlToken, "control-token") {
+            guard v.utf8.count >= 8, v.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ConfigurationError(message: "\(source) must be at least 8 printable ASCII characters without spaces")
+            }
+            controlToken = v
+        }
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
                              logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
-                             addressFile: addressFile, sources: sources)
+                             addressFile: addressFile, controlToken: controlToken, sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).
@@ -182,6 +193,7 @@ extension Configuration {
         "host=\(host) port=\(port) db=\(database) profile=\(profile.rawValue) fixtures=\(fixtures ?? "built-in") seed=\(seed)\(seedWasRandom ? " (random)" : "") log-level=\(logLevel) auth=\(auth.rawValue)"
             + (credentials.isEmpty ? "" : " credentials=" + credentials.map(\.masked).joined(separator: ","))
             + (addressFile.map { " address-file=\($0)" } ?? "")
+            + (controlToken == nil ? "" : " control-token=****")
     }
 }
 

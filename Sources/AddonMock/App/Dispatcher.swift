@@ -32,11 +32,13 @@ final class Dispatcher: HTTPHandler {
     private let faults: FaultBook
     private let journal: Journal
     private let authenticator: Authenticator
+    /// `Bearer <token>` as the control API expects it; nil: the control API is open.
+    private let controlAuthorization: [UInt8]?
     private let clock: any Clock
     private let logger: Logger
 
-    init(services: [any EmulatedService], authenticator: Authenticator, faults: FaultBook, journal: Journal, clock: any Clock,
-         logger: Logger) {
+    init(services: [any EmulatedService], authenticator: Authenticator, controlToken: String? = nil, faults: FaultBook,
+         journal: Journal, clock: any Clock, logger: Logger) {
         var router = Router()
         var endpoints: [Endpoint] = []
         var prefixes: [(String, any ErrorFormat)] = []
@@ -52,6 +54,7 @@ final class Dispatcher: HTTPHandler {
         self.endpoints = endpoints
         self.prefixes = prefixes
         self.authenticator = authenticator
+        controlAuthorization = controlToken.map { Array("Bearer \($0)".utf8) }
         self.faults = faults
         self.journal = journal
         self.clock = clock
@@ -147,6 +150,13 @@ final class Dispatcher: HTTPHandler {
             served.service = endpoint.service
             served.route = endpoint.pattern
             let emulated = endpoint.service != ControlService.serviceName
+            if !emulated, let expected = controlAuthorization, endpoint.pattern != ControlService.healthPattern,
+               !Self.constantTimeEquals(request.headers["Authorization"].map { Array($0.utf8) } ?? [], expected) {
+                var r = error(APIError(.unauthorized, "the control API needs Authorization: Bearer <token> (the server was started with --control-token)"),
+                              endpoint.owner.errorFormat)
+                r.headers.set("WWW-Authenticate", "Bearer")
+                return r
+            }
             if emulated {
                 do {
                     let credential = try authenticator.authenticate(request)
@@ -181,6 +191,13 @@ final class Dispatcher: HTTPHandler {
                 return self.error(APIError(.internalError, "internal error: \(error)"), endpoint.owner.errorFormat)
             }
         }
+    }
+
+    /// Compares every byte whatever the first difference, so the answer's timing says nothing about the token.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference: UInt8 = a.count == b.count ? 0 : 1
+        for i in 0..<b.count { difference |= (i < a.count ? a[i] : 0) ^ b[i] }
+        return difference == 0
     }
 
     private func subject(_ request: HTTPRequest, _ parameters: PathParameters, _ endpoint: Endpoint) -> FaultSubject {

@@ -5,6 +5,8 @@ import AddonMockHTTP
 /// the request journal, the effective configuration and the OpenAPI document. Bad input is a 400 naming the problem.
 struct ControlService: EmulatedService {
     static let serviceName = "control"
+    /// Open even with `--control-token`: health checks and readiness probes carry no secrets.
+    static let healthPattern = "/_mock/health"
     let name = ControlService.serviceName
     let pathPrefixes = ["/_mock/"]
     let errorFormat: any ErrorFormat = ControlErrorFormat()
@@ -22,7 +24,7 @@ struct ControlService: EmulatedService {
     var routes: [ServiceRoute] {
         [
             // Registered only once the database is open and the catalogs loaded: 200 means ready.
-            ServiceRoute("GET", "/_mock/health") { _ in .json(200, Array(#"{"status":"ok"}"#.utf8)) },
+            ServiceRoute("GET", Self.healthPattern) { _ in .json(200, Array(#"{"status":"ok"}"#.utf8)) },
             ServiceRoute("POST", "/_mock/reset") { try reset($0) },
             ServiceRoute("GET", "/_mock/clock") { _ in .json(200, clockBody()) },
             ServiceRoute("POST", "/_mock/clock") { try setClock($0) },
@@ -399,6 +401,7 @@ struct ControlService: EmulatedService {
         setting("auth") { w.string(c.auth.rawValue) }
         setting("credentials") { w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray() }
         setting("address-file") { w.optionalString(c.addressFile) }
+        setting("control-token") { c.controlToken == nil ? w.null() : w.string("****") }
         w.endObject()
         w.key("journalCapacity"); w.number(Int64(journal.capacity))
         w.field("seedFile", seeder != nil)
