@@ -165,8 +165,9 @@ final class Dispatcher: HTTPHandler {
                     return self.error(error, endpoint.owner.errorFormat)
                 }
             }
-            // Every path parameter is an identifier; nothing else may reach a handler, a fault rule or the store.
-            if let (name, value) = parameters.first(failing: IdentifierRule.isValid) {
+            // Every path parameter of an emulated API is an identifier; nothing else may reach a handler, a fault
+            // rule or the store. (The control API answers unknown kinds and ids with its own 404s.)
+            if emulated, let (name, value) = parameters.first(failing: IdentifierRule.isValid) {
                 // The SDKs send a path template's placeholder as is when the value is missing, e.g. ModelArts'
                 // `{project_id}` when BasicCredentials carries no project id.
                 let hint = value == "{\(name)}" ? " (the SDK sends the literal {\(name)} when its credentials carry no \(name))" : ""
