@@ -39,6 +39,9 @@ final class Committer: @unchecked Sendable {
     /// At most how long a commit waits for requests still being answered (whose writes may join it): more
     /// writes per commit under load for at most this much latency. Zero commits as soon as there is a write.
     let gatherMicroseconds: UInt32
+    /// Requests open (`RequestWrites`), any of which may still add a write to the next commit.
+    private let openRequests = Atomic<Int>(0)
+    private let quiet = QuietSignal()
 
     init(gatherMicroseconds: UInt32, commit: @escaping () -> [Outcome]) {
         self.gatherMicroseconds = gatherMicroseconds
@@ -111,6 +114,14 @@ final class Committer: @unchecked Sendable {
 
     func isDurable(_ ticket: CommitTicket) -> Bool { locked { settled >= ticket.number && rollback(covering: ticket.number) == nil } }
 
+    func requestStarted() { openRequests.add(1, ordering: .sequentiallyConsistent) }
+
+    /// Sequentially consistent, with the committer's check: either it sees no request open or this thread sees
+    /// it waiting (a missed wake-up would only cost the gathering time-out).
+    func requestFinished() {
+        if openRequests.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { quiet.signal() }
+    }
+
     private func rollback(covering number: UInt64) -> (any Error)? {
         failures.last { $0.range.contains(number) }?.error
     }
@@ -124,7 +135,9 @@ final class Committer: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
             // While requests are still being answered, each may add a write to this commit: wait for them to
             // finish (bounded). A lone write, or the last of a burst, is committed at once.
-            if gatherMicroseconds > 0 && !stop { Acknowledgement.waitForQuiet(microseconds: gatherMicroseconds) }
+            if gatherMicroseconds > 0 && !stop {
+                quiet.wait(microseconds: gatherMicroseconds) { openRequests.load(ordering: .sequentiallyConsistent) > 0 }
+            }
             commitOnce()
             pthread_mutex_lock(mutex)
         }
@@ -160,70 +173,39 @@ final class Committer: @unchecked Sendable {
     }
 }
 
-/// Lets a thread run writes without waiting for their commit: the HTTP layer holds the answer back instead,
-/// and serves other connections meanwhile. Writes outside `deferring` wait for their commit as before.
-public enum Acknowledgement {
-    /// One per thread, reused by every request it answers (no allocation per request).
-    private final class Box {
-        var active = false
-        var ticket: CommitTicket?
-        var database: Database?
+/// The writes one request makes: they do not wait for their commit; the request's answer does, and the
+/// thread goes on serving other connections meanwhile. Made by `Database.beginRequest()`, passed explicitly to
+/// every write the request makes, and ended once the request is answered (`end()` says what to wait for).
+/// While a request is open the committer may gather its writes into the commit it is about to make.
+///
+/// Only the thread answering the request touches it, hence `@unchecked Sendable`.
+public final class RequestWrites: @unchecked Sendable {
+    let database: Database
+    private var ticket: CommitTicket?
+    private var ended = false
+
+    init(database: Database) {
+        self.database = database
+        database.committer.requestStarted()
     }
 
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { if let p = $0 { Unmanaged<Box>.fromOpaque(p).release() } }
-        return key
-    }()
+    deinit { if !ended { database.committer.requestFinished() } }
 
-    private static var threadBox: Box {
-        if let p = pthread_getspecific(key) { return Unmanaged<Box>.fromOpaque(p).takeUnretainedValue() }
-        let box = Box()
-        pthread_setspecific(key, Unmanaged.passRetained(box).toOpaque())
-        return box
-    }
+    func record(_ written: CommitTicket) { ticket = max(ticket ?? written, written) }
 
-    /// Threads inside `deferring`: requests being answered, any of which may still add a write.
-    private static let inFlight = Atomic<Int>(0)
-    private static let quiet = QuietSignal()
-
-    /// Runs `body`; writes it makes are not waited for. Returns what to wait for before answering, if anything.
-    public static func deferring<T>(_ body: () throws -> T) rethrows -> (T, PendingCommit?) {
-        let box = threadBox
-        let outer = (box.active, box.ticket, box.database)
-        box.active = true
-        box.ticket = nil
-        box.database = nil
-        inFlight.add(1, ordering: .sequentiallyConsistent)
-        defer {
-            (box.active, box.ticket, box.database) = outer
-            // Sequentially consistent, with the waiter's count: either the committer sees no request in flight
-            // or this thread sees it waiting (a missed wake-up would only cost the gathering time-out).
-            if inFlight.subtract(1, ordering: .sequentiallyConsistent).newValue == 0 { quiet.signal() }
+    /// The request is answered: nothing more will be written for it. Returns the commit its answer waits for,
+    /// or nil when it wrote nothing.
+    public func end() -> PendingCommit? {
+        if !ended {
+            ended = true
+            database.committer.requestFinished()
         }
-        let result = try body()
-        guard let ticket = box.ticket, let database = box.database else { return (result, nil) }
-        return (result, PendingCommit(database: database, ticket: ticket))
-    }
-
-    /// Inside `deferring`: records the write and returns true. Outside: returns false (the caller waits).
-    static func record(_ ticket: CommitTicket, of database: Database) -> Bool {
-        guard let p = pthread_getspecific(key) else { return false }
-        let box = Unmanaged<Box>.fromOpaque(p).takeUnretainedValue()
-        guard box.active else { return false }
-        box.ticket = max(box.ticket ?? ticket, ticket)
-        box.database = database
-        return true
-    }
-
-    /// Returns once no request is being answered, or after `microseconds`.
-    static func waitForQuiet(microseconds: UInt32) {
-        quiet.wait(microseconds: microseconds) { inFlight.load(ordering: .sequentiallyConsistent) > 0 }
+        return ticket.map { PendingCommit(database: database, ticket: $0) }
     }
 }
 
-/// A process-wide condition the committer sleeps on while requests are in flight; the request that leaves
-/// last wakes it. Signalled only when somebody waits, so answering a request costs an atomic load here.
+/// The condition the committer sleeps on while requests are in flight; the request that leaves last wakes it.
+/// Signalled only when somebody waits, so answering a request costs an atomic load here.
 private final class QuietSignal: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// Writes run one at a time inside a transaction that stays open between them; a committer thread commits it,
 /// so every write that ran while the previous commit was being written shares the next one (see `Committer`).
-/// A write made inside `Acknowledgement.deferring` returns at once and hands back what to wait for; any
+/// A write made for a request (`RequestWrites`) returns at once and the request's answer waits instead; any
 /// other write waits for its commit before returning. Reads use their own connection and see only committed
 /// data, never a write whose answer has not been sent (`:memory:` has one connection: its reads see both).
 ///
@@ -117,9 +117,12 @@ public final class Database: Sendable {
         return try writer.withLock { try body($0.connection) }
     }
 
-    /// Runs `body` as one atomic write: if it throws, nothing it did is kept. Returns once committed, or at once
-    /// inside `Acknowledgement.deferring` (which then knows what to wait for).
-    public func write<T>(_ body: (Connection) throws -> T) throws -> T {
+    /// Opens a request whose writes will not wait for their commit (its answer will): see `RequestWrites`.
+    public func beginRequest() -> RequestWrites { RequestWrites(database: self) }
+
+    /// Runs `body` as one atomic write: if it throws, nothing it did is kept. Returns once committed, or, for a
+    /// request, at once (the request then knows what its answer waits for).
+    public func write<T>(for request: RequestWrites? = nil, _ body: (Connection) throws -> T) throws -> T {
         let (result, ticket) = try writer.withLock { w throws -> (T, CommitTicket) in
             let conn = w.connection
             if w.inTransaction && !conn.isInTransaction { w.abandon(because: RolledBack()) }
@@ -151,7 +154,7 @@ public final class Database: Sendable {
             return (result, CommitTicket(number: w.lastTicket))
         }
         committer.wrote(ticket)
-        if !Acknowledgement.record(ticket, of: self) { try committer.waitDurable(ticket) }
+        if let request { request.record(ticket) } else { try committer.waitDurable(ticket) }
         return result
     }
 

@@ -328,8 +328,8 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
 }
 
 /// Writes run in a shared open transaction that a committer thread commits: each write still stands or falls
-/// alone, is durable when a plain `write` returns, and inside `Acknowledgement.deferring` hands back what to
-/// wait for instead; reads on a file see committed data only.
+/// alone, is durable when a plain `write` returns, and for a request (`RequestWrites`) hands back what the
+/// request's answer waits for instead; reads on a file see committed data only.
 @Suite struct CommitTests {
     struct Refused: Error {}
 
@@ -350,12 +350,11 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
         let tmp = TempDatabase()
         // A long gathering window: while this thread is still answering its "request", the commit waits.
         let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
-        let ((), pending) = try Acknowledgement.deferring {
-            try db.write { try $0.insert(sampleInstance(id: "a")) }
-            #expect(try db.read { try $0.instance(id: "a") } == nil)
-            #expect(try committedIDs(tmp.path).isEmpty)
-        }
-        let commit = try #require(pending)
+        let request = db.beginRequest()
+        try db.write(for: request) { try $0.insert(sampleInstance(id: "a")) }
+        #expect(try db.read { try $0.instance(id: "a") } == nil)
+        #expect(try committedIDs(tmp.path).isEmpty)
+        let commit = try #require(request.end())
         try commit.wait()
         #expect(try db.read { try $0.instance(id: "a") }?.id == "a")
         #expect(try committedIDs(tmp.path) == ["a"])
@@ -364,17 +363,16 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
     @Test func aWriteThatThrowsIsRolledBackAloneInsideASharedTransaction() throws {
         let tmp = TempDatabase()
         let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
-        let ((), pending) = try Acknowledgement.deferring {
-            try db.write { try $0.insert(sampleInstance(id: "a")) }
-            #expect(throws: Refused.self) {
-                try db.write { conn in
-                    try conn.insert(sampleInstance(id: "b", scope: "c2"))
-                    throw Refused()
-                }
+        let request = db.beginRequest()
+        try db.write(for: request) { try $0.insert(sampleInstance(id: "a")) }
+        #expect(throws: Refused.self) {
+            try db.write(for: request) { conn in
+                try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                throw Refused()
             }
-            try db.write { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
         }
-        try #require(pending).wait()
+        try db.write(for: request) { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
+        try #require(request.end()).wait()
         #expect(try committedIDs(tmp.path) == ["a", "c"])
     }
 
@@ -383,10 +381,9 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
         let db = try Database(path: tmp.path)
         let pending = Locked<[PendingCommit]>([])
         DispatchQueue.concurrentPerform(iterations: 200) { i in
-            let (_, commit) = Acknowledgement.deferring {
-                try? db.write { try $0.insert(sampleInstance(id: "i\(i)", scope: "c\(i)")) }
-            }
-            if let commit { pending.withLock { $0.append(commit) } }
+            let request = db.beginRequest()
+            try? db.write(for: request) { try $0.insert(sampleInstance(id: "i\(i)", scope: "c\(i)")) }
+            if let commit = request.end() { pending.withLock { $0.append(commit) } }
         }
         let all = pending.withLock { $0 }
         #expect(all.count == 200)
@@ -397,19 +394,22 @@ func sampleInstance(id: String, service: ServiceKind = .cce, scope: String = "c1
     @Test func writesLostWithTheirTransactionAreToldSoAndLaterOnesStillCommit() throws {
         let tmp = TempDatabase()
         let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
-        // One "request" in flight the whole time (the outer deferring), so nothing is committed before the end.
-        let ((first, last), _) = try Acknowledgement.deferring { () throws -> (PendingCommit?, PendingCommit?) in
-            let (_, first) = try Acknowledgement.deferring { try db.write { try $0.insert(sampleInstance(id: "a")) } }
-            // As SQLite does after an I/O error or a full disk: the whole transaction is rolled back under us.
-            #expect(throws: SQLiteError.self) {
-                try db.write { conn in
-                    try conn.insert(sampleInstance(id: "b", scope: "c2"))
-                    try conn.run("ROLLBACK")
-                }
+        // One request open the whole time, so nothing is committed before the end.
+        let open = db.beginRequest()
+        let firstRequest = db.beginRequest()
+        try db.write(for: firstRequest) { try $0.insert(sampleInstance(id: "a")) }
+        let first = firstRequest.end()
+        // As SQLite does after an I/O error or a full disk: the whole transaction is rolled back under us.
+        #expect(throws: SQLiteError.self) {
+            try db.write(for: open) { conn in
+                try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                try conn.run("ROLLBACK")
             }
-            let (_, last) = try Acknowledgement.deferring { try db.write { try $0.insert(sampleInstance(id: "c", scope: "c3")) } }
-            return (first, last)
         }
+        let lastRequest = db.beginRequest()
+        try db.write(for: lastRequest) { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
+        let last = lastRequest.end()
+        _ = open.end()
         #expect(throws: SQLiteError.self) { try #require(first).wait() }
         try #require(last).wait()
         #expect(try committedIDs(tmp.path) == ["c"])

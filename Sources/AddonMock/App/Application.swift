@@ -84,7 +84,7 @@ public final class Application: Sendable {
             CCEService(manager: manager, catalog: cceCatalog, outcomes: faults),
             ModelArtsService(manager: manager, catalog: pluginCatalog, outcomes: faults),
             control,
-        ], authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
+        ], database: database, authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,

@@ -31,14 +31,16 @@ final class Dispatcher: HTTPHandler {
     private let fallbackFormat: any ErrorFormat = GatewayErrorFormat()
     private let faults: FaultBook
     private let journal: Journal
+    /// Where a request's writes go: its answer is held until they are committed.
+    private let database: Database
     private let authenticator: Authenticator
     /// `Bearer <token>` as the control API expects it; nil: the control API is open.
     private let controlAuthorization: [UInt8]?
     private let clock: any Clock
     private let logger: Logger
 
-    init(services: [any EmulatedService], authenticator: Authenticator, controlToken: String? = nil, faults: FaultBook,
-         journal: Journal, clock: any Clock, logger: Logger) {
+    init(services: [any EmulatedService], database: Database, authenticator: Authenticator, controlToken: String? = nil,
+         faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger) {
         var router = Router()
         var endpoints: [Endpoint] = []
         var prefixes: [(String, any ErrorFormat)] = []
@@ -53,6 +55,7 @@ final class Dispatcher: HTTPHandler {
         self.router = router
         self.endpoints = endpoints
         self.prefixes = prefixes
+        self.database = database
         self.authenticator = authenticator
         controlAuthorization = controlToken.map { Array("Bearer \($0)".utf8) }
         self.faults = faults
@@ -71,11 +74,14 @@ final class Dispatcher: HTTPHandler {
         // A write's answer is sent once the write is committed (a 200 is a promise it survives a crash); the
         // thread serves other connections meanwhile, and the journal records the answer that was sent. Reads
         // (GET, HEAD) write nothing: they skip that bookkeeping, and a commit does not wait for them to finish.
-        var (response, commit): (HTTPResponse, PendingCommit?)
+        var response: HTTPResponse
+        var commit: PendingCommit?
         if request.method == "GET" || request.method == "HEAD" {
-            (response, commit) = (answer(request, requestID: requestID, trace: trace, served: &served), nil)
+            response = answer(request, requestID: requestID, writes: nil, trace: trace, served: &served)
         } else {
-            (response, commit) = Acknowledgement.deferring { answer(request, requestID: requestID, trace: trace, served: &served) }
+            let writes = database.beginRequest()
+            response = answer(request, requestID: requestID, writes: writes, trace: trace, served: &served)
+            commit = writes.end()
         }
         if request.method == "HEAD" { response.body = [] }
         let answered = Answered(request: request, requestID: requestID, started: started, trace: trace, served: served)
@@ -127,7 +133,8 @@ final class Dispatcher: HTTPHandler {
         prefixes.first { path.hasPrefix($0.prefix) || path + "/" == $0.prefix }?.format ?? fallbackFormat
     }
 
-    private func answer(_ request: HTTPRequest, requestID: String, trace: RequestTrace, served: inout Served) -> HTTPResponse {
+    private func answer(_ request: HTTPRequest, requestID: String, writes: RequestWrites?, trace: RequestTrace,
+                        served: inout Served) -> HTTPResponse {
         // Only error answers need the path's format: found on demand, not for every request.
         var pathFormat: any ErrorFormat { format(forPath: request.path) }
         if request.bodyTooLarge {
@@ -184,7 +191,8 @@ final class Dispatcher: HTTPHandler {
                 }
             }
             do {
-                return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID, trace: trace))
+                return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID, trace: trace,
+                                                           writes: writes))
             } catch let e as APIError {
                 return error(e, endpoint.owner.errorFormat)
             } catch {

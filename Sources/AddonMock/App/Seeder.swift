@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockStore
 
 /// `seed.json` in the fixtures directory: add-ons and plug-ins a demo starts with, in given states.
 ///
@@ -76,11 +77,12 @@ struct Seeder: Sendable {
                      phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "")
     }
 
-    /// Creates every entry whose slot is free; returns how many were created.
-    func apply(to manager: InstanceManager) throws -> Int {
+    /// Creates every entry whose slot is free; returns how many were created. With a request (a reset through the
+    /// control API), its answer waits for the commit; otherwise this does.
+    func apply(to manager: InstanceManager, for request: RequestWrites? = nil) throws -> Int {
         var created = 0
         for e in entries {
-            _ = try manager.createOrModify(service: e.service, scope: e.scope, template: e.template.name, create: { now in
+            _ = try manager.createOrModify(service: e.service, scope: e.scope, template: e.template.name, for: request, create: { now in
                 created += 1
                 guard let phase = e.phase else {
                     return manager.engine.install(id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,

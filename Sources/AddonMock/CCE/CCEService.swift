@@ -54,7 +54,7 @@ struct CCEService: EmulatedService {
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
-        let instance = try manager.createOrModify(service: kind, scope: body.clusterID, template: template.name, create: { now in
+        let instance = try manager.createOrModify(service: kind, scope: body.clusterID, template: template.name, for: ctx.writes, create: { now in
             try manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
                                    revision: revision, annotations: RawJSON(annotations),
                                    templateTiming: template.timing,
@@ -91,7 +91,7 @@ struct CCEService: EmulatedService {
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
-        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, body.clusterID) },
+        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
                                           notFound: { notFound(id, body.clusterID) }) { instance, now in
             guard instance.template == template.name else {
                 throw APIError(.badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
@@ -110,7 +110,7 @@ struct CCEService: EmulatedService {
     private func delete(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
-        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
+        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (cluster, name) = (instance.scope, instance.template)
             try lifecycle {
@@ -127,7 +127,7 @@ struct CCEService: EmulatedService {
         let id = ctx.parameters["id"]
         let body = try RollbackRequest.decode(ctx.request.body)
         try checkClusterMatches(body.clusterID, ctx.request)
-        let instance = try manager.modify(id: id, belongs: { belongs($0, kind, body.clusterID) },
+        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
                                           notFound: { notFound(id, body.clusterID) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (cluster, name) = (instance.scope, instance.template)

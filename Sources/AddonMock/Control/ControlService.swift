@@ -69,15 +69,15 @@ struct ControlService: EmulatedService {
         let deleted: Int
         var scoped = true
         if let cluster {
-            deleted = try manager.reset(services: services ?? [.cce, .autopilot], scope: cluster)
+            deleted = try manager.reset(services: services ?? [.cce, .autopilot], scope: cluster, for: ctx.writes)
         } else if let project {
             if let pool {
-                deleted = try manager.reset(services: [.modelarts], scope: "\(project)/\(pool)")
+                deleted = try manager.reset(services: [.modelarts], scope: "\(project)/\(pool)", for: ctx.writes)
             } else {
-                deleted = try manager.reset(services: [.modelarts], scopePrefix: "\(project)/")
+                deleted = try manager.reset(services: [.modelarts], scopePrefix: "\(project)/", for: ctx.writes)
             }
         } else {
-            deleted = try manager.reset(services: services)
+            deleted = try manager.reset(services: services, for: ctx.writes)
             scoped = services != nil
         }
         let faultsCleared = keepFaults ? 0 : faults.removeAll()
@@ -85,7 +85,7 @@ struct ControlService: EmulatedService {
         let clockReset = !scoped && !keepClock
         if clockReset { clock.reset() }
         var reseeded = 0
-        if !scoped, reseed, let seeder { reseeded = try seeder.apply(to: manager) }
+        if !scoped, reseed, let seeder { reseeded = try seeder.apply(to: manager, for: ctx.writes) }
 
         var w = JSONWriter()
         w.beginObject()
@@ -184,7 +184,7 @@ struct ControlService: EmulatedService {
         let statusText = try body.optionalString("status")
         if advance {
             guard statusText == nil else { throw APIError(.badRequest, "give status or advance, not both") }
-            guard let next = try manager.advance(id: id, belongs: belongs, notFound: { resourceNotFound(ctx) }) else {
+            guard let next = try manager.advance(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) else {
                 return .json(200, Array(#"{"id":"\#(id)","deleted":true}"#.utf8))
             }
             return .json(200, resourceBody(next))
@@ -194,7 +194,7 @@ struct ControlService: EmulatedService {
             throw APIError(.badRequest, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed (plug-ins also Running, Abnormal); got \"\(statusText)\"")
         }
         let reason = try body.optionalString("reason"), message = try body.optionalString("message")
-        let forced = try manager.modify(id: id, belongs: belongs, notFound: { resourceNotFound(ctx) }) { instance, now in
+        let forced = try manager.modify(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) { instance, now in
             instance.phase = phase
             instance.pending = nil
             instance.reason = reason ?? (phase == .running || phase == .available ? "" : "ForcedByControlAPI")

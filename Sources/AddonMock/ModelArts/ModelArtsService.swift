@@ -58,7 +58,7 @@ struct ModelArtsService: EmulatedService {
         let scope = poolScope(ctx)
         let body = try PluginCreateRequest.decode(ctx.request.body)
         let (template, newestOrAsked) = try resolve(body.name, body.version)
-        let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, create: { now in
+        let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, for: ctx.writes, create: { now in
             try manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
                                        revision: revision(newestOrAsked, inputs: body.inputs), annotations: .emptyObject,
                                        templateTiming: template.timing,
@@ -99,7 +99,7 @@ struct ModelArtsService: EmulatedService {
         let scope = poolScope(ctx)
         let body = try PluginPatchRequest.decode(ctx.request.body)
         let name = ctx.parameters["template_name"]
-        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
             if let renamed = body.name, renamed != plugin.template {
                 throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
             }
@@ -116,7 +116,7 @@ struct ModelArtsService: EmulatedService {
     private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
         let name = ctx.parameters["template_name"]
-        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
             let (scope, name) = (plugin.scope, plugin.template)
             try APIError.conflicts("plug-in operation conflict") {
                 try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,

@@ -1,13 +1,16 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockStore
 
-/// What a handler gets: the request, its path parameters, the id echoed in `X-Request-Id`, and a trace the
-/// handler fills with the resources it touched (for the request journal).
+/// What a handler gets: the request, its path parameters, the id echoed in `X-Request-Id`, a trace the
+/// handler fills with the resources it touched (for the request journal), and the request's writes (nil for a
+/// read), which every write it makes is passed so its answer can wait for their commit.
 public struct RequestContext: Sendable {
     public let request: HTTPRequest
     public let parameters: PathParameters
     public let requestID: String
     public let trace: RequestTrace
+    public let writes: RequestWrites?
 
     /// Notes that this request read or changed the instance.
     public func touched(_ instance: Instance) { trace.add(instance.id) }

@@ -3,7 +3,7 @@ import AddonMockStore
 
 /// Runs the lifecycle engine over the store for every service. Reads derive the state from record + clock
 /// without writing; writes first settle the record they touch, then are committed (`Database.write`) before
-/// whoever made them is answered.
+/// whoever made them is answered: a request's writes are passed its `RequestWrites`, and its answer waits.
 ///
 /// Single-instance reads go through an `InstanceCache`; every change to a row goes through `save`, `add` or
 /// `remove` here, which is what keeps that cache true. Nothing else in the process writes instance rows.
@@ -57,10 +57,10 @@ public final class InstanceManager: Sendable {
 
     /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
     /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
-    public func createOrModify(service: ServiceKind, scope: String, template: String,
+    public func createOrModify(service: ServiceKind, scope: String, template: String, for request: RequestWrites? = nil,
                                create: (Instant) throws -> Instance,
                                modify: (inout Instance, Instant) throws -> Void) throws -> Instance {
-        try database.write { conn in
+        try database.write(for: request) { conn in
             let now = clock.now()
             let stored = try conn.instance(service: service, scope: scope, template: template)
             if let stored, engine.settled(stored, at: now) != nil {
@@ -75,16 +75,16 @@ public final class InstanceManager: Sendable {
 
     /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
     /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
-    public func modify(id: String, belongs: (Instance) -> Bool, notFound: () -> APIError,
+    public func modify(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> APIError,
                        _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
-        try database.write { conn in
+        try database.write(for: request) { conn in
             try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
     }
 
-    public func modify(service: ServiceKind, scope: String, template: String, notFound: () -> APIError,
-                       _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
-        try database.write { conn in
+    public func modify(service: ServiceKind, scope: String, template: String, for request: RequestWrites? = nil,
+                       notFound: () -> APIError, _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+        try database.write(for: request) { conn in
             let stored = try conn.instance(service: service, scope: scope, template: template)
             return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
         }
@@ -118,8 +118,9 @@ public final class InstanceManager: Sendable {
 
     /// Applies the pending transition now, whatever its due time (the control API's "advance").
     /// Returns nil when that completed a delete.
-    public func advance(id: String, belongs: (Instance) -> Bool, notFound: () -> APIError) throws -> Instance? {
-        try database.write { conn in
+    public func advance(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
+                        notFound: () -> APIError) throws -> Instance? {
+        try database.write(for: request) { conn in
             let now = clock.now()
             guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
             guard let live = engine.settled(stored, at: now) else {
@@ -146,8 +147,9 @@ public final class InstanceManager: Sendable {
     }
 
     /// Deletes instances (all, or a scope) in one transaction; returns how many.
-    public func reset(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
-        try database.write { conn in
+    public func reset(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil,
+                      for request: RequestWrites? = nil) throws -> Int {
+        try database.write(for: request) { conn in
             cache.forgetAll()
             return try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
         }
