@@ -65,11 +65,18 @@ public final class HTTPRequest: Sendable {
     public func queryValue(_ name: String) -> String? { query?.first { $0.name == name }?.value }
 }
 
-/// What an answer waits for before it is sent.
+/// What an answer waits for before it is sent: its write's commit, a fault's latency.
 public protocol ResponseHold: Sendable {
     /// Calls `release` exactly once, perhaps at once and on this thread: with nil to send the answer as it
     /// is, or with the answer to send instead.
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void)
+    /// The server is stopping: release as soon as the answer is true (cut a delay short; a commit still
+    /// has to happen).
+    func expedite()
+}
+
+extension ResponseHold {
+    public func expedite() {}
 }
 
 public struct HTTPResponse: Sendable {
@@ -107,6 +114,13 @@ public struct HTTPResponse: Sendable {
 /// Whatever answers requests: the application's dispatcher. Called on libmicrohttpd's worker threads.
 public protocol HTTPHandler: Sendable {
     func handle(_ request: HTTPRequest) -> HTTPResponse
+    /// The answer to a request the server will not serve because it is stopping: a 503 in the format its
+    /// client expects. Never a success: it may stand in for an answer whose write was not confirmed.
+    func unavailable(_ request: HTTPRequest) -> HTTPResponse
+}
+
+extension HTTPHandler {
+    public func unavailable(_ request: HTTPRequest) -> HTTPResponse { .text(503, "the server is stopping") }
 }
 
 public enum PercentDecoding {

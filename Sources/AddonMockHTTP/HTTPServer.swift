@@ -1,5 +1,7 @@
 import CMHDShim
 import CMicroHTTPD
+import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,6 +15,10 @@ public struct HTTPServerError: Error, CustomStringConvertible {
 ///
 /// Requests are answered on the final access-handler call, never the first: libmicrohttpd 0.9.75 closes the
 /// connection after a response queued on the headers-only call, which would kill keep-alive.
+///
+/// An answer with a hold (a write waiting for its commit, a fault's latency) is kept on a suspended connection
+/// while the thread serves others; `ConnectionBook` knows at every moment which connections are held and how
+/// many requests are not yet complete, so `stop` can answer all of them before libmicrohttpd stops.
 public final class HTTPServer: Sendable {
     public struct Options: Sendable {
         public var host: String
@@ -20,25 +26,29 @@ public final class HTTPServer: Sendable {
         public var threads: Int
         public var maxBodyBytes: Int
         public var connectionTimeoutSeconds: Int
+        /// How long `stop` waits for held answers (commits, latency) before answering the rest 503.
+        public var drainTimeoutMs: Int
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2,
-                    maxBodyBytes: Int = 1 << 20, connectionTimeoutSeconds: Int = 60) {
+                    maxBodyBytes: Int = 1 << 20, connectionTimeoutSeconds: Int = 60, drainTimeoutMs: Int = 5000) {
             self.host = host
             self.port = port
             self.threads = threads
             self.maxBodyBytes = maxBodyBytes
             self.connectionTimeoutSeconds = connectionTimeoutSeconds
+            self.drainTimeoutMs = drainTimeoutMs
         }
     }
 
     let handler: any HTTPHandler
     let options: Options
-    private let daemonBox: DaemonBox
+    fileprivate let book = ConnectionBook()
+    /// Answers to half-closed clients are written here, off the thread that released them (the committer's).
+    fileprivate let directWrites = DispatchQueue(label: "addonmock.http.direct-writes")
 
     public init(options: Options, handler: any HTTPHandler) {
         self.options = options
         self.handler = handler
-        self.daemonBox = DaemonBox()
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0).
@@ -47,105 +57,192 @@ public final class HTTPServer: Sendable {
         // The daemon keeps a raw pointer to self until stop(): this +1 keeps it alive that long.
         let context = Unmanaged.passRetained(self).toOpaque()
         var err: UnsafePointer<CChar>?
-        guard let daemon = amh_start(options.host, options.port, accessHandler, context, requestCompleted, nil,
+        guard let daemon = amh_start(options.host, options.port, accessHandler, context, requestCompleted, context,
+                                     connectionNotified, context,
                                      UInt32(max(1, options.threads)), 1000, UInt32(options.connectionTimeoutSeconds), &err) else {
             Unmanaged<HTTPServer>.fromOpaque(context).release()
             let reason = err.map { String(cString: $0) } ?? "cannot start"
             throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
         }
-        daemonBox.set(daemon, context: context)
+        book.started(daemon, context: context)
         return amh_bound_port(daemon)
     }
 
-    /// Stops accepting, lets in-flight requests finish and held answers go out (for up to two seconds), then
-    /// shuts the daemon down. An answer still held then is replaced by a 503: libmicrohttpd cannot stop with a
-    /// connection suspended, and an answer whose write is not committed must not be sent as a success.
+    /// Stops accepting, answers every request already received, then stops libmicrohttpd; never aborts.
+    ///
+    /// New requests on open connections get the handler's 503 (and the connection closes). Held answers are
+    /// asked to hurry (a latency is cut short); each goes out when released. Whatever is still held after
+    /// `drainTimeoutMs` is answered 503 in its service's format — never the unconfirmed success. libmicrohttpd
+    /// is stopped only once every request is complete (its answer written): it aborts if stopped with a
+    /// connection suspended, and cuts off an answer not yet written.
     public func stop() {
-        guard let listener = daemonBox.whileRunning({ daemon, _ in MHD_quiesce_daemon(daemon) }) else { return }
+        guard let listener = book.beginDraining() else { return }
         if listener >= 0 { close(listener) }
-        for _ in 0..<2000 {
-            guard daemonBox.whileRunning({ _, held in !held.isEmpty }) == true else { break }
-            usleep(1000)
-        }
-        guard let (daemon, context) = daemonBox.take(releasingHeld: .text(503, "the server is stopping")) else { return }
+        let deadline = monotonicNanoseconds() + UInt64(max(0, options.drainTimeoutMs)) * 1_000_000
+        book.waitUntilAnswered(before: deadline)
+        book.answerTheRest { self.handler.unavailable($0) }
+        // Resumed connections are answered within a poll cycle; the bound only guards against a stuck client.
+        book.waitUntilAnswered(before: monotonicNanoseconds() + 2_000_000_000)
+        guard let (daemon, context) = book.take() else { return }
         MHD_stop_daemon(daemon)
         Unmanaged<HTTPServer>.fromOpaque(context).release()
     }
 
-    fileprivate func dispatch(_ request: HTTPRequest) -> HTTPResponse { handler.handle(request) }
+    var isServing: Bool { book.isServing }
 
-    /// Suspends the connection until `hold` releases its answer; libmicrohttpd then calls the access handler
-    /// again, which sends `state.held`.
-    fileprivate func hold(_ connection: OpaquePointer?, state: RequestState, until hold: any ResponseHold) {
-        let held = HeldConnection(pointer: connection, state: state)
-        daemonBox.suspend(held)
-        hold.whenReleased { [daemonBox] replacement in daemonBox.resume(held, with: replacement) }
-    }
+    fileprivate func dispatch(_ request: HTTPRequest) -> HTTPResponse { handler.handle(request) }
 }
 
-/// A connection suspended with its answer held, released exactly once: by its hold, or by `stop`.
+/// A connection suspended with its answer held.
 private final class HeldConnection: @unchecked Sendable {
     let pointer: OpaquePointer?
     let state: RequestState
-    /// Under the daemon box's lock.
+    let request: HTTPRequest
+    let hold: any ResponseHold
+    /// Under the book's lock: released exactly once, by its hold or by `stop`; suspended only if not released
+    /// by the time its access-handler call ends (then it is answered in that call, like any other request).
     var released = false
+    var suspended = false
 
-    init(pointer: OpaquePointer?, state: RequestState) {
+    init(pointer: OpaquePointer?, state: RequestState, request: HTTPRequest, hold: any ResponseHold) {
         self.pointer = pointer
         self.state = state
+        self.request = request
+        self.hold = hold
     }
 }
 
-/// The daemon pointer (set once by start(), taken once by stop()) and the connections suspended on it, under
-/// one lock: a connection is resumed only while the daemon runs, and only once.
-private final class DaemonBox: @unchecked Sendable {
-    private var daemon: OpaquePointer?
-    private var context: UnsafeMutableRawPointer?
-    private var held: [ObjectIdentifier: HeldConnection] = [:]
-    private var mutex = pthread_mutex_t()
+/// The one owner of the daemon pointer and of every connection the server has suspended, under one lock.
+/// A connection is suspended only while the daemon serves or drains and resumed only once; with the count of
+/// requests not yet complete, `stop` knows when no answer is left to write.
+private final class ConnectionBook: Sendable {
+    enum Phase: Int { case idle, serving, draining, closing }
 
-    init() { pthread_mutex_init(&mutex, nil) }
-
-    func set(_ d: OpaquePointer, context c: UnsafeMutableRawPointer) {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        daemon = d
-        context = c
+    /// Raw pointers are not Sendable; this lock is what guards them.
+    private struct State: @unchecked Sendable {
+        var daemon: OpaquePointer?
+        var context: UnsafeMutableRawPointer?
+        var phase = Phase.idle
+        var held: [ObjectIdentifier: HeldConnection] = [:]
+        /// The sockets of open connections: a stop waits while one of them holds a request not yet read.
+        var sockets: Set<Int32> = []
     }
 
-    /// Runs `body` only while the daemon runs.
-    func whileRunning<T>(_ body: (OpaquePointer, _ held: [ObjectIdentifier: HeldConnection]) -> T) -> T? {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        return daemon.map { body($0, held) }
+    private let state = Mutex(State())
+    /// Read on every request without the lock: whether new requests are still served.
+    private let phase = Atomic<Int>(Phase.idle.rawValue)
+    /// Requests from their first access-handler call until libmicrohttpd reports them complete (answer sent, or
+    /// connection gone): a stop may end libmicrohttpd only when none is left, or an answer queued but not yet
+    /// written would be cut off.
+    private let inProgress = Atomic<Int>(0)
+
+    func requestStarted() { inProgress.add(1, ordering: .relaxed) }
+    func requestCompleted() { inProgress.subtract(1, ordering: .releasing) }
+
+    var isServing: Bool { phase.load(ordering: .acquiring) == Phase.serving.rawValue }
+
+    func started(_ daemon: OpaquePointer, context: UnsafeMutableRawPointer) {
+        state.withLock { s in
+            s.daemon = daemon
+            s.context = context
+            s.phase = .serving
+        }
+        phase.store(Phase.serving.rawValue, ordering: .releasing)
     }
 
-    func suspend(_ connection: HeldConnection) {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        held[ObjectIdentifier(connection)] = connection
-        MHD_suspend_connection(connection.pointer)
+    /// Stops accepting; returns the listening socket to close, or nil when not serving. Asks every held answer
+    /// to hurry.
+    func beginDraining() -> Int32? {
+        let (listener, holds): (Int32?, [any ResponseHold]) = state.withLock { s in
+            guard s.phase == .serving, let daemon = s.daemon else { return (nil, []) }
+            s.phase = .draining
+            phase.store(Phase.draining.rawValue, ordering: .releasing)
+            return (MHD_quiesce_daemon(daemon), s.held.values.map(\.hold))
+        }
+        for hold in holds { hold.expedite() }
+        return listener
     }
 
-    func resume(_ connection: HeldConnection, with replacement: HTTPResponse?) {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        guard !connection.released else { return }
-        connection.released = true
-        held[ObjectIdentifier(connection)] = nil
-        if let replacement { connection.state.held = replacement }
-        if daemon != nil { MHD_resume_connection(connection.pointer) }
+    /// Books a held answer; false when the server is closing (the caller then waits for the hold itself). A
+    /// hold booked while draining is asked to hurry at once.
+    func book(_ connection: HeldConnection) -> Bool {
+        let phase: Phase? = state.withLock { s in
+            guard s.daemon != nil, s.phase == .serving || s.phase == .draining else { return nil }
+            s.held[ObjectIdentifier(connection)] = connection
+            return s.phase
+        }
+        guard let phase else { return false }
+        if phase == .draining { connection.hold.expedite() }
+        return true
     }
 
-    /// Takes the daemon for stopping, after resuming whatever is still held with `answer`.
-    func take(releasingHeld answer: HTTPResponse) -> (OpaquePointer, UnsafeMutableRawPointer)? {
-        pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }
-        guard let d = daemon, let c = context else { return nil }
-        for connection in held.values {
+    /// At the end of the access-handler call: suspends the connection unless its hold has released it already
+    /// (then the call answers it, and libmicrohttpd never sees a suspension). Returns whether it suspended.
+    func suspendIfStillHeld(_ connection: HeldConnection) -> Bool {
+        state.withLock { s in
+            guard !connection.released else { return false }
+            connection.suspended = true
+            MHD_suspend_connection(connection.pointer)
+            return true
+        }
+    }
+
+    /// Takes a held connection off the book with `replacement` (or its own answer). Returns true when the
+    /// caller must resume it: it was suspended and not yet released.
+    func release(_ connection: HeldConnection, with replacement: HTTPResponse?) -> Bool {
+        state.withLock { s in
+            guard !connection.released else { return false }
             connection.released = true
-            connection.state.held = answer
+            s.held[ObjectIdentifier(connection)] = nil
+            if let replacement { connection.state.held = replacement }
+            return connection.suspended
+        }
+    }
+
+    func resume(_ connection: HeldConnection) {
+        state.withLock { s in
+            guard s.daemon != nil else { return }
             MHD_resume_connection(connection.pointer)
         }
-        held = [:]
-        daemon = nil
-        context = nil
-        return (d, c)
+    }
+
+    func opened(_ socket: Int32) { state.withLock { _ = $0.sockets.insert(socket) } }
+    func closed(_ socket: Int32) { state.withLock { _ = $0.sockets.remove(socket) } }
+
+    /// Waits until every held answer is out and no connection has request bytes libmicrohttpd has not read
+    /// yet (a request sent before the stop is answered, if only with a 503), or until `deadline`.
+    func waitUntilAnswered(before deadline: UInt64) {
+        while monotonicNanoseconds() < deadline {
+            let busy = inProgress.load(ordering: .acquiring) > 0 || state.withLock { s in
+                !s.held.isEmpty || s.sockets.contains { unreadBytes($0) > 0 }
+            }
+            if !busy { return }
+            usleep(1000)
+        }
+    }
+
+    /// Whatever is still held gets `answer(request)` (a 503) instead; from now on nothing is suspended.
+    func answerTheRest(_ answer: (HTTPRequest) -> HTTPResponse) {
+        state.withLock { s in
+            s.phase = .closing
+            phase.store(Phase.closing.rawValue, ordering: .releasing)
+            for connection in s.held.values where !connection.released {
+                connection.released = true
+                connection.state.held = answer(connection.request)
+                guard connection.suspended else { continue }   // its own call answers it
+                if s.daemon != nil { MHD_resume_connection(connection.pointer) }
+            }
+            s.held = [:]
+        }
+    }
+
+    func take() -> (OpaquePointer, UnsafeMutableRawPointer)? {
+        state.withLock { s in
+            guard let d = s.daemon, let c = s.context else { return nil }
+            s.daemon = nil
+            s.context = nil
+            return (d, c)
+        }
     }
 }
 
@@ -156,6 +253,8 @@ private final class RequestState: @unchecked Sendable {
     var body: [UInt8] = []
     var tooLarge = false
     var held: HTTPResponse?
+    /// The held answer was written to the socket directly (the client had half-closed): close on re-entry.
+    var answeredDirectly = false
 }
 
 // MARK: - libmicrohttpd callbacks (C function pointers: all context arrives through `cls`)
@@ -168,6 +267,13 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     guard let statePointer = reqCls.pointee else {
         let state = RequestState()
         reqCls.pointee = Unmanaged.passRetained(state).toOpaque()
+        server.book.requestStarted()
+        // Stopping: a request that arrives now is not served (its connection closes after the answer).
+        guard server.book.isServing else {
+            var refusal = server.handler.unavailable(request(connection, url: url, method: method, state: state))
+            refusal.headers.set("Connection", "close")
+            return send(refusal, on: connection)
+        }
         if let length = MHD_lookup_connection_value(connection, .HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
            strtoll(length, nil, 10) > server.options.maxBodyBytes {
             state.tooLarge = true
@@ -195,30 +301,122 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     // Final call: the whole request is here; or the connection was resumed with its held answer released.
     if let held = state.held {
         state.held = nil
-        return send(held, on: connection)
+        return state.answeredDirectly ? .NO : sendUnlessHalfClosed(held, on: connection)
     }
     return respond(connection, server, url: url, method: method, state: state)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { _, _, reqCls, _ in
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
     guard let reqCls, let p = reqCls.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(p).release()
     reqCls.pointee = nil
+    if let cls { Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().book.requestCompleted() }
+}
+
+private func request(_ connection: OpaquePointer?, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+                     state: RequestState) -> HTTPRequest {
+    HTTPRequest(method: String(cString: method), path: String(cString: url), query: collectQuery(connection),
+                headers: collectHeaders(connection), body: state.body, bodyTooLarge: state.tooLarge)
 }
 
 private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: UnsafePointer<CChar>,
                      method: UnsafePointer<CChar>, state: RequestState) -> MHD_Result {
-    let request = HTTPRequest(method: String(cString: method), path: String(cString: url),
-                              query: collectQuery(connection), headers: collectHeaders(connection),
-                              body: state.body, bodyTooLarge: state.tooLarge)
+    let request = request(connection, url: url, method: method, state: state)
     var response = server.dispatch(request)
-    if let hold = response.hold {
-        response.hold = nil
-        state.held = response
-        server.hold(connection, state: state, until: hold)
+    guard let hold = response.hold else { return send(response, on: connection) }
+    response.hold = nil
+    state.held = response
+    let held = HeldConnection(pointer: connection, state: state, request: request, hold: hold)
+    if server.book.book(held) {
+        hold.whenReleased { [server] replacement in
+            guard server.book.release(held, with: replacement) else { return }
+            // A client that has half-closed (HTTP allows it) would lose the answer: libmicrohttpd closes a
+            // connection as soon as it reads the end of the stream. Write the answer ourselves, then close.
+            let fd = amh_connection_fd(held.pointer)
+            guard fd >= 0, peerHasHalfClosed(fd) else { return server.book.resume(held) }
+            server.directWrites.async {
+                held.state.answeredDirectly = writeDirectly(held.state.held ?? .text(500, "no answer"), to: fd)
+                server.book.resume(held)
+            }
+        }
+        // Released already (a commit that was done at once): answered in this call, nothing suspended.
+        guard server.book.suspendIfStillHeld(held) else {
+            let answer = state.held ?? response
+            state.held = nil
+            return sendUnlessHalfClosed(answer, on: connection)
+        }
         return .YES
     }
-    return send(response, on: connection)
+    // Closing: nothing may be suspended any more. Wait here (the hold was asked to hurry), then answer.
+    hold.expedite()
+    let released = Mutex<HTTPResponse??>(nil)
+    hold.whenReleased { replacement in released.withLock { $0 = .some(replacement) } }
+    let deadline = monotonicNanoseconds() + 2_000_000_000
+    while released.withLock({ $0 == nil }) && monotonicNanoseconds() < deadline { usleep(1000) }
+    guard let outcome = released.withLock({ $0 }) else { return send(server.handler.unavailable(request), on: connection) }
+    state.held = nil
+    return send(outcome ?? response, on: connection)
+}
+
+/// A write's answer, sent by libmicrohttpd, or, when the client has half-closed (libmicrohttpd would read the
+/// end of the stream before writing and drop the answer), written here and the connection closed.
+private func sendUnlessHalfClosed(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {
+    let fd = amh_connection_fd(connection)
+    guard fd >= 0, peerHasHalfClosed(fd) else { return send(response, on: connection) }
+    _ = writeDirectly(response, to: fd)
+    return .NO
+}
+
+private let connectionNotified: MHD_NotifyConnectionCallback = { cls, connection, _, event in
+    guard let cls else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    let fd = amh_connection_fd(connection)
+    guard fd >= 0 else { return }
+    if event.rawValue == 0 /* MHD_CONNECTION_NOTIFY_STARTED */ { server.book.opened(fd) } else { server.book.closed(fd) }
+}
+
+/// Bytes received on the socket that nobody has read yet.
+private func unreadBytes(_ fd: Int32) -> Int32 {
+    var count: Int32 = 0
+    return ioctl(fd, UInt(FIONREAD), &count) == 0 ? count : 0
+}
+
+/// True when the peer has sent its FIN: a zero-byte read is waiting (peeked, not consumed).
+private func peerHasHalfClosed(_ fd: Int32) -> Bool {
+    var byte: UInt8 = 0
+    return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
+}
+
+/// Writes a complete HTTP/1.1 answer with `Connection: close` on a suspended connection's socket (non-blocking:
+/// waits for room at most two seconds). True when every byte went out.
+private func writeDirectly(_ response: HTTPResponse, to fd: Int32) -> Bool {
+    guard !response.dropConnection else { return false }
+    var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
+    for (name, value) in response.headers.fields where name.lowercased() != "connection" && name.lowercased() != "content-length" {
+        head += "\(name): \(value)\r\n"
+    }
+    head += "Content-Length: \(response.body.count)\r\nConnection: close\r\n\r\n"
+    let bytes = Array(head.utf8) + response.body
+    var sent = 0
+    let deadline = monotonicNanoseconds() + 2_000_000_000
+    while sent < bytes.count && monotonicNanoseconds() < deadline {
+        let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        if n > 0 { sent += n; continue }
+        guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        _ = poll(&pfd, 1, 100)
+    }
+    return sent == bytes.count
+}
+
+private func reasonPhrase(_ status: Int) -> String {
+    MHD_get_reason_phrase_for(UInt32(status)).map { String(cString: $0) } ?? ""
+}
+
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 private func send(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {

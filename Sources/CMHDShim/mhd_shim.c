@@ -12,6 +12,7 @@ static size_t amh_keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
 struct MHD_Daemon *amh_start(const char *host, uint16_t port,
                              MHD_AccessHandlerCallback handler, void *handler_cls,
                              MHD_RequestCompletedCallback completed, void *completed_cls,
+                             MHD_NotifyConnectionCallback notify, void *notify_cls,
                              unsigned int thread_pool_size, unsigned int connection_limit,
                              unsigned int connection_timeout_s, const char **err) {
   struct addrinfo hints, *res = NULL;
@@ -31,7 +32,9 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
 
   /* ITC lets MHD_quiesce_daemon wake the polling threads, for a graceful stop. Suspend/resume lets an answer
    * wait for its commit while the thread serves other connections. */
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+  /* No MHD_USE_ERROR_LOG: libmicrohttpd's own lines ("Application reported internal error…" for every dropped
+   * connection, a second line for a port in use) are noise beside the server's log and its one-line errors. */
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
   if (family == AF_INET6) {
     ((struct sockaddr_in6 *) &addr)->sin6_port = htons(port);
     flags |= MHD_USE_IPv6;
@@ -51,6 +54,7 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
   struct MHD_Daemon *d = MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
+                                          MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,
                                           MHD_OPTION_UNESCAPE_CALLBACK, amh_keep_escaped, NULL,
                                           MHD_OPTION_ARRAY, ops,
                                           MHD_OPTION_END);
@@ -61,4 +65,9 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
 uint16_t amh_bound_port(struct MHD_Daemon *d) {
   const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
   return i ? i->port : 0;
+}
+
+int amh_connection_fd(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+  return i ? (int) i->connect_fd : -1;
 }

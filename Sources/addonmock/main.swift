@@ -37,6 +37,8 @@ struct Serve: ParsableCommand {
     var addressFile: String?
     @Option(help: "Require `Authorization: Bearer TOKEN` on every /_mock call but GET /_mock/health (ADDONMOCK_CONTROL_TOKEN).")
     var controlToken: String?
+    @Option(help: "Seconds a stop waits for answers still held (commits, latency faults) before answering 503 (ADDONMOCK_DRAIN_TIMEOUT, default 5).")
+    var drainTimeout: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -52,7 +54,7 @@ struct Serve: ParsableCommand {
             config = try Configuration.resolve(
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
                                   seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
-                                  addressFile: addressFile, controlToken: controlToken),
+                                  addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

@@ -38,9 +38,9 @@ import Glibc
         }
     }
 
-    func started(_ handler: GatedHandler) throws -> (HTTPServer, UInt16) {
+    func started(_ handler: GatedHandler, drainTimeoutMs: Int = 5000) throws -> (HTTPServer, UInt16) {
         // One thread: if a held answer blocked it, the second connection could not be served.
-        let server = HTTPServer(options: .init(host: "127.0.0.1", port: 0, threads: 1), handler: handler)
+        let server = HTTPServer(options: .init(host: "127.0.0.1", port: 0, threads: 1, drainTimeoutMs: drainTimeoutMs), handler: handler)
         return (server, try server.start())
     }
 
@@ -84,18 +84,83 @@ import Glibc
         let handler = GatedHandler()
         let (server, port) = try started(handler)
         let connection = try held("GET /held HTTP/1.1\r\nHost: x\r\n\r\n", port: port, handler)
+        // Released while the stop drains: the answer goes out as it is.
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(100)) { handler.releaseAll() }
         server.stop()
-        withExtendedLifetime(connection) {}   // the client stays connected while the server stops
         #expect(handler.waiting == 0)
+        let answer = try connection.readResponse()
+        #expect(answer.status == 200 && answer.text == "answer for /held")
 
-        // A connection still held when the wait runs out: stop answers it 503 (never the unreleased answer)
-        // and goes on; a later release does nothing.
-        let second = HTTPServer(options: .init(host: "127.0.0.1", port: 0, threads: 1), handler: handler)
-        let secondPort = try second.start()
+        // Still held when the drain runs out: answered with the handler's 503, never the unreleased answer;
+        // a later release does nothing.
+        let (second, secondPort) = try started(handler, drainTimeoutMs: 200)
         let late = try held("GET /held-forever HTTP/1.1\r\nHost: x\r\n\r\n", port: secondPort, handler)
         second.stop()
-        if let answer = try? late.readResponse() { #expect(answer.status == 503) }
+        let refused = try late.readResponse()
+        #expect(refused.status == 503)
+        #expect(refused.text == "the server is stopping")
         handler.releaseAll()
+    }
+
+    /// A hold that a stop may cut short, as a latency fault's is.
+    final class Delay: ResponseHold, @unchecked Sendable {
+        let release = Locked<(@Sendable (HTTPResponse?) -> Void)?>(nil)
+        let expedited = Locked(false)
+        func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) { self.release.withLock { $0 = release } }
+        func expedite() {
+            expedited.withLock { $0 = true }
+            release.withLock { r in r?(nil); r = nil }
+        }
+    }
+
+    @Test func aStopCutsADelayShortAndRefusesNewRequestsInTheHandlersFormat() throws {
+        final class Handler: HTTPHandler, @unchecked Sendable {
+            let delay = Delay()
+            let gate = GatedHandler()
+            func handle(_ request: HTTPRequest) -> HTTPResponse {
+                if request.path == "/gated" { return gate.handle(HTTPRequest(method: "GET", path: "/held", query: [], headers: request.headers, body: [])) }
+                var r = HTTPResponse.text(200, "delayed answer")
+                if request.path == "/slow" { r.hold = delay }
+                return r
+            }
+            func unavailable(_ request: HTTPRequest) -> HTTPResponse { .json(503, Array(#"{"error_code":"X.503"}"#.utf8)) }
+        }
+        let handler = Handler()
+        let server = HTTPServer(options: .init(host: "127.0.0.1", port: 0, threads: 1, drainTimeoutMs: 30_000), handler: handler)
+        let port = try server.start()
+        // A commit-like hold keeps the stop draining until the test releases it.
+        let gated = try held("GET /gated HTTP/1.1\r\nHost: x\r\n\r\n", port: port, handler.gate)
+        let slow = try RawHTTPConnection(port: port)
+        try slow.sendRaw(Array("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let idle = try RawHTTPConnection(port: port)
+        #expect(try idle.send("GET", "/fast").status == 200)
+        for _ in 0..<2000 where handler.delay.release.withLock({ $0 == nil }) { usleep(1000) }
+
+        let stopped = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { server.stop(); stopped.signal() }
+        let answer = try slow.readResponse()
+        #expect(answer.status == 200 && answer.text == "delayed answer")
+        #expect(handler.delay.expedited.withLock { $0 }, "cut short, not waited out")
+        // A request on a kept-alive connection after the stop began: the handler's 503, then the connection closes.
+        let refused = try idle.send("GET", "/fast")
+        #expect(refused.status == 503 && refused.text == #"{"error_code":"X.503"}"#)
+        #expect(refused.header("Connection") == "close")
+        handler.gate.releaseAll()
+        #expect(try gated.readResponse().status == 200)
+        #expect(stopped.wait(timeout: .now() + 30) == .success)
+    }
+
+    @Test func aClientThatHalfClosesGetsItsHeldAnswer() throws {
+        let handler = GatedHandler()
+        let (server, port) = try started(handler)
+        defer { server.stop() }
+        let connection = try held("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", port: port, handler)
+        connection.shutdownWrite()
+        usleep(50_000)    // the FIN reaches the server before the release (the case libmicrohttpd drops)
+        handler.releaseAll()
+        let answer = try connection.readResponse()
+        #expect(answer.status == 200)
+        #expect(answer.text == "answer for /held")
+        #expect(answer.header("Connection") == "close")
     }
 }

@@ -88,7 +88,8 @@ public final class Application: Sendable {
            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
-                                           threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))),
+                                           threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                                           drainTimeoutMs: configuration.drainTimeoutMs),
                             handler: dispatcher)
         do {
             port = try server.start()

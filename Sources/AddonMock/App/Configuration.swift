@@ -44,6 +44,8 @@ public struct Configuration: Sendable, Equatable {
     public var addressFile: String?
     /// When set, every `/_mock` call but `GET /_mock/health` needs `Authorization: Bearer <token>`.
     public var controlToken: String?
+    /// How long a stop waits for held answers before answering the rest 503.
+    public var drainTimeoutMs: Int = 5000
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -69,10 +71,12 @@ public struct CommandLineValues: Sendable {
     public var credentials: [String]
     public var addressFile: String?
     public var controlToken: String?
+    public var drainTimeout: String?
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
                 fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
-                credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil) {
+                credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
+                drainTimeout: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -84,6 +88,7 @@ public struct CommandLineValues: Sendable {
         self.credentials = credentials
         self.addressFile = addressFile
         self.controlToken = controlToken
+        self.drainTimeout = drainTimeout
     }
 }
 
@@ -183,9 +188,17 @@ extension Configuration {
             }
             controlToken = v
         }
+        var drainTimeoutMs = 5000
+        if let (v, source) = pick(flags.drainTimeout, "drain-timeout") {
+            guard let seconds = Double(v), seconds.isFinite, seconds >= 0, seconds <= 600 else {
+                throw ConfigurationError(message: "\(source) must be a number of seconds from 0 to 600, got \"\(v)\"")
+            }
+            drainTimeoutMs = Int((seconds * 1000).rounded())
+        }
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
                              logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
-                             addressFile: addressFile, controlToken: controlToken, sources: sources)
+                             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
+                             sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).
@@ -194,6 +207,7 @@ extension Configuration {
             + (credentials.isEmpty ? "" : " credentials=" + credentials.map(\.masked).joined(separator: ","))
             + (addressFile.map { " address-file=\($0)" } ?? "")
             + (controlToken == nil ? "" : " control-token=****")
+            + (drainTimeoutMs == 5000 ? "" : " drain-timeout=\(Double(drainTimeoutMs) / 1000)s")
     }
 }
 

@@ -1,6 +1,7 @@
 import AddonMockCore
 import AddonMockHTTP
 import AddonMockStore
+import Dispatch
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -85,9 +86,20 @@ final class Dispatcher: HTTPHandler {
         }
         if request.method == "HEAD" { response.body = [] }
         let answered = Answered(request: request, requestID: requestID, started: started, trace: trace, served: served)
-        guard let commit else { return finish(response, answered) }
-        response.hold = CommitHold(commit: commit, answer: response, answered: answered, dispatcher: self)
+        guard commit != nil || served.latencyMs != nil else { return finish(response, answered) }
+        // Held on a suspended connection, not on this thread: a latency fault occupies no worker.
+        response.hold = AnswerHold(commit: commit, delayMs: served.latencyMs, answer: response, answered: answered, dispatcher: self)
         return response
+    }
+
+    /// A 503 in the request's service's format, for a request the server will not serve because it is stopping
+    /// (or stood in for an answer still held when the drain ran out).
+    func unavailable(_ request: HTTPRequest) -> HTTPResponse {
+        var r = error(APIError(.serviceUnavailable, "the server is stopping: this request was not served; retry against the next instance"),
+                      format(forPath: request.path))
+        r.headers.set("Retry-After", "1")
+        r.headers.add("X-Request-Id", Identifiers.requestID())
+        return r
     }
 
     /// The request's answer as sent: with its request id, and recorded in the journal.
@@ -127,6 +139,8 @@ final class Dispatcher: HTTPHandler {
         var service: String?
         var route: String?
         var fault: String?
+        /// How long a latency fault delays the answer (the request itself takes effect at once).
+        var latencyMs: Int64?
     }
 
     private func format(forPath path: String) -> any ErrorFormat {
@@ -183,7 +197,7 @@ final class Dispatcher: HTTPHandler {
             }
             if emulated, let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
                 served.fault = id
-                if let range = fault.latencyMs { usleep(UInt32(clamping: faults.latency(range) * 1000)) }
+                if let range = fault.latencyMs { served.latencyMs = faults.latency(range) }
                 if fault.drop { return .drop }
                 if let status = fault.status {
                     let message = fault.message ?? "injected fault \(id): \(status)"
@@ -229,17 +243,62 @@ final class Dispatcher: HTTPHandler {
     }
 }
 
-/// Holds an answer until its write is committed; then sends it finished (request id, journal), or, when the
-/// commit rolled back, an internal error in the service's format instead.
-private struct CommitHold: ResponseHold {
-    let commit: PendingCommit
-    let answer: HTTPResponse
-    let answered: Dispatcher.Answered
-    let dispatcher: Dispatcher
+/// Holds an answer until its write is committed and a latency fault's delay has passed (either may be absent);
+/// then sends it finished (request id, journal), or, when the commit rolled back, an internal error in the
+/// service's format instead. The delay runs on a timer, never on a worker thread, and `expedite` (the server is
+/// stopping) cuts it short; nothing cuts a commit short.
+private final class AnswerHold: ResponseHold, @unchecked Sendable {
+    private struct State {
+        var release: (@Sendable (HTTPResponse?) -> Void)?
+        var delayDone: Bool
+        /// nil while the commit is outstanding; then its outcome (nil error: committed).
+        var committed: (any Error)??
+        var sent = false
+    }
+
+    private let commit: PendingCommit?
+    private let delayMs: Int64?
+    private let answer: HTTPResponse
+    private let answered: Dispatcher.Answered
+    private let dispatcher: Dispatcher
+    private let state: Locked<State>
+
+    init(commit: PendingCommit?, delayMs: Int64?, answer: HTTPResponse, answered: Dispatcher.Answered, dispatcher: Dispatcher) {
+        self.commit = commit
+        self.delayMs = delayMs
+        self.answer = answer
+        self.answered = answered
+        self.dispatcher = dispatcher
+        state = Locked(State(delayDone: delayMs == nil, committed: commit == nil ? .some(nil) : nil))
+    }
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
-        commit.whenDone { [self] failure in
-            release(dispatcher.finish(failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
+        state.withLock { $0.release = release }
+        if let delayMs {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(delayMs))) { [self] in delayPassed() }
         }
+        commit?.whenDone { [self] failure in
+            state.withLock { $0.committed = .some(failure) }
+            fireIfDue()
+        }
+        fireIfDue()
+    }
+
+    func expedite() { delayPassed() }
+
+    private func delayPassed() {
+        state.withLock { $0.delayDone = true }
+        fireIfDue()
+    }
+
+    private func fireIfDue() {
+        let due: (release: @Sendable (HTTPResponse?) -> Void, failure: (any Error)?)? = state.withLock { s in
+            guard !s.sent, s.delayDone, let committed = s.committed, let release = s.release else { return nil }
+            s.sent = true
+            s.release = nil    // it refers back to whoever holds this hold: drop the cycle
+            return (release, committed)
+        }
+        guard let due else { return }
+        due.release(dispatcher.finish(due.failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
     }
 }

@@ -13,10 +13,15 @@
 struct MHD_Daemon *amh_start(const char *host, uint16_t port,
                              MHD_AccessHandlerCallback handler, void *handler_cls,
                              MHD_RequestCompletedCallback completed, void *completed_cls,
+                             MHD_NotifyConnectionCallback notify, void *notify_cls,
                              unsigned int thread_pool_size, unsigned int connection_limit,
                              unsigned int connection_timeout_s, const char **err);
 
 /// The port the daemon is listening on (needed after binding port 0).
 uint16_t amh_bound_port(struct MHD_Daemon *d);
+
+/// The connection's socket, or -1. Used only while the connection is suspended (libmicrohttpd does not touch
+/// it then), to tell whether the client has half-closed.
+int amh_connection_fd(struct MHD_Connection *c);
 
 #endif

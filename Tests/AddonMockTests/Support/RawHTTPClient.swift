@@ -53,6 +53,9 @@ final class RawHTTPConnection {
 
     deinit { close(fd) }
 
+    /// Closes the sending side only (HTTP allows it); the answer can still be read.
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     func sendRaw(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
