@@ -25,24 +25,35 @@ public final class HTTPServer: Sendable {
         public var port: UInt16
         public var threads: Int
         public var maxBodyBytes: Int
-        public var connectionTimeoutSeconds: Int
+        /// How long a connection may take to send a whole request (head and body), counted from when it opened or
+        /// its last answer was written; an idle keep-alive connection is closed after as long. Slow clients
+        /// (slowloris) cannot hold a connection longer than this.
+        public var requestTimeoutSeconds: Int
+        /// Open connections at most; the longest-waiting idle or slow ones are closed to keep a reserve free.
+        public var maxConnections: Int
         /// How long `stop` waits for held answers (commits, latency) before answering the rest 503.
         public var drainTimeoutMs: Int
 
-        public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2,
-                    maxBodyBytes: Int = 1 << 20, connectionTimeoutSeconds: Int = 60, drainTimeoutMs: Int = 5000) {
+        public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2, maxBodyBytes: Int = 1 << 20,
+                    requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000) {
             self.host = host
             self.port = port
             self.threads = threads
             self.maxBodyBytes = maxBodyBytes
-            self.connectionTimeoutSeconds = connectionTimeoutSeconds
+            self.requestTimeoutSeconds = requestTimeoutSeconds
+            self.maxConnections = maxConnections
             self.drainTimeoutMs = drainTimeoutMs
         }
+
+        /// Connections kept free for new clients: past `maxConnections - reserve`, the longest-waiting go.
+        var connectionReserve: Int { max(1, min(100, maxConnections / 10)) }
     }
 
     let handler: any HTTPHandler
     let options: Options
     fileprivate let book = ConnectionBook()
+    /// Closes connections that take longer than the request timeout to send a request, and keeps the reserve.
+    private let reaper = Repeater(label: "addonmock.http.reaper")
     /// Answers to half-closed clients are written here, off the thread that released them (the committer's).
     fileprivate let directWrites = DispatchQueue(label: "addonmock.http.direct-writes")
 
@@ -57,14 +68,19 @@ public final class HTTPServer: Sendable {
         // The daemon keeps a raw pointer to self until stop(): this +1 keeps it alive that long.
         let context = Unmanaged.passRetained(self).toOpaque()
         var err: UnsafePointer<CChar>?
+        raiseOpenFileLimit(to: options.maxConnections + 256)
         guard let daemon = amh_start(options.host, options.port, accessHandler, context, requestCompleted, context,
-                                     connectionNotified, context,
-                                     UInt32(max(1, options.threads)), 1000, UInt32(options.connectionTimeoutSeconds), &err) else {
+                                     connectionNotified, context, UInt32(max(1, options.threads)),
+                                     UInt32(max(1, options.maxConnections)), UInt32(max(1, options.requestTimeoutSeconds)), &err) else {
             Unmanaged<HTTPServer>.fromOpaque(context).release()
             let reason = err.map { String(cString: $0) } ?? "cannot start"
             throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
         }
         book.started(daemon, context: context)
+        reaper.start(every: 250) { [book, options] in
+            book.closeOverdue(olderThanNs: UInt64(options.requestTimeoutSeconds) * 1_000_000_000,
+                              keepingAtMost: options.maxConnections - options.connectionReserve)
+        }
         return amh_bound_port(daemon)
     }
 
@@ -77,6 +93,7 @@ public final class HTTPServer: Sendable {
     /// connection suspended, and cuts off an answer not yet written.
     public func stop() {
         guard let listener = book.beginDraining() else { return }
+        reaper.stop()
         if listener >= 0 { close(listener) }
         let deadline = monotonicNanoseconds() + UInt64(max(0, options.drainTimeoutMs)) * 1_000_000
         book.waitUntilAnswered(before: deadline)
@@ -124,8 +141,9 @@ private final class ConnectionBook: Sendable {
         var context: UnsafeMutableRawPointer?
         var phase = Phase.idle
         var held: [ObjectIdentifier: HeldConnection] = [:]
-        /// The sockets of open connections: a stop waits while one of them holds a request not yet read.
-        var sockets: Set<Int32> = []
+        /// Open connections by socket: a stop waits while one holds a request not yet read; the reaper closes
+        /// those that wait too long.
+        var sockets: [Int32: ConnectionClock] = [:]
     }
 
     private let state = Mutex(State())
@@ -206,15 +224,36 @@ private final class ConnectionBook: Sendable {
         }
     }
 
-    func opened(_ socket: Int32) { state.withLock { _ = $0.sockets.insert(socket) } }
-    func closed(_ socket: Int32) { state.withLock { _ = $0.sockets.remove(socket) } }
+    func opened(_ clock: ConnectionClock) { state.withLock { $0.sockets[clock.fd] = clock } }
+    func closed(_ clock: ConnectionClock) {
+        state.withLock { s in if s.sockets[clock.fd] === clock { s.sockets[clock.fd] = nil } }
+    }
+
+    /// Shuts down connections that have waited longer than `olderThanNs` for a whole request, and, past
+    /// `keepingAtMost` connections, the longest-waiting ones; libmicrohttpd then sees them end and closes them.
+    /// Under the lock: a socket is shut down only while it is still the connection it was booked as.
+    func closeOverdue(olderThanNs timeout: UInt64, keepingAtMost limit: Int) {
+        let now = monotonicNanoseconds()
+        state.withLock { s in
+            var waiting: [(since: UInt64, fd: Int32)] = []
+            for (fd, clock) in s.sockets {
+                let since = clock.waitingSince.load(ordering: .relaxed)
+                guard since != 0 else { continue }
+                // `since` may be later than `now` (set after `now` was read): not overdue.
+                if since < now && now - since > timeout { shutdown(fd, Int32(SHUT_RDWR)) } else { waiting.append((since, fd)) }
+            }
+            let excess = s.sockets.count - max(0, limit)
+            guard excess > 0 else { return }
+            for (_, fd) in waiting.sorted(by: { $0.since < $1.since }).prefix(excess) { shutdown(fd, Int32(SHUT_RDWR)) }
+        }
+    }
 
     /// Waits until every held answer is out and no connection has request bytes libmicrohttpd has not read
     /// yet (a request sent before the stop is answered, if only with a 503), or until `deadline`.
     func waitUntilAnswered(before deadline: UInt64) {
         while monotonicNanoseconds() < deadline {
             let busy = inProgress.load(ordering: .acquiring) > 0 || state.withLock { s in
-                !s.held.isEmpty || s.sockets.contains { unreadBytes($0) > 0 }
+                !s.held.isEmpty || s.sockets.keys.contains { unreadBytes($0) > 0 }
             }
             if !busy { return }
             usleep(1000)
@@ -306,7 +345,8 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     return respond(connection, server, url: url, method: method, state: state)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { cls, _, reqCls, _ in
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, reqCls, _ in
+    ConnectionClock.of(connection)?.waitingSince.store(monotonicNanoseconds(), ordering: .relaxed)
     guard let reqCls, let p = reqCls.pointee else { return }
     Unmanaged<RequestState>.fromOpaque(p).release()
     reqCls.pointee = nil
@@ -321,6 +361,7 @@ private func request(_ connection: OpaquePointer?, url: UnsafePointer<CChar>, me
 
 private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: UnsafePointer<CChar>,
                      method: UnsafePointer<CChar>, state: RequestState) -> MHD_Result {
+    ConnectionClock.of(connection)?.waitingSince.store(0, ordering: .relaxed)   // received whole: no deadline now
     let request = request(connection, url: url, method: method, state: state)
     var response = server.dispatch(request)
     guard let hold = response.hold else { return send(response, on: connection) }
@@ -367,12 +408,65 @@ private func sendUnlessHalfClosed(_ response: HTTPResponse, on connection: Opaqu
     return .NO
 }
 
-private let connectionNotified: MHD_NotifyConnectionCallback = { cls, connection, _, event in
-    guard let cls else { return }
+/// A connection's socket and since when it has been waiting for a request (opened, or its last answer written);
+/// 0 while a request it sent is being answered (a held answer may take as long as a commit or a latency).
+final class ConnectionClock: Sendable {
+    let fd: Int32
+    let waitingSince = Atomic<UInt64>(0)
+
+    init(fd: Int32) {
+        self.fd = fd
+        waitingSince.store(monotonicNanoseconds(), ordering: .relaxed)
+    }
+
+    static func of(_ connection: OpaquePointer?) -> ConnectionClock? {
+        amh_socket_context(connection).map { Unmanaged<ConnectionClock>.fromOpaque($0).takeUnretainedValue() }
+    }
+}
+
+private let connectionNotified: MHD_NotifyConnectionCallback = { cls, connection, socketContext, event in
+    guard let cls, let socketContext else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
-    let fd = amh_connection_fd(connection)
-    guard fd >= 0 else { return }
-    if event.rawValue == 0 /* MHD_CONNECTION_NOTIFY_STARTED */ { server.book.opened(fd) } else { server.book.closed(fd) }
+    if event.rawValue == 0 /* MHD_CONNECTION_NOTIFY_STARTED */ {
+        let fd = amh_connection_fd(connection)
+        guard fd >= 0 else { return }
+        let clock = ConnectionClock(fd: fd)
+        socketContext.pointee = Unmanaged.passRetained(clock).toOpaque()
+        server.book.opened(clock)
+    } else if let p = socketContext.pointee {
+        let clock = Unmanaged<ConnectionClock>.fromOpaque(p).takeRetainedValue()
+        socketContext.pointee = nil
+        server.book.closed(clock)
+    }
+}
+
+/// Raises the soft limit on open files towards `wanted` (as far as the hard limit allows): each connection is one.
+private func raiseOpenFileLimit(to wanted: Int) {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+    limit.rlim_cur = min(limit.rlim_max, rlim_t(wanted))
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// Runs `work` every `ms` milliseconds on its own queue until stopped.
+private final class Repeater: @unchecked Sendable {
+    private let queue: DispatchQueue
+    private var timer: DispatchSourceTimer?
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    func start(every ms: Int, _ work: @escaping @Sendable () -> Void) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + .milliseconds(ms), repeating: .milliseconds(ms), leeway: .milliseconds(ms / 4))
+        timer.setEventHandler(handler: work)
+        timer.resume()
+        self.timer = timer
+    }
+
+    func stop() {
+        timer?.cancel()
+        queue.sync {}
+    }
 }
 
 /// Bytes received on the socket that nobody has read yet.

@@ -39,6 +39,10 @@ struct Serve: ParsableCommand {
     var controlToken: String?
     @Option(help: "Seconds a stop waits for answers still held (commits, latency faults) before answering 503 (ADDONMOCK_DRAIN_TIMEOUT, default 5).")
     var drainTimeout: String?
+    @Option(help: "Seconds a connection may take to send a whole request, and may stay idle between requests (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
+    var requestTimeout: String?
+    @Option(help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
+    var maxConnections: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -54,7 +58,8 @@ struct Serve: ParsableCommand {
             config = try Configuration.resolve(
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
                                   seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
-                                  addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout),
+                                  addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
+                                  requestTimeout: requestTimeout, maxConnections: maxConnections),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

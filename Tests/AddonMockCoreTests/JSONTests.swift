@@ -127,6 +127,38 @@ import Testing
     }
 }
 
+/// Merging is linear: 80,000 keys on each side (the size a 1 MiB body allows) are matched by hash, not by a
+/// search of the other side per key (which cost 12 s of CPU, inside the database write).
+@Suite struct LargeMergeTests {
+    static let keys = 80_000
+
+    static func object(_ prefix: String, from: Int, count: Int, value: (Int) -> JSONValue) -> JSONValue {
+        .object((from..<(from + count)).map { ("\(prefix)\($0)", value($0)) })
+    }
+
+    @Test func mergingEightyThousandKeysKeepsOrderAndOverlays() {
+        let base = Self.object("k", from: 0, count: Self.keys) { .number("\($0)") }
+        let top = Self.object("k", from: Self.keys / 2, count: Self.keys) { .string("v\($0)") }
+        guard case .object(let merged) = base.merging(top) else { Issue.record("not an object"); return }
+        #expect(merged.count == Self.keys + Self.keys / 2)
+        #expect(merged.first?.key == "k0" && merged.first?.value == .number("0"))
+        #expect(merged[Self.keys / 2].value == .string("v\(Self.keys / 2)"), "overlaid in place")
+        #expect(merged.last?.key == "k\(Self.keys + Self.keys / 2 - 1)", "new keys appended in the overlay's order")
+    }
+
+    @Test func aMergePatchOfEightyThousandKeysRemovesReplacesAndAdds() {
+        let document = Self.object("k", from: 0, count: Self.keys) { .number("\($0)") }
+        // Every even key removed, every odd key replaced, and as many new keys added.
+        let patch = JSONValue.object((0..<Self.keys).map { i in ("k\(i)", i % 2 == 0 ? JSONValue.null : .string("odd")) }
+                                     + (0..<Self.keys).map { i in ("n\(i)", JSONValue.bool(true)) })
+        guard case .object(let patched) = document.applyingMergePatch(patch) else { Issue.record("not an object"); return }
+        #expect(patched.count == Self.keys / 2 + Self.keys)
+        #expect(patched.first?.key == "k1" && patched.first?.value == .string("odd"))
+        #expect(patched[Self.keys / 2].key == "n0")
+        #expect(!patched.contains { $0.key == "k0" })
+    }
+}
+
 @Suite struct JSONMergePatchTests {
     func json(_ s: String) throws -> JSONValue { try JSONParser.parse(Array(s.utf8)) }
 

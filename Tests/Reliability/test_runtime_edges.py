@@ -6,13 +6,21 @@ many requests occupies no worker thread.
 STOP_ROUNDS (default 30) sets how many stops."""
 import json
 import os
+import pathlib
 import random
+import resource
+import select
 import signal
 import socket
+import sys
 import threading
 import time
 
 import requests
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
+import addonmock_process  # noqa: E402
 
 STOP_ROUNDS = int(os.environ.get("STOP_ROUNDS", "30"))
 WRITERS = 6
@@ -110,7 +118,7 @@ def test_sigterm_under_write_load_answers_everything_and_exits_0(server):
         code = server.proc.wait(timeout=30)
         for w in writers:
             w.join(timeout=30)
-        assert code == 0, f"round {round_}: exit {code}: {server.proc.stderr.read()[-2000:]}"
+        assert code == 0, f"round {round_}: exit {code}: {server.proc.stderr.read()[:3000]}"
         unanswered = [c for w in writers for c in w.unanswered_before_stop]
         assert not unanswered, f"round {round_}: sent before the stop, never answered: {unanswered}"
         for w in writers:
@@ -193,3 +201,47 @@ def test_a_latency_rule_holding_100_requests_occupies_no_worker(server):
         assert status == 200
     for sock in socks:
         sock.close()
+
+
+def test_idle_and_slow_clients_cannot_lock_others_out(database):
+    """2,000 sockets, half idle and half sending an unfinished request head (slowloris): a normal client's health
+    check answers within 1 s, and the server closes every one of them once the request timeout has passed."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
+    proc, url = addonmock_process.start("--db", database, "--request-timeout", "2", "--log-level", "error")
+    socks = []
+    try:
+        address = host_port(url)
+        for i in range(2000):
+            sock = socket.create_connection(address, timeout=15)
+            if i % 2:
+                sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            socks.append(sock)
+        started = time.monotonic()
+        assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
+        health_s = time.monotonic() - started
+        assert health_s < 1.0, health_s
+        # Every one of them is closed by the server (EOF or reset) once 2 s have passed; wait for that state.
+        by_fd = {sock.fileno(): sock for sock in socks}
+        poller = select.poll()
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + 30
+        while by_fd and time.monotonic() < deadline:
+            for fd, _ in poller.poll(1000):
+                try:
+                    ended = by_fd[fd].recv(1) == b""
+                except OSError:
+                    ended = True
+                if ended:
+                    poller.unregister(fd)
+                    del by_fd[fd]
+        open_socks = list(by_fd.values())
+        print(f"slow clients: health in {health_s * 1000:.1f} ms with 2,000 open; {2000 - len(open_socks)} closed by the server")
+        assert not open_socks, f"{len(open_socks)} idle or slow connections still open"
+        assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
+    finally:
+        for sock in socks:
+            sock.close()
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0

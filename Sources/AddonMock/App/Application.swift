@@ -89,6 +89,8 @@ public final class Application: Sendable {
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                                           requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                                           maxConnections: configuration.maxConnections,
                                            drainTimeoutMs: configuration.drainTimeoutMs),
                             handler: dispatcher)
         do {

@@ -46,6 +46,10 @@ public struct Configuration: Sendable, Equatable {
     public var controlToken: String?
     /// How long a stop waits for held answers before answering the rest 503.
     public var drainTimeoutMs: Int = 5000
+    /// How long a connection may take to send a whole request (and stay idle between requests).
+    public var requestTimeoutSeconds: Int = 10
+    /// Open connections at most (a reserve is kept free for new clients).
+    public var maxConnections: Int = 10_000
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -72,11 +76,13 @@ public struct CommandLineValues: Sendable {
     public var addressFile: String?
     public var controlToken: String?
     public var drainTimeout: String?
+    public var requestTimeout: String?
+    public var maxConnections: String?
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
                 fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
                 credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
-                drainTimeout: String? = nil) {
+                drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -89,6 +95,8 @@ public struct CommandLineValues: Sendable {
         self.addressFile = addressFile
         self.controlToken = controlToken
         self.drainTimeout = drainTimeout
+        self.requestTimeout = requestTimeout
+        self.maxConnections = maxConnections
     }
 }
 
@@ -195,10 +203,24 @@ extension Configuration {
             }
             drainTimeoutMs = Int((seconds * 1000).rounded())
         }
+        var requestTimeoutSeconds = 10
+        if let (v, source) = pick(flags.requestTimeout, "request-timeout") {
+            guard let seconds = Int(v), (1...3600).contains(seconds) else {
+                throw ConfigurationError(message: "\(source) must be a whole number of seconds from 1 to 3600, got \"\(v)\"")
+            }
+            requestTimeoutSeconds = seconds
+        }
+        var maxConnections = 10_000
+        if let (v, source) = pick(flags.maxConnections, "max-connections") {
+            guard let n = Int(v), (10...1_000_000).contains(n) else {
+                throw ConfigurationError(message: "\(source) must be a whole number from 10 to 1000000, got \"\(v)\"")
+            }
+            maxConnections = n
+        }
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
                              logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
                              addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
-                             sources: sources)
+                             requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections, sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).

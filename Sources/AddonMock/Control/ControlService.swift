@@ -402,6 +402,8 @@ struct ControlService: EmulatedService {
         setting("credentials") { w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray() }
         setting("address-file") { w.optionalString(c.addressFile) }
         setting("control-token") { c.controlToken == nil ? w.null() : w.string("****") }
+        setting("request-timeout") { w.number(Int64(c.requestTimeoutSeconds)) }
+        setting("max-connections") { w.number(Int64(c.maxConnections)) }
         setting("drain-timeout") { w.numberLiteral(String(Double(c.drainTimeoutMs) / 1000)) }
         w.endObject()
         w.key("journalCapacity"); w.number(Int64(journal.capacity))

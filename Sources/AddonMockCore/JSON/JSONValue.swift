@@ -54,19 +54,27 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// RFC 7386 JSON merge patch: objects merge recursively, `null` removes a key, anything else replaces.
+    /// Linear in the sizes of both objects (one pass over each, keys looked up by hash): a patch of 80,000 keys
+    /// must not cost 80,000 searches of the document.
     public func applyingMergePatch(_ patch: JSONValue) -> JSONValue {
         guard case .object(let changes) = patch else { return patch }
+        guard case .object(let existing) = self, !existing.isEmpty else {
+            return .object(changes.compactMap { $0.value == .null ? nil : ($0.key, JSONValue.null.applyingMergePatch($0.value)) })
+        }
+        var changeByKey = [String: JSONValue](minimumCapacity: changes.count)
+        for (key, change) in changes { changeByKey[key] = change }
         var members: [(key: String, value: JSONValue)] = []
-        if case .object(let existing) = self { members = existing }
-        for (key, change) in changes {
-            let i = members.firstIndex { $0.key == key }
-            if change == .null {
-                if let i { members.remove(at: i) }
-            } else if let i {
-                members[i].value = members[i].value.applyingMergePatch(change)
-            } else {
-                members.append((key, JSONValue.null.applyingMergePatch(change)))
+        members.reserveCapacity(existing.count + changes.count)
+        for (key, value) in existing {
+            guard let change = changeByKey.removeValue(forKey: key) else {
+                members.append((key, value))
+                continue
             }
+            if change != .null { members.append((key, value.applyingMergePatch(change))) }
+        }
+        // New keys, in the patch's order.
+        for (key, change) in changes where change != .null && changeByKey.removeValue(forKey: key) != nil {
+            members.append((key, JSONValue.null.applyingMergePatch(change)))
         }
         return .object(members)
     }
@@ -75,10 +83,25 @@ public enum JSONValue: Sendable, Equatable {
     /// for every other type (arrays are replaced, not concatenated). Used to lay request values over template defaults.
     public func merging(_ overlay: JSONValue) -> JSONValue {
         guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
+        // Small objects (template defaults, most values): a scan beats hashing. Past that, an index of the keys
+        // keeps the merge linear.
+        if base.count * top.count <= 256 {
+            for (key, value) in top {
+                if let i = base.firstIndex(where: { $0.key == key }) {
+                    base[i].value = base[i].value.merging(value)
+                } else {
+                    base.append((key, value))
+                }
+            }
+            return .object(base)
+        }
+        var position = [String: Int](minimumCapacity: base.count + top.count)
+        for (i, member) in base.enumerated() where position[member.key] == nil { position[member.key] = i }
         for (key, value) in top {
-            if let i = base.firstIndex(where: { $0.key == key }) {
+            if let i = position[key] {
                 base[i].value = base[i].value.merging(value)
             } else {
+                position[key] = base.count
                 base.append((key, value))
             }
         }

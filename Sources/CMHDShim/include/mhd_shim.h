@@ -24,4 +24,7 @@ uint16_t amh_bound_port(struct MHD_Daemon *d);
 /// it then), to tell whether the client has half-closed.
 int amh_connection_fd(struct MHD_Connection *c);
 
+/// What the connection-notify callback stored for the connection (its `ConnectionClock`), or NULL.
+void *amh_socket_context(struct MHD_Connection *c);
+
 #endif
