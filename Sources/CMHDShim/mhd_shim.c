@@ -45,9 +45,10 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
   struct MHD_OptionItem ops[] = {
     { MHD_OPTION_CONNECTION_LIMIT, (intptr_t) (connection_limit ? connection_limit : 1000), NULL },
     { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) connection_timeout_s, NULL },
-    /* 16 KiB per connection instead of the default 32: libmicrohttpd zeroes the pool between requests, and
-     * no API request here needs more than a few KiB of headers (the body is streamed through in chunks). */
-    { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t) 16384, NULL },
+    /* 32 KiB per connection (libmicrohttpd's default): the request head must fit in it, and the docs allow an
+     * X-Auth-Token of 16,384 characters beside the SDK's other headers. The server answers heads over 24 KiB
+     * itself with a JSON 431 (Dispatcher); only heads past what the pool holds get libmicrohttpd's own. */
+    { MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t) 32768, NULL },
     { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t) thread_pool_size, NULL },
     { MHD_OPTION_END, 0, NULL },
   };

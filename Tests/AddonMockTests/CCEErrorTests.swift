@@ -219,3 +219,43 @@ extension String {
             .joined(separator: "/")
     }
 }
+
+/// What reaches the server at the protocol level: heads up to 24 KiB are served; larger ones get a JSON 431; the
+/// requests libmicrohttpd 0.9.75 refuses before any handler runs are the documented exceptions (docs/api.md).
+@Suite struct ProtocolEdgeTests {
+    let server: TestServer
+    init() throws { server = try TestServer() }
+
+    func raw(_ head: String) throws -> (status: Int, text: String) {
+        let connection = try RawHTTPConnection(port: server.port)
+        try connection.sendRaw(Array(head.utf8))
+        let r = try connection.readResponse()
+        return (r.status, r.text)
+    }
+
+    @Test func aSixteenKilobyteTokenIsServedAndAnOversizeHeadIsAJSON431() throws {
+        let sdkHeaders = "User-Agent: huaweicloud-usdk-python/3.0\r\nX-Sdk-Date: 20261130T000000Z\r\nContent-Type: application/json\r\n"
+            + "X-Project-Id: 0123456789abcdef0123456789abcdef\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
+        let served = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 16_384))\r\n\r\n")
+        #expect(served.status == 200)
+        let refused = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 26_000))\r\n\r\n")
+        #expect(refused.status == 431)
+        let json = try JSONParser.parse(Array(refused.text.utf8))
+        #expect(json.string("error_code") == "CCE.03431001")
+        #expect(json.string("error_msg")?.hasSuffix("at most 24576 are accepted") == true)
+    }
+
+    /// Refused by libmicrohttpd before a handler runs: its own status and a small HTML body, then the connection
+    /// closes. Listed in docs/api.md; if one of these starts reaching the handler, this test says so.
+    @Test(arguments: [
+        ("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 40_000))\r\n\r\n", 431),
+        ("GET /\(String(repeating: "a", count: 40_000)) HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        ("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nxx\r\n0\r\n\r\n", 400),
+        ("GET /api/v3/addontemplates HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ])
+    func theDocumentedExceptions(head: String, status: Int) throws {
+        let r = try raw(head)
+        #expect(r.status == status)
+        #expect(r.text.hasPrefix("<html>"), "libmicrohttpd's page: \(r.text.prefix(80))")
+    }
+}

@@ -151,3 +151,22 @@ def test_token_mode(start):
     with pytest.raises(ClientRequestException) as e:
         server.cce().list_addon_templates(ListAddonTemplatesRequest())
     assert_sdk_error(e, server, 401, "CCE.03401001")
+
+
+def test_a_16384_character_token_with_the_sdks_headers_is_served(start):
+    """The docs allow an X-Auth-Token of 16,384 characters; with the SDK's own headers beside it, the request head
+    is over 16 KiB. It must be served, not refused with an HTML page the SDK cannot parse."""
+    server = start("--auth", "token")
+
+    def long_token(request=None, **_):
+        request.header_params["X-Auth-Token"] = "t" * 16384
+
+    cce = server.cce(project=PROJECT, http_handler=HttpHandler().add_request_handler(long_token))
+    assert cce.list_addon_templates(ListAddonTemplatesRequest()).kind == "Addon"
+    # Past the documented limit (24 KiB of headers) the answer is still the service's JSON error.
+    def huge_token(request=None, **_):
+        request.header_params["X-Auth-Token"] = "t" * 26000
+
+    with pytest.raises(ClientRequestException) as e:
+        server.cce(http_handler=HttpHandler().add_request_handler(huge_token)).list_addon_templates(ListAddonTemplatesRequest())
+    assert e.value.status_code == 431 and e.value.error_code == "CCE.03431001"

@@ -67,6 +67,10 @@ final class Dispatcher: HTTPHandler {
 
     var routePatterns: [(method: String, pattern: String)] { router.patterns }
 
+    /// Request heads up to this size are served (a 16,384-character token and the SDK's headers fit with room to
+    /// spare); larger ones get a 431 in the service's format, as long as libmicrohttpd's 32 KiB pool holds them.
+    static let maxHeaderBytes = 24 * 1024
+
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let started = monotonicMs()
         let requestID = Identifiers.requestID()
@@ -153,6 +157,10 @@ final class Dispatcher: HTTPHandler {
         var pathFormat: any ErrorFormat { format(forPath: request.path) }
         if request.bodyTooLarge {
             return error(APIError(.payloadTooLarge, "request body is larger than the 1 MiB limit"), pathFormat)
+        }
+        let headBytes = request.headers.fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        if headBytes > Self.maxHeaderBytes {
+            return error(APIError(.other(431), "request headers are \(headBytes) bytes; at most \(Self.maxHeaderBytes) are accepted"), pathFormat)
         }
         guard request.query != nil else {
             return error(APIError(.badRequest, "the query string is not valid percent-encoded UTF-8"), pathFormat)
