@@ -220,7 +220,7 @@ extension String {
     }
 }
 
-/// What reaches the server at the protocol level: heads up to 24 KiB are served; larger ones get a JSON 431; the
+/// What reaches the server at the protocol level: heads up to 20 KiB are served; larger ones get a JSON 431; the
 /// requests libmicrohttpd 0.9.75 refuses before any handler runs are the documented exceptions (docs/api.md).
 @Suite struct ProtocolEdgeTests {
     let server: TestServer
@@ -238,11 +238,11 @@ extension String {
             + "X-Project-Id: 0123456789abcdef0123456789abcdef\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
         let served = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 16_384))\r\n\r\n")
         #expect(served.status == 200)
-        let refused = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 26_000))\r\n\r\n")
+        let refused = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 21_000))\r\n\r\n")
         #expect(refused.status == 431)
         let json = try JSONParser.parse(Array(refused.text.utf8))
         #expect(json.string("error_code") == "CCE.03431001")
-        #expect(json.string("error_msg")?.hasSuffix("at most 24576 are accepted") == true)
+        #expect(json.string("error_msg")?.hasSuffix("at most 20480 are accepted") == true)
     }
 
     /// Refused by libmicrohttpd before a handler runs: its own status and a small HTML body, then the connection

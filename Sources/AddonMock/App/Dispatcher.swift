@@ -68,8 +68,8 @@ final class Dispatcher: HTTPHandler {
     var routePatterns: [(method: String, pattern: String)] { router.patterns }
 
     /// Request heads up to this size are served (a 16,384-character token and the SDK's headers fit with room to
-    /// spare); larger ones get a 431 in the service's format, as long as libmicrohttpd's 32 KiB pool holds them.
-    static let maxHeaderBytes = 24 * 1024
+    /// spare); larger ones get a 431 in the service's format, as long as libmicrohttpd's 24 KiB pool holds them.
+    static let maxHeaderBytes = 20 * 1024
 
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let started = monotonicMs()
