@@ -117,10 +117,14 @@ public protocol HTTPHandler: Sendable {
     /// The answer to a request the server will not serve because it is stopping: a 503 in the format its
     /// client expects. Never a success: it may stand in for an answer whose write was not confirmed.
     func unavailable(_ request: HTTPRequest) -> HTTPResponse
+    /// The answer to a request whose body did not fit in the server's budget for bodies in flight: a 503 with
+    /// Retry-After in the format its client expects; nothing of it was read into the application.
+    func overloaded(_ request: HTTPRequest) -> HTTPResponse
 }
 
 extension HTTPHandler {
     public func unavailable(_ request: HTTPRequest) -> HTTPResponse { .text(503, "the server is stopping") }
+    public func overloaded(_ request: HTTPRequest) -> HTTPResponse { .text(503, "request bodies in flight are over budget") }
 }
 
 public enum PercentDecoding {

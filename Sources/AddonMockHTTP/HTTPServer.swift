@@ -33,9 +33,14 @@ public final class HTTPServer: Sendable {
         public var maxConnections: Int
         /// How long `stop` waits for held answers (commits, latency) before answering the rest 503.
         public var drainTimeoutMs: Int
+        /// Request bodies held at once, all connections together; a body that would pass it is not read and its
+        /// request gets the handler's `overloaded` 503.
+        public var bodyBudgetBytes: Int
 
         public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2, maxBodyBytes: Int = 1 << 20,
-                    requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000) {
+                    requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000,
+                    bodyBudgetBytes: Int = 64 << 20) {
+            self.bodyBudgetBytes = bodyBudgetBytes
             self.host = host
             self.port = port
             self.threads = threads
@@ -56,6 +61,8 @@ public final class HTTPServer: Sendable {
     private let reaper = Repeater(label: "addonmock.http.reaper")
     /// Answers to half-closed clients are written here, off the thread that released them (the committer's).
     fileprivate let directWrites = DispatchQueue(label: "addonmock.http.direct-writes")
+    /// Bytes of request bodies held now, all connections together (see `Options.bodyBudgetBytes`).
+    fileprivate let bodiesInFlight = Atomic<Int>(0)
 
     public init(options: Options, handler: any HTTPHandler) {
         self.options = options
@@ -77,9 +84,10 @@ public final class HTTPServer: Sendable {
             throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
         }
         book.started(daemon, context: context)
-        reaper.start(every: 250) { [book, options] in
+        reaper.start(every: 250) { [book, options, self] in
             book.closeOverdue(olderThanNs: UInt64(options.requestTimeoutSeconds) * 1_000_000_000,
                               keepingAtMost: options.maxConnections - options.connectionReserve)
+            returnFreedMemory(whenIdle: bodiesInFlight.load(ordering: .relaxed) == 0)
         }
         return amh_bound_port(daemon)
     }
@@ -285,12 +293,16 @@ private final class ConnectionBook: Sendable {
     }
 }
 
-/// Per-request state kept in libmicrohttpd's `req_cls` between access-handler calls.
+/// Per-request state kept in libmicrohttpd's `req_cls` between access-handler calls. `body` is what has been
+/// received so far; it moves into the `HTTPRequest` when the request is dispatched.
 /// `held` is written by the releasing thread before it resumes the connection, and read by the connection's
 /// thread after: libmicrohttpd's resume goes through its own lock, which orders the two.
 private final class RequestState: @unchecked Sendable {
     var body: [UInt8] = []
     var tooLarge = false
+    /// The body did not fit in the budget for bodies in flight; `counted` is what this request holds of it.
+    var overBudget = false
+    var counted = 0
     var held: HTTPResponse?
     /// The held answer was written to the socket directly (the client had half-closed): close on re-entry.
     var answeredDirectly = false
@@ -313,10 +325,15 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
             refusal.headers.set("Connection", "close")
             return send(refusal, on: connection)
         }
-        if let length = MHD_lookup_connection_value(connection, .HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
-           strtoll(length, nil, 10) > server.options.maxBodyBytes {
-            state.tooLarge = true
-            return respond(connection, server, url: url, method: method, state: state)
+        if let text = MHD_lookup_connection_value(connection, .HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) {
+            let length = Int(strtoll(text, nil, 10))
+            if length > server.options.maxBodyBytes {
+                state.tooLarge = true
+                return respond(connection, server, url: url, method: method, state: state)
+            }
+            // An announced body is budgeted and allocated once, whole: growing it by doubling would hold up to
+            // twice what the budget counts.
+            if length > 0 { server.budget(length, for: state) }
         }
         return .YES
     }
@@ -324,9 +341,15 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
 
     // Calls 2..n: body chunks. Consume everything; never queue a response while data is arriving.
     if uploadSize.pointee > 0 {
-        if let uploadData, !state.tooLarge {
-            if state.body.count + uploadSize.pointee > server.options.maxBodyBytes {
+        let n = uploadSize.pointee
+        if let uploadData, !state.tooLarge, !state.overBudget {
+            if state.body.count + n > server.options.maxBodyBytes {
                 state.tooLarge = true
+                state.body = []
+                server.release(state)
+            } else if state.body.count + n > state.counted,
+                      // A body of unannounced length (chunked) is budgeted in doubling steps, as it grows.
+                      !server.budget(min(server.options.maxBodyBytes, max(state.body.count + n, state.counted * 2)), for: state) {
                 state.body = []
             } else {
                 uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
@@ -342,15 +365,54 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         state.held = nil
         return state.answeredDirectly ? .NO : sendUnlessHalfClosed(held, on: connection)
     }
+    if state.overBudget {
+        var refusal = server.handler.overloaded(request(connection, url: url, method: method, state: state))
+        refusal.headers.set("Connection", "close")
+        return send(refusal, on: connection)
+    }
     return respond(connection, server, url: url, method: method, state: state)
 }
 
 private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, reqCls, _ in
     ConnectionClock.of(connection)?.waitingSince.store(monotonicNanoseconds(), ordering: .relaxed)
     guard let reqCls, let p = reqCls.pointee else { return }
-    Unmanaged<RequestState>.fromOpaque(p).release()
+    let state = Unmanaged<RequestState>.fromOpaque(p).takeRetainedValue()
     reqCls.pointee = nil
-    if let cls { Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().book.requestCompleted() }
+    guard let cls else { return }
+    let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+    server.release(state)
+    server.book.requestCompleted()
+}
+
+extension HTTPServer {
+    /// Grows what `state` holds of the budget for bodies in flight to `bytes` (reserving the body's storage);
+    /// false, with the request marked over budget and its share given back, when the budget has no room.
+    @discardableResult
+    fileprivate func budget(_ bytes: Int, for state: RequestState) -> Bool {
+        let more = max(0, bytes - state.counted)
+        guard bodiesInFlight.add(more, ordering: .relaxed).newValue <= options.bodyBudgetBytes else {
+            bodiesInFlight.subtract(more, ordering: .relaxed)
+            state.overBudget = true
+            release(state)
+            return false
+        }
+        state.counted += more
+        state.body.reserveCapacity(state.counted)
+        return true
+    }
+
+    /// Gives back what `state` holds of the budget for bodies in flight.
+    fileprivate func release(_ state: RequestState) {
+        if state.counted > 0 { bodiesInFlight.subtract(state.counted, ordering: .relaxed) }
+        state.counted = 0
+    }
+}
+
+/// After a burst (big bodies read, a cache's worth of large records dropped), freed memory stays with the
+/// allocator; give it back to the system once nothing is in flight and enough of it lies free.
+private func returnFreedMemory(whenIdle idle: Bool) {
+    guard idle, amh_free_heap_bytes() > 32 << 20 else { return }
+    amh_return_free_heap()
 }
 
 private func request(_ connection: OpaquePointer?, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
@@ -363,6 +425,9 @@ private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: Un
                      method: UnsafePointer<CChar>, state: RequestState) -> MHD_Result {
     ConnectionClock.of(connection)?.waitingSince.store(0, ordering: .relaxed)   // received whole: no deadline now
     let request = request(connection, url: url, method: method, state: state)
+    // The budget is for bodies being received: this one is whole, and its answer may be held a while.
+    state.body = []
+    server.release(state)
     var response = server.dispatch(request)
     guard let hold = response.hold else { return send(response, on: connection) }
     response.hold = nil

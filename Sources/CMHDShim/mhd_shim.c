@@ -1,4 +1,5 @@
 #include "mhd_shim.h"
+#include <malloc.h>
 #include <netdb.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -79,3 +80,10 @@ void *amh_socket_context(struct MHD_Connection *c) {
   const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return i ? i->socket_context : NULL;
 }
+
+size_t amh_free_heap_bytes(void) {
+  struct mallinfo2 info = mallinfo2();
+  return info.fordblks;
+}
+
+void amh_return_free_heap(void) { malloc_trim(0); }

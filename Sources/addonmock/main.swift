@@ -43,6 +43,10 @@ struct Serve: ParsableCommand {
     var requestTimeout: String?
     @Option(help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
     var maxConnections: String?
+    @Option(help: "MiB the instance cache may keep, records and rendered bodies (ADDONMOCK_CACHE_MIB, default 64; 0 turns it off).")
+    var cacheMib: String?
+    @Option(help: "MiB of request bodies held at once over all connections; past it a request gets a 503 with Retry-After (ADDONMOCK_BODY_BUDGET_MIB, default 64).")
+    var bodyBudgetMib: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -59,7 +63,8 @@ struct Serve: ParsableCommand {
                 CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
                                   seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
                                   addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
-                                  requestTimeout: requestTimeout, maxConnections: maxConnections),
+                                  requestTimeout: requestTimeout, maxConnections: maxConnections,
+                                  cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

@@ -259,3 +259,32 @@ extension String {
         #expect(r.text.hasPrefix("<html>"), "libmicrohttpd's page: \(r.text.prefix(80))")
     }
 }
+
+/// Request bodies held at once are bounded in bytes: past the budget a request gets a 503 in its service's
+/// format with Retry-After, nothing of it is stored, and the budget frees up as bodies complete.
+@Suite struct BodyBudgetTests {
+    @Test func aBodyPastTheBudgetIsRefusedWithA503AndNothingStored() throws {
+        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .instant, fixtures: nil, seed: 1,
+                              logLevel: "critical", seedWasRandom: false)
+        c.bodyBudgetBytes = 1 << 20
+        let server = try TestServer(configuration: c)
+        let pad = String(repeating: "x", count: 600_000)
+        let body = Array(Bodies.install(cluster: "held", values: #"{"pad":"\#(pad)"}"#).utf8)
+        // A holds 600 KB of the 1 MiB budget and does not finish yet.
+        let a = try RawHTTPConnection(port: server.port)
+        try a.sendRaw(Array("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body.dropLast(10))
+        #expect(try server.get("/_mock/health").status == 200)    // A's head and body are in by now
+        // B does not fit beside it.
+        let other = Array(Bodies.install(cluster: "refused", values: #"{"pad":"\#(pad)"}"#).utf8)
+        let b = try RawHTTPConnection(port: server.port)
+        let refused = try b.send("POST", "/api/v3/addons", body: other)
+        #expect(refused.status == 503)
+        #expect(refused.header("Retry-After") == "1")
+        #expect(try refused.json().string("errorCode") == "CCE.03503001")
+        // A completes normally; then the budget is free again.
+        try a.sendRaw(Array(body.suffix(10)))
+        #expect(try a.readResponse().status == 200)
+        #expect(try RawHTTPConnection(port: server.port).send("POST", "/api/v3/addons", body: other).status == 200)
+        #expect(try server.get("/api/v3/addons?cluster_id=refused").json().at("items.1") == nil)
+    }
+}

@@ -34,6 +34,40 @@ import Testing
         #expect(cache.count == 0)
     }
 
+    @Test func staysWithinItsByteBudgetOldestFirst() {
+        // Records with 100 KB of values against a 350 KB budget: at most three stay, the newest.
+        let cache = InstanceCache(capacity: 100, byteBudget: 350_000, largestEntry: 350_000)
+        let values = RawJSON(trusted: Array("{\"pad\":\"\(String(repeating: "x", count: 100_000))\"}".utf8))
+        for i in 0..<10 {
+            var r = record("b\(i)", scope: "c\(i)")
+            r.current = Revision(version: "1.0.0", values: values)
+            cache.remember(r, readSince: cache.generation)
+            #expect(cache.size <= 350_000)
+        }
+        #expect(cache.count == 3)
+        #expect(cache.entry(id: "b9") != nil && cache.entry(id: "b7") != nil && cache.entry(id: "b6") == nil)
+        // Rendered bodies count too: a 200 KB body pushes the oldest two out.
+        let newest = cache.entry(id: "b9")!
+        cache.attach([UInt8](repeating: 0x20, count: 200_000), as: "cce", to: newest)
+        #expect(cache.size <= 350_000)
+        #expect(cache.entry(id: "b9")?.body("cce")?.count == 200_000)
+        #expect(cache.entry(id: "b7") == nil)
+        cache.forgetAll()
+        #expect(cache.size == 0)
+    }
+
+    @Test func aRecordOverA128thOfTheBudgetIsReadEachTimeNotKept() {
+        let cache = InstanceCache(capacity: 100, byteBudget: 128 * 20_000)
+        var big = record("big")
+        big.current = Revision(version: "1.0.0", values: RawJSON(trusted: [UInt8](repeating: 0x20, count: 30_000)))
+        #expect(cache.remember(big, readSince: cache.generation).stored.id == "big", "still rendered from")
+        #expect(cache.entry(id: "big") == nil && cache.size == 0)
+        let small = cache.remember(record("small"), readSince: cache.generation)
+        cache.attach([UInt8](repeating: 0x20, count: 30_000), as: "cce", to: small)
+        #expect(cache.entry(id: "small")?.body("cce") == nil, "a body that would make it too large is not kept")
+        #expect(cache.entry(id: "small") != nil)
+    }
+
     @Test func bodiesAreKeptPerRendererAndRenderedOnce() throws {
         let cache = InstanceCache(capacity: 4)
         var renders = 0

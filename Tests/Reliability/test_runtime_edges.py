@@ -245,3 +245,62 @@ def test_idle_and_slow_clients_cannot_lock_others_out(database):
             sock.close()
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+def rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
+    """Large add-ons read once each (the instance cache keeps at most --cache-mib of them) and 300 connections each
+    sending an unfinished 1 MiB body (at most --body-budget-mib is held): resident memory stays under 128 MiB
+    during the burst and comes back under 48 MiB once it is over."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
+    proc, url = addonmock_process.start("--db", database, "--profile", "instant", "--log-level", "error")
+    socks, peak = [], 0.0
+    try:
+        pad = "x" * 900_000
+        ids = []
+        session = requests.Session()
+        for i in range(150):
+            body = {"kind": "Addon", "apiVersion": "v3",
+                    "spec": {"clusterID": f"big-{i}", "addonTemplateName": "coredns", "values": {"pad": pad}}}
+            r = session.post(url + "/api/v3/addons", json=body, timeout=30)
+            assert r.status_code == 200, r.text[:200]
+            ids.append(r.json()["metadata"]["uid"])
+        for uid in ids:
+            assert len(session.get(f"{url}/api/v3/addons/{uid}", timeout=30).content) > 900_000
+            peak = max(peak, rss_mib(proc.pid))
+        body_head = (b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (1 << 20))
+        chunk = b"x" * ((1 << 20) - 1)       # one byte short: the request never completes
+        for _ in range(300):
+            sock = socket.create_connection(host_port(url), timeout=15)
+            sock.sendall(body_head + chunk)
+            socks.append(sock)
+            peak = max(peak, rss_mib(proc.pid))
+        for _ in range(10):
+            peak = max(peak, rss_mib(proc.pid))
+            time.sleep(0.1)
+        for sock in socks:
+            sock.close()
+        socks = []
+        # Wait for the state, not a duration: resident memory back under 48 MiB (bounded by 30 s).
+        deadline, after = time.monotonic() + 30, rss_mib(proc.pid)
+        while after > 48 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            after = rss_mib(proc.pid)
+        print(f"memory: peak {peak:.1f} MiB during the burst, {after:.1f} MiB after")
+        assert peak <= 128, peak
+        assert after <= 48, after
+        assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
+    finally:
+        for sock in socks:
+            sock.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0

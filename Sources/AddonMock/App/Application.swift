@@ -52,7 +52,7 @@ public final class Application: Sendable {
                                                  builtIn: BuiltInResources.modelArtsPluginTemplates,
                                                  directory: configuration.fixtures)
         let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)))
-        let manager = InstanceManager(database: database, engine: engine, clock: clock)
+        let manager = InstanceManager(database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes)
         self.manager = manager
         do {
             let caughtUp = try manager.sweep()
@@ -91,7 +91,8 @@ public final class Application: Sendable {
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                                            requestTimeoutSeconds: configuration.requestTimeoutSeconds,
                                            maxConnections: configuration.maxConnections,
-                                           drainTimeoutMs: configuration.drainTimeoutMs),
+                                           drainTimeoutMs: configuration.drainTimeoutMs,
+                                           bodyBudgetBytes: configuration.bodyBudgetBytes),
                             handler: dispatcher)
         do {
             port = try server.start()

@@ -50,6 +50,10 @@ public struct Configuration: Sendable, Equatable {
     public var requestTimeoutSeconds: Int = 10
     /// Open connections at most (a reserve is kept free for new clients).
     public var maxConnections: Int = 10_000
+    /// Bytes the instance cache may keep (records and rendered bodies).
+    public var cacheBytes: Int = 64 << 20
+    /// Bytes of request bodies the server holds at once, all connections together.
+    public var bodyBudgetBytes: Int = 64 << 20
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
 
@@ -78,11 +82,14 @@ public struct CommandLineValues: Sendable {
     public var drainTimeout: String?
     public var requestTimeout: String?
     public var maxConnections: String?
+    public var cacheMiB: String?
+    public var bodyBudgetMiB: String?
 
     public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
                 fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
                 credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
-                drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil) {
+                drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil,
+                cacheMiB: String? = nil, bodyBudgetMiB: String? = nil) {
         self.host = host
         self.port = port
         self.database = database
@@ -97,6 +104,8 @@ public struct CommandLineValues: Sendable {
         self.drainTimeout = drainTimeout
         self.requestTimeout = requestTimeout
         self.maxConnections = maxConnections
+        self.cacheMiB = cacheMiB
+        self.bodyBudgetMiB = bodyBudgetMiB
     }
 }
 
@@ -217,10 +226,20 @@ extension Configuration {
             }
             maxConnections = n
         }
+        func mebibytes(_ flag: String?, _ name: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            guard let (v, source) = pick(flag, name) else { return 64 << 20 }
+            guard let n = Int(v), range.contains(n) else {
+                throw ConfigurationError(message: "\(source) must be a whole number of MiB from \(range.lowerBound) to \(range.upperBound), got \"\(v)\"")
+            }
+            return n << 20
+        }
+        let cacheBytes = try mebibytes(flags.cacheMiB, "cache-mib", range: 0...65536)
+        let bodyBudgetBytes = try mebibytes(flags.bodyBudgetMiB, "body-budget-mib", range: 1...65536)
         return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
                              logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
                              addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
-                             requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections, sources: sources)
+                             requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections,
+                             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).

@@ -96,6 +96,16 @@ final class Dispatcher: HTTPHandler {
         return response
     }
 
+    /// A 503 in the request's service's format, for a request whose body did not fit in the budget for bodies in
+    /// flight: nothing of it was read or stored.
+    func overloaded(_ request: HTTPRequest) -> HTTPResponse {
+        var r = error(APIError(.serviceUnavailable, "too many request bodies are being received at once; nothing was stored: retry"),
+                      format(forPath: request.path))
+        r.headers.set("Retry-After", "1")
+        r.headers.add("X-Request-Id", Identifiers.requestID())
+        return r
+    }
+
     /// A 503 in the request's service's format, for a request the server will not serve because it is stopping
     /// (or stood in for an answer still held when the drain ran out).
     func unavailable(_ request: HTTPRequest) -> HTTPResponse {

@@ -404,6 +404,8 @@ struct ControlService: EmulatedService {
         setting("control-token") { c.controlToken == nil ? w.null() : w.string("****") }
         setting("request-timeout") { w.number(Int64(c.requestTimeoutSeconds)) }
         setting("max-connections") { w.number(Int64(c.maxConnections)) }
+        setting("cache-mib") { w.number(Int64(c.cacheBytes >> 20)) }
+        setting("body-budget-mib") { w.number(Int64(c.bodyBudgetBytes >> 20)) }
         setting("drain-timeout") { w.numberLiteral(String(Double(c.drainTimeoutMs) / 1000)) }
         w.endObject()
         w.key("journalCapacity"); w.number(Int64(journal.capacity))

@@ -13,15 +13,26 @@ import Glibc
 /// record; `remember(_:readSince:)` refuses it when a commit has happened since the read began, so a record
 /// read before a commit is never kept after it. Entries are immutable: adding a body replaces the entry, and
 /// only if it is still the current one.
+///
+/// Bounded twice: by entries and by bytes (the records' values and the rendered bodies, which can be up to
+/// a megabyte each): past either, the oldest entries go first. One entry may take at most 1/128 of the byte
+/// budget (512 KiB at the default 64 MiB): such a record is read from SQLite each time rather than crowd out a
+/// thousand small ones, and a burst of them leaves nothing resident behind.
 final class InstanceCache: @unchecked Sendable {
     final class Entry: Sendable {
         let stored: Instance
         /// By renderer name; a list, not a dictionary: there are one or two, and no hashing on the read path.
         let bodies: [(renderer: String, bytes: [UInt8])]
 
+        /// Roughly what the entry keeps alive: the record's JSON, its bodies, and a fixed overhead.
+        let size: Int
+
         init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
             self.stored = stored
             self.bodies = bodies
+            size = 512 + stored.current.values.bytes.count + (stored.previous?.values.bytes.count ?? 0)
+                + (stored.pending?.target?.values.bytes.count ?? 0) + stored.annotations.bytes.count
+                + bodies.reduce(0) { $0 + $1.bytes.count }
         }
 
         func body(_ renderer: String) -> [UInt8]? { bodies.first { $0.renderer == renderer }?.bytes }
@@ -41,6 +52,10 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     let capacity: Int
+    let byteBudget: Int
+    /// Entries over this size are not kept (by default 1/128 of the budget).
+    let largestEntry: Int
+    private(set) var bytes = 0
     private var byID: [String: Entry] = [:]
     private var byName: [NameKey: String] = [:]
     /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
@@ -52,8 +67,10 @@ final class InstanceCache: @unchecked Sendable {
     private var uncommittedReset = false
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
-    init(capacity: Int = 1024) {
+    init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
         self.capacity = max(1, capacity)
+        self.byteBudget = max(0, byteBudget)
+        self.largestEntry = largestEntry ?? max(0, byteBudget) / 128
         ring = Array(repeating: nil, count: self.capacity)
         lock = .allocate(capacity: 1)
         pthread_rwlock_init(lock, nil)
@@ -65,6 +82,7 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     var count: Int { reading { byID.count } }
+    var size: Int { reading { bytes } }
 
     func entry(id: String) -> Entry? { reading { byID[id] } }
 
@@ -82,12 +100,15 @@ final class InstanceCache: @unchecked Sendable {
         writing {
             guard commits == generation else { return Entry(stored: stored) }
             if let current = byID[stored.id], current.stored == stored { return current }
+            let entry = Entry(stored: stored)
+            guard entry.size <= largestEntry else { return entry }
             if let evicted = ring[next] { drop(evicted) }
             ring[next] = stored.id
             next = (next + 1) % capacity
-            let entry = Entry(stored: stored)
             byID[stored.id] = entry
             byName[NameKey(stored)] = stored.id
+            bytes += entry.size
+            keepWithinBudget()
             return entry
         }
     }
@@ -97,7 +118,11 @@ final class InstanceCache: @unchecked Sendable {
         writing {
             guard let current = byID[entry.stored.id], current === entry else { return }
             guard entry.body(renderer) == nil else { return }
-            byID[entry.stored.id] = Entry(stored: entry.stored, bodies: entry.bodies + [(renderer, body)])
+            let replacement = Entry(stored: entry.stored, bodies: entry.bodies + [(renderer, body)])
+            guard replacement.size <= largestEntry else { return }
+            byID[entry.stored.id] = replacement
+            bytes += replacement.size - entry.size
+            keepWithinBudget()
         }
     }
 
@@ -134,12 +159,26 @@ final class InstanceCache: @unchecked Sendable {
         byName = [:]
         ring = Array(repeating: nil, count: capacity)
         next = 0
+        bytes = 0
     }
 
     private func drop(_ id: String) {
         guard let gone = byID.removeValue(forKey: id) else { return }
+        bytes -= gone.size
         let key = NameKey(gone.stored)
         if byName[key] == id { byName[key] = nil }
+    }
+
+    /// Past the byte budget, drops entries oldest first (the ring from `next` on is in insertion order).
+    private func keepWithinBudget() {
+        var slot = next
+        for _ in 0..<capacity where bytes > byteBudget {
+            if let id = ring[slot] {
+                drop(id)
+                ring[slot] = nil
+            }
+            slot = (slot + 1) % capacity
+        }
     }
 
     private func reading<T>(_ body: () -> T) -> T {

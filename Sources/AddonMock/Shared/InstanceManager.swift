@@ -13,11 +13,11 @@ public final class InstanceManager: Sendable {
     public let clock: any Clock
     let cache: InstanceCache
 
-    public init(database: Database, engine: LifecycleEngine, clock: any Clock) {
+    public init(database: Database, engine: LifecycleEngine, clock: any Clock, cacheBytes: Int = 64 << 20) {
         self.database = database
         self.engine = engine
         self.clock = clock
-        let cache = InstanceCache()
+        let cache = InstanceCache(byteBudget: cacheBytes)
         self.cache = cache
         database.afterCommit { cache.committed() }
     }

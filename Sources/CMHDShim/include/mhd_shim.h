@@ -24,6 +24,11 @@ uint16_t amh_bound_port(struct MHD_Daemon *d);
 /// it then), to tell whether the client has half-closed.
 int amh_connection_fd(struct MHD_Connection *c);
 
+/// Bytes the allocator holds free (glibc `mallinfo2().fordblks`), and giving them back (`malloc_trim(0)`):
+/// Swift's Glibc module does not import <malloc.h>.
+size_t amh_free_heap_bytes(void);
+void amh_return_free_heap(void);
+
 /// What the connection-notify callback stored for the connection (its `ConnectionClock`), or NULL.
 void *amh_socket_context(struct MHD_Connection *c);
 
