@@ -58,15 +58,17 @@ struct ModelArtsService: EmulatedService {
         let scope = poolScope(ctx)
         let body = try PluginCreateRequest.decode(ctx.request.body)
         let (template, newestOrAsked) = try resolve(body.name, body.version)
+        // Merged before the write: the writer lock is held for the SQL, not for JSON work.
+        let asked = revision(newestOrAsked, inputs: body.inputs)
         let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, for: ctx.writes, create: { now in
             try manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
-                                       revision: revision(newestOrAsked, inputs: body.inputs), annotations: .emptyObject,
-                                       templateTiming: template.timing,
+                                       revision: asked, annotations: .emptyObject, templateTiming: template.timing,
                                        outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
         }, modify: { plugin, now in
             // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
             let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
-            try upgrade(&plugin, to: revision(version, inputs: body.inputs), template: template, now: now, ctx)
+            let target = version.version == asked.version ? asked : revision(version, inputs: body.inputs)
+            try upgrade(&plugin, to: target, template: template, now: now, ctx)
         })
         ctx.touched(instance)
         return .json(200, wire.pluginBody(instance, detail: true))
@@ -99,15 +101,25 @@ struct ModelArtsService: EmulatedService {
         let scope = poolScope(ctx)
         let body = try PluginPatchRequest.decode(ctx.request.body)
         let name = ctx.parameters["template_name"]
+        /// The patched revision of `current`: parsing, patching and merging are linear in the values' size.
+        func patched(_ current: Revision, template: String) throws -> (Template, Revision) {
+            let (template, version) = try resolve(template, body.version ?? current.version)
+            var inputs = current.values.parsed().applyingMergePatch(body.inputs ?? .object([]))
+            // A new version brings its new defaults; what the plug-in already had (and the patch set) wins.
+            if version.version != current.version { inputs = version.input.merging(inputs) }
+            return (template, Revision(version: version.version, values: RawJSON(inputs)))
+        }
+        // Worked out from a read before the write, so the writer lock is held for the SQL only; done again inside
+        // only if the plug-in changed in between.
+        let before = try manager.instance(service: .modelarts, scope: scope, template: name)
+        let planned = try before.map { (base: $0.current, result: try patched($0.current, template: $0.template)) }
         let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
             if let renamed = body.name, renamed != plugin.template {
                 throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
             }
-            let (template, version) = try resolve(plugin.template, body.version ?? plugin.current.version)
-            var inputs = plugin.current.values.parsed().applyingMergePatch(body.inputs ?? .object([]))
-            // A new version brings its new defaults; what the plug-in already had (and the patch set) wins.
-            if version.version != plugin.current.version { inputs = version.input.merging(inputs) }
-            try upgrade(&plugin, to: Revision(version: version.version, values: RawJSON(inputs)), template: template, now: now, ctx)
+            let (template, target) = try planned.flatMap { $0.base == plugin.current ? $0.result : nil }
+                ?? patched(plugin.current, template: plugin.template)
+            try upgrade(&plugin, to: target, template: template, now: now, ctx)
         }
         ctx.touched(plugin)
         return .json(200, wire.pluginBody(plugin, detail: true))
