@@ -203,26 +203,42 @@ def test_a_latency_rule_holding_100_requests_occupies_no_worker(server):
         sock.close()
 
 
+class started_with_many_sockets:
+    """A server of our own (extra flags) with this process allowed enough open files for thousands of sockets;
+    the sockets the test opens are closed and the server must stop with exit 0."""
+
+    def __init__(self, database, *flags):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
+        self.proc, self.url = addonmock_process.start("--db", database, "--log-level", "error", *flags)
+        self.socks = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for sock in self.socks:
+            sock.close()
+        self.proc.terminate()
+        assert self.proc.wait(timeout=30) == 0
+
+
 def test_idle_and_slow_clients_cannot_lock_others_out(database):
     """2,000 sockets, half idle and half sending an unfinished request head (slowloris): a normal client's health
     check answers within 1 s, and the server closes every one of them once the request timeout has passed."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
-    proc, url = addonmock_process.start("--db", database, "--request-timeout", "2", "--log-level", "error")
-    socks = []
-    try:
-        address = host_port(url)
+    with started_with_many_sockets(database, "--request-timeout", "2") as server:
+        address = host_port(server.url)
         for i in range(2000):
             sock = socket.create_connection(address, timeout=15)
             if i % 2:
                 sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-            socks.append(sock)
+            server.socks.append(sock)
         started = time.monotonic()
-        assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
+        assert requests.get(server.url + "/_mock/health", timeout=10).status_code == 200
         health_s = time.monotonic() - started
         assert health_s < 1.0, health_s
         # Every one of them is closed by the server (EOF or reset) once 2 s have passed; wait for that state.
-        by_fd = {sock.fileno(): sock for sock in socks}
+        by_fd = {sock.fileno(): sock for sock in server.socks}
         poller = select.poll()
         for fd in by_fd:
             poller.register(fd, select.POLLIN)
@@ -236,15 +252,9 @@ def test_idle_and_slow_clients_cannot_lock_others_out(database):
                 if ended:
                     poller.unregister(fd)
                     del by_fd[fd]
-        open_socks = list(by_fd.values())
-        print(f"slow clients: health in {health_s * 1000:.1f} ms with 2,000 open; {2000 - len(open_socks)} closed by the server")
-        assert not open_socks, f"{len(open_socks)} idle or slow connections still open"
-        assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
-    finally:
-        for sock in socks:
-            sock.close()
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        print(f"slow clients: health in {health_s * 1000:.1f} ms with 2,000 open; {2000 - len(by_fd)} closed by the server")
+        assert not by_fd, f"{len(by_fd)} idle or slow connections still open"
+        assert requests.get(server.url + "/_mock/health", timeout=10).status_code == 200
 
 
 def rss_mib(pid):
@@ -259,11 +269,8 @@ def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
     """Large add-ons read once each (the instance cache keeps at most --cache-mib of them) and 300 connections each
     sending an unfinished 1 MiB body (at most --body-budget-mib is held): resident memory stays under 128 MiB
     during the burst and comes back under 48 MiB once it is over."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
-    proc, url = addonmock_process.start("--db", database, "--profile", "instant", "--log-level", "error")
-    socks, peak = [], 0.0
-    try:
+    with started_with_many_sockets(database, "--profile", "instant") as server:
+        url, pid, peak = server.url, server.proc.pid, 0.0
         pad = "x" * 900_000
         ids = []
         session = requests.Session()
@@ -275,32 +282,27 @@ def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
             ids.append(r.json()["metadata"]["uid"])
         for uid in ids:
             assert len(session.get(f"{url}/api/v3/addons/{uid}", timeout=30).content) > 900_000
-            peak = max(peak, rss_mib(proc.pid))
+            peak = max(peak, rss_mib(pid))
         body_head = (b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % (1 << 20))
         chunk = b"x" * ((1 << 20) - 1)       # one byte short: the request never completes
         for _ in range(300):
             sock = socket.create_connection(host_port(url), timeout=15)
             sock.sendall(body_head + chunk)
-            socks.append(sock)
-            peak = max(peak, rss_mib(proc.pid))
-        for _ in range(10):
-            peak = max(peak, rss_mib(proc.pid))
+            server.socks.append(sock)
+            peak = max(peak, rss_mib(pid))
+        for _ in range(10):                   # samples while all 300 are held
+            peak = max(peak, rss_mib(pid))
             time.sleep(0.1)
-        for sock in socks:
+        for sock in server.socks:
             sock.close()
-        socks = []
+        server.socks = []
         # Wait for the state, not a duration: resident memory back under 48 MiB (bounded by 30 s).
-        deadline, after = time.monotonic() + 30, rss_mib(proc.pid)
+        deadline, after = time.monotonic() + 30, rss_mib(pid)
         while after > 48 and time.monotonic() < deadline:
             time.sleep(0.5)
-            after = rss_mib(proc.pid)
+            after = rss_mib(pid)
         print(f"memory: peak {peak:.1f} MiB during the burst, {after:.1f} MiB after")
         assert peak <= 128, peak
         assert after <= 48, after
         assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
-    finally:
-        for sock in socks:
-            sock.close()
-        proc.terminate()
-        assert proc.wait(timeout=30) == 0

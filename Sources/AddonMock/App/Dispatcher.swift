@@ -99,18 +99,18 @@ final class Dispatcher: HTTPHandler {
     /// A 503 in the request's service's format, for a request whose body did not fit in the budget for bodies in
     /// flight: nothing of it was read or stored.
     func overloaded(_ request: HTTPRequest) -> HTTPResponse {
-        var r = error(APIError(.serviceUnavailable, "too many request bodies are being received at once; nothing was stored: retry"),
-                      format(forPath: request.path))
-        r.headers.set("Retry-After", "1")
-        r.headers.add("X-Request-Id", Identifiers.requestID())
-        return r
+        retryLater(request, "too many request bodies are being received at once; nothing was stored: retry")
     }
 
     /// A 503 in the request's service's format, for a request the server will not serve because it is stopping
     /// (or stood in for an answer still held when the drain ran out).
     func unavailable(_ request: HTTPRequest) -> HTTPResponse {
-        var r = error(APIError(.serviceUnavailable, "the server is stopping: this request was not served; retry against the next instance"),
-                      format(forPath: request.path))
+        retryLater(request, "the server is stopping: this request was not served; retry against the next instance")
+    }
+
+    /// A 503 with `Retry-After` in the format of the request's path, for answers the HTTP layer gives itself.
+    private func retryLater(_ request: HTTPRequest, _ message: String) -> HTTPResponse {
+        var r = error(APIError(.serviceUnavailable, message), format(forPath: request.path))
         r.headers.set("Retry-After", "1")
         r.headers.add("X-Request-Id", Identifiers.requestID())
         return r
