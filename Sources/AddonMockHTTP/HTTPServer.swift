@@ -113,8 +113,6 @@ public final class HTTPServer: Sendable {
         Unmanaged<HTTPServer>.fromOpaque(context).release()
     }
 
-    var isServing: Bool { book.isServing }
-
     fileprivate func dispatch(_ request: HTTPRequest) -> HTTPResponse { handler.handle(request) }
 }
 

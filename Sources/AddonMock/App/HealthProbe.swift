@@ -60,13 +60,13 @@ public enum HealthProbe {
         var timeout = timeval(tv_sec: Int(timeoutMs / 1000), tv_usec: Int(timeoutMs % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let where_ = "\(target.host.contains(":") ? "[\(target.host)]" : target.host):\(target.port)"
+        let address = "\(target.host.contains(":") ? "[\(target.host)]" : target.host):\(target.port)"
         guard connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
-            return "nothing answers at \(where_) (\(String(cString: strerror(errno))))"
+            return "nothing answers at \(address) (\(String(cString: strerror(errno))))"
         }
-        let request = Array("GET /_mock/health HTTP/1.1\r\nHost: \(where_)\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET /_mock/health HTTP/1.1\r\nHost: \(address)\r\nConnection: close\r\n\r\n".utf8)
         guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
-            return "cannot send to \(where_)"
+            return "cannot send to \(address)"
         }
         var answer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -76,10 +76,10 @@ public enum HealthProbe {
             answer.append(contentsOf: chunk[0..<n])
         }
         let statusLine = answer.prefix { $0 != UInt8(ascii: "\r") }
-        guard !statusLine.isEmpty else { return "no answer from \(where_) within \(timeoutMs) ms" }
+        guard !statusLine.isEmpty else { return "no answer from \(address) within \(timeoutMs) ms" }
         let parts = statusLine.split(separator: UInt8(ascii: " "), maxSplits: 2)
         guard parts.count >= 2, String(decoding: parts[1], as: UTF8.self) == "200" else {
-            return "\(where_) answered \(String(decoding: statusLine, as: UTF8.self))"
+            return "\(address) answered \(String(decoding: statusLine, as: UTF8.self))"
         }
         return nil
     }
