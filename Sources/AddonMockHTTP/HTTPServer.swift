@@ -59,6 +59,8 @@ public final class HTTPServer: Sendable {
     fileprivate let book = ConnectionBook()
     /// Closes connections that take longer than the request timeout to send a request, and keeps the reserve.
     private let reaper = Repeater(label: "addonmock.http.reaper")
+    /// Only touched on the reaper's queue.
+    private let freedMemory = FreedMemory()
     /// Answers to half-closed clients are written here, off the thread that released them (the committer's).
     fileprivate let directWrites = DispatchQueue(label: "addonmock.http.direct-writes")
     /// Bytes of request bodies held now, all connections together (see `Options.bodyBudgetBytes`).
@@ -87,7 +89,7 @@ public final class HTTPServer: Sendable {
         reaper.start(every: 250) { [book, options, self] in
             book.closeOverdue(olderThanNs: UInt64(options.requestTimeoutSeconds) * 1_000_000_000,
                               keepingAtMost: options.maxConnections - options.connectionReserve)
-            returnFreedMemory(whenIdle: bodiesInFlight.load(ordering: .relaxed) == 0)
+            if bodiesInFlight.load(ordering: .relaxed) == 0 { freedMemory.returnIfGrown() }
         }
         return amh_bound_port(daemon)
     }
@@ -407,10 +409,21 @@ extension HTTPServer {
 }
 
 /// After a burst (big bodies read, a cache's worth of large records dropped), freed memory stays with the
-/// allocator; give it back to the system once nothing is in flight and enough of it lies free.
-private func returnFreedMemory(whenIdle idle: Bool) {
-    guard idle, amh_free_heap_bytes() > 32 << 20 else { return }
-    amh_return_free_heap()
+/// allocator; it is given back to the system once nothing is being received.
+/// Trims only when the free memory has grown by 4 MiB since the last look: what fragmentation keeps cannot be
+/// returned, and trimming it again every tick would be wasted work.
+private final class FreedMemory: @unchecked Sendable {
+    private var baseline = 0
+
+    func returnIfGrown() {
+        let free = amh_free_heap_bytes()
+        if free > 8 << 20, free > baseline + (4 << 20) {
+            amh_return_free_heap()
+            baseline = amh_free_heap_bytes()
+        } else {
+            baseline = min(baseline, free)
+        }
+    }
 }
 
 private func request(_ connection: OpaquePointer?, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
