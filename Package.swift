@@ -29,17 +29,22 @@ let package = Package(
         .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
         // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
         .target(name: "AddonMockHTTP", dependencies: ["CMicroHTTPD", "CMHDShim"]),
-        // Data compiled into the binary: fixtures/*.json (catalog/ is a symlink to fixtures/) and the OpenAPI
-        // document, so the executable needs no files beside it.
+        // The built-in catalogs, fixtures/*.json (catalog/ is a symlink to fixtures/), compiled into the binary so
+        // the executable needs no files beside it.
         .target(name: "AddonMockResources",
                 resources: [.embedInCode("catalog/cce-addon-templates.json"),
-                            .embedInCode("catalog/modelarts-plugin-templates.json"),
-                            .embedInCode("openapi.json")]),
-        // Emulated services (wire <-> domain), control API and application wiring.
+                            .embedInCode("catalog/modelarts-plugin-templates.json")]),
+        // The application: the service boundary (Service/), one folder per emulated API (Services/), the control
+        // API, auth and wiring. Each OpenAPI fragment is compiled in beside the code it describes.
         .target(name: "AddonMock", dependencies: [
             "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
+        ], resources: [
+            .embedInCode("Control/openapi.base.json"),
+            .embedInCode("Control/control.openapi.json"),
+            .embedInCode("Services/CCE/cce.openapi.json"),
+            .embedInCode("Services/ModelArts/modelarts.openapi.json"),
         ]),
         .executableTarget(name: "addonmock", dependencies: [
             "AddonMock",

@@ -1,6 +1,5 @@
-/// Data compiled into the binary: the catalogs from `fixtures/` and the OpenAPI document.
+/// Data compiled into the binary: the catalogs from `fixtures/`.
 public enum BuiltInResources {
     public static var cceAddonTemplates: [UInt8] { PackageResources.cce_addon_templates_json }
     public static var modelArtsPluginTemplates: [UInt8] { PackageResources.modelarts_plugin_templates_json }
-    public static var openAPI: [UInt8] { PackageResources.openapi_json }
 }

@@ -19,13 +19,13 @@ extension Connection {
         try first(Self.byID, [.text(id)])
     }
 
-    public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
-        try first(Self.byName, [.text(service.rawValue), .text(scope), .text(template)])
+    public func instance(service: String, scope: String, template: String) throws -> Instance? {
+        try first(Self.byName, [.text(service), .text(scope), .text(template)])
     }
 
     /// Oldest first (creation order within the same millisecond), a stable order for list responses.
-    public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
-        try all(Self.byScope, [.text(service.rawValue), .text(scope)])
+    public func instances(service: String, scope: String) throws -> [Instance] {
+        try all(Self.byScope, [.text(service), .text(scope)])
     }
 
     /// Every instance whose pending transition is due at `now`.
@@ -59,12 +59,12 @@ extension Connection {
 
     /// Deletes every instance, or those of `services` in `scope`, or (with `scopePrefix`) in scopes starting
     /// with it. Returns how many went.
-    public func deleteInstances(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
+    public func deleteInstances(services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil) throws -> Int {
         var sql = "DELETE FROM instances WHERE 1"
         var values: [SQLValue] = []
         if let services {
             sql += " AND service IN (" + services.map { service -> String in
-                values.append(.text(service.rawValue))
+                values.append(.text(service))
                 return "?\(values.count)"
             }.joined(separator: ",") + ")"
         }
@@ -79,9 +79,9 @@ extension Connection {
     }
 
     /// Every instance of the given services, oldest first (for the control API's listing).
-    public func allInstances(services: [ServiceKind]) throws -> [Instance] {
+    public func allInstances(services: [String]) throws -> [Instance] {
         var values: [SQLValue] = []
-        let list = services.map { s -> String in values.append(.text(s.rawValue)); return "?\(values.count)" }.joined(separator: ",")
+        let list = services.map { s -> String in values.append(.text(s)); return "?\(values.count)" }.joined(separator: ",")
         return try all("SELECT \(Self.columns) FROM instances WHERE service IN (\(list)) ORDER BY created_at, rowid", values)
     }
 
@@ -95,7 +95,7 @@ extension Connection {
         case nil: break
         }
         return [
-            .text(i.id), .text(i.service.rawValue), .text(i.scope), .text(i.template),
+            .text(i.id), .text(i.service), .text(i.scope), .text(i.template),
             .text(i.current.version), .utf8(i.current.values.bytes),
             i.previous.map { .text($0.version) } ?? .null, i.previous.map { .utf8($0.values.bytes) } ?? .null,
             .utf8(i.annotations.bytes), .text(i.phase.rawValue), .text(i.reason), .text(i.message),
@@ -121,7 +121,7 @@ extension Connection {
         return out
     }
 
-    /// A row that names an unknown service, phase or operation was not written by this program.
+    /// A row with an empty service or phase, or an unknown operation or outcome, was not written by this program.
     public struct CorruptRow: Error, CustomStringConvertible {
         public let id: String
         public let field: String
@@ -130,8 +130,9 @@ extension Connection {
 
     private static func decode(_ s: Statement) throws -> Instance {
         let id = s.text(0)
-        guard let service = ServiceKind(rawValue: s.text(1)) else { throw CorruptRow(id: id, field: "service") }
-        guard let phase = Phase(rawValue: s.text(9)) else { throw CorruptRow(id: id, field: "phase") }
+        let service = s.text(1), phase = Phase(s.text(9))
+        guard !service.isEmpty else { throw CorruptRow(id: id, field: "service") }
+        guard !phase.rawValue.isEmpty else { throw CorruptRow(id: id, field: "phase") }
         var pending: PendingTransition?
         if let opName = s.optionalText(12) {
             guard let op = Operation(rawValue: opName) else { throw CorruptRow(id: id, field: "pending_operation") }

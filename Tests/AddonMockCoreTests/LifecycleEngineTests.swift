@@ -8,11 +8,11 @@ import Testing
     let failure = Outcome.fail(reason: "ForcedFailure", message: "failed on purpose")
 
     func engine(_ profile: Profile, seed: UInt64 = 7) -> LifecycleEngine {
-        LifecycleEngine(timing: Timing(profile: profile, random: SeededRandom(seed: seed)))
+        LifecycleEngine(timing: Timing(profile: profile, random: SeededRandom(seed: seed)), tables: ["cce": .packages, "jobs": .jobs])
     }
 
     func installed(_ e: LifecycleEngine, outcome: Outcome = .succeed) -> Instance {
-        e.install(id: "i-1", service: .cce, scope: "c1", template: "coredns", revision: v1, annotations: .emptyObject,
+        e.install(id: "i-1", service: "cce", scope: "c1", template: "coredns", revision: v1, annotations: .emptyObject,
                   templateTiming: nil, outcome: outcome, now: t0)
     }
 
@@ -121,16 +121,17 @@ import Testing
     @Test func rollbackNeedsAPreviousRevisionAndAnAllowedPhase() throws {
         let e = engine(.fast)
         var i = running(e)
-        #expect(throws: LifecycleError.notRollbackable(id: "i-1")) {
+        #expect(throws: LifecycleError.nothingKept(id: "i-1", operation: .rollback)) {
             try e.begin(.rollback, on: &i, templateTiming: nil, outcome: .succeed, now: t0)
         }
         // installFailed is not among the phases the docs allow a rollback from.
         var failed = e.settled(installed(e, outcome: failure), at: t0.adding(milliseconds: 1_000))!
         failed.previous = v1
-        #expect(throws: LifecycleError.rollbackNotAllowed(id: "i-1", phase: .installFailed)) {
+        let allowed = LifecycleTable.packages.steps[.rollback]!.startsFrom!
+        #expect(throws: LifecycleError.notAllowed(id: "i-1", operation: .rollback, phase: .installFailed, allowed: allowed)) {
             try e.begin(.rollback, on: &failed, templateTiming: nil, outcome: .succeed, now: t0)
         }
-        for phase in LifecycleEngine.rollbackPhases {
+        for phase in allowed {
             var ok = running(e)
             ok.previous = v1
             ok.phase = phase
@@ -186,4 +187,49 @@ import Testing
         #expect(later.phase == .running)
         #expect(later.updatedAt == t0.adding(milliseconds: 1_120))
     }
+
+    /// The engine knows no phase names: a kind with a two-step lifecycle and no upgrade runs on the same code.
+    @Test func runsAnyTable() throws {
+        let e = engine(.fast)
+        var job = e.install(id: "j-1", service: "jobs", scope: "q", template: "nightly", revision: v1, annotations: .emptyObject,
+                            templateTiming: nil, outcome: .succeed, now: t0)
+        #expect(job.phase == "queued")
+        job = e.settled(job, at: t0.adding(milliseconds: 150))!
+        #expect(job.phase == "done")
+        #expect(throws: LifecycleError.unsupported(id: "j-1", operation: .upgrade)) {
+            try e.begin(.upgrade, on: &job, revision: v2, templateTiming: nil, outcome: .succeed, now: t0)
+        }
+        try e.begin(.delete, on: &job, templateTiming: nil, outcome: .abnormal(reason: "Stuck", message: ""), now: t0.adding(milliseconds: 200))
+        #expect(job.phase == "cancelling")
+        #expect(e.settled(job, at: t0.adding(milliseconds: 1_000))?.phase == "broken", "abnormal ends in the table's degraded phase")
+        // A record of a service this engine has no table for is left as it is.
+        var stranger = job
+        stranger.service = "gone"
+        #expect(e.settled(stranger, at: Instant(milliseconds: .max)) == stranger)
+    }
+}
+
+/// Test tables: the add-on lifecycle as the application defines it, and a minimal one.
+extension Phase {
+    static let installing: Phase = "installing", upgrading: Phase = "upgrading", rollbacking: Phase = "rollbacking"
+    static let deleting: Phase = "deleting", running: Phase = "running", available: Phase = "available"
+    static let abnormal: Phase = "abnormal", installFailed: Phase = "installFailed", upgradeFailed: Phase = "upgradeFailed"
+    static let rollbackFailed: Phase = "rollbackFailed", deleteFailed: Phase = "deleteFailed"
+}
+
+extension LifecycleTable {
+    static let packages = LifecycleTable(
+        steps: [
+            .install: Step(inFlight: .installing, succeeded: .running, failed: .installFailed),
+            .upgrade: Step(inFlight: .upgrading, succeeded: .running, failed: .upgradeFailed, effect: .replaceRevision),
+            .rollback: Step(inFlight: .rollbacking, succeeded: .running, failed: .rollbackFailed,
+                            startsFrom: [.running, .available, .abnormal, .upgradeFailed, .rollbackFailed], effect: .restoreKept),
+            .delete: Step(inFlight: .deleting, succeeded: nil, failed: .deleteFailed),
+        ],
+        degraded: .abnormal, settled: [.running, .available, .abnormal, .installFailed], healthy: [.running, .available])
+
+    static let jobs = LifecycleTable(
+        steps: [.install: Step(inFlight: "queued", succeeded: "done", failed: "failed"),
+                .delete: Step(inFlight: "cancelling", succeeded: nil, failed: "failed")],
+        degraded: "broken", settled: ["done", "failed", "broken"], healthy: ["done"])
 }

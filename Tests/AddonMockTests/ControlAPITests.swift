@@ -227,7 +227,7 @@ extension TestServer {
 
     @Test(arguments: [
         (#"{}"#, "status is required (or advance: true)"),
-        (#"{"status": "installing"}"#, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed (plug-ins also Running, Abnormal); got \"installing\""),
+        (#"{"status": "installing"}"#, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed; got \"installing\""),
         (#"{"status": "running", "advance": true}"#, "give status or advance, not both"),
         (#"{"status": "running", "colour": "red"}"#, "unknown field colour; expected one of: advance, message, reason, status"),
     ])

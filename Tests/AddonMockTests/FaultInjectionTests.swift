@@ -253,7 +253,7 @@ import Testing
     @Test(arguments: [
         (#"{"addons": [{"cluster": "c", "template": "nosuch"}]}"#, "seed.json: addon template \"nosuch\" not found"),
         (#"{"addons": [{"template": "coredns"}]}"#, "seed.json: addons[0].cluster is required"),
-        (#"{"plugins": [{"project": "p", "pool": "a", "template": "volcano", "status": "upgrading"}]}"#, "seed.json: plugins[0].status must be installing (Pending), or a settled state such as running, abnormal or installFailed; got \"upgrading\""),
+        (#"{"plugins": [{"project": "p", "pool": "a", "template": "volcano", "status": "upgrading"}]}"#, "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
         (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, plugins"),
         ("{", "seed.json: request body is not valid JSON: malformed JSON at byte 1: expected a string key"),

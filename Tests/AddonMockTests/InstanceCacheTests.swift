@@ -4,10 +4,10 @@ import Testing
 
 @Suite struct InstanceCacheTests {
     let t0 = Instant(milliseconds: 1_795_341_600_000)
-    let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)))
+    let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)), tables: ["cce": .managedPackage])
 
     func record(_ id: String, scope: String = "c1", template: String = "coredns", due: Instant? = nil) -> Instance {
-        Instance(id: id, service: .cce, scope: scope, template: template,
+        Instance(id: id, service: "cce", scope: scope, template: template,
                  current: Revision(version: "1.0.0", values: .emptyObject), phase: due == nil ? .running : .installing,
                  pending: due.map { PendingTransition(operation: .install, dueAt: $0, outcome: .succeed) },
                  createdAt: t0, updatedAt: t0)
@@ -17,11 +17,11 @@ import Testing
         let cache = InstanceCache(capacity: 8)
         cache.remember(record("a"), readSince: cache.generation)
         #expect(cache.entry(id: "a")?.stored.id == "a")
-        #expect(cache.entry(service: .cce, scope: "c1", template: "coredns")?.stored.id == "a")
-        #expect(cache.entry(service: .autopilot, scope: "c1", template: "coredns") == nil)
+        #expect(cache.entry(service: "cce", scope: "c1", template: "coredns")?.stored.id == "a")
+        #expect(cache.entry(service: "autopilot", scope: "c1", template: "coredns") == nil)
         cache.forget(id: "a")
         #expect(cache.entry(id: "a") == nil)
-        #expect(cache.entry(service: .cce, scope: "c1", template: "coredns") == nil)
+        #expect(cache.entry(service: "cce", scope: "c1", template: "coredns") == nil)
     }
 
     @Test func staysWithinCapacity() {

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockStore
+@testable import AddonMock
 import Foundation
 import Testing
 

@@ -27,9 +27,11 @@ public final class Application: Sendable {
     private let sweeper: Ticker
     let dispatcher: Dispatcher
 
-    /// Opens the database (migrating it), loads the catalog, applies every transition that fell due while the
-    /// server was down, and starts listening. Throws `StartupError` for anything a user has to fix.
-    public init(configuration: Configuration, clock: VirtualClock = VirtualClock(), logger: Logger) throws(StartupError) {
+    /// Opens the database (migrating it), loads the services' catalogs, applies every transition that fell due
+    /// while the server was down, and starts listening. Throws `StartupError` for anything a user has to fix.
+    /// `services`: the emulated APIs to run (tests add their own).
+    public init(configuration: Configuration, services: [ServiceDefinition] = BuiltInServices.all,
+                clock: VirtualClock = VirtualClock(), logger: Logger) throws(StartupError) {
         self.configuration = configuration
         self.clock = clock
 
@@ -46,12 +48,15 @@ public final class Application: Sendable {
             throw StartupError(message: "cannot open database \(configuration.database): \(error)")
         }
 
-        let cceCatalog = try Self.loadCatalog(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates,
-                                              directory: configuration.fixtures)
-        let pluginCatalog = try Self.loadCatalog(file: "modelarts-plugin-templates.json",
-                                                 builtIn: BuiltInResources.modelArtsPluginTemplates,
-                                                 directory: configuration.fixtures)
-        let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)))
+        let registry = try ServiceRegistry(services)
+        var catalogs: [Catalog] = []
+        for service in services {
+            catalogs.append(try service.catalog.map { source throws(StartupError) in
+                try Self.loadCatalog(file: source.file, builtIn: source.builtIn, directory: configuration.fixtures)
+            } ?? Catalog(templates: []))
+        }
+        let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)),
+                                     tables: registry.tables)
         let manager = InstanceManager(database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes)
         self.manager = manager
         do {
@@ -61,7 +66,10 @@ public final class Application: Sendable {
             throw StartupError(message: "database \(configuration.database) cannot be read: \(error)")
         }
 
-        let seeder = try Self.loadSeed(directory: configuration.fixtures, cce: cceCatalog, plugins: pluginCatalog)
+        let seedKinds = zip(services, catalogs).flatMap { service, catalog in
+            service.kinds.map { (kind: $0, catalog: catalog, noun: service.catalog?.noun ?? "template") }
+        }
+        let seeder = try Self.loadSeed(directory: configuration.fixtures, kinds: seedKinds)
         if let seeder {
             do {
                 let created = try seeder.apply(to: manager)
@@ -71,21 +79,25 @@ public final class Application: Sendable {
             }
         }
 
-        let faults = FaultBook(seed: configuration.seed)
+        let faults = FaultBook(seed: configuration.seed, kinds: registry.kindsByStoredService)
         let journal = Journal()
         self.faults = faults
         self.journal = journal
         // The bound port is known only once the server listens; the control API reads it from here.
         let boundURL = Mutex("")
-        let control = ControlService(manager: manager, clock: clock, faults: faults, journal: journal, configuration: configuration,
-                                     seeder: seeder, openAPI: { OpenAPIDocument.render(serverURL: boundURL.withLock { $0 }) },
+        let openAPI = OpenAPIDocument.assemble(services: services, registry: registry)
+        let control = ControlService(registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
+                                     configuration: configuration, seeder: seeder,
+                                     openAPI: { OpenAPIDocument.render(openAPI, serverURL: boundURL.withLock { $0 }) },
                                      listening: { boundURL.withLock { $0 } })
-        let dispatcher = Dispatcher(services: [
-            CCEService(manager: manager, catalog: cceCatalog, outcomes: faults),
-            ModelArtsService(manager: manager, catalog: pluginCatalog, outcomes: faults),
-            control,
-        ], database: database, authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
-           controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
+        let emulated = zip(services, catalogs).map { service, catalog in
+            MountedAPI(name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
+                       routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults)),
+                       describe: service.describe, emulated: true)
+        }
+        let dispatcher = Dispatcher(apis: emulated + [control.mounted], database: database,
+                                    authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
+                                    controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
                                            threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
@@ -181,11 +193,11 @@ public final class Application: Sendable {
         }
     }
 
-    static func loadSeed(directory: String?, cce: Catalog, plugins: Catalog) throws(StartupError) -> Seeder? {
+    static func loadSeed(directory: String?, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder? {
         guard let directory else { return nil }
         let path = directory + "/" + Seeder.file
         guard let bytes = readFile(path) else { return nil }
-        return try Seeder.parse(bytes, source: path, cce: cce, plugins: plugins)
+        return try Seeder.parse(bytes, source: path, kinds: kinds)
     }
 
     private static func isDirectory(_ path: String) -> Bool {

@@ -7,6 +7,18 @@ import Logging
 import Glibc
 #endif
 
+/// What the dispatcher mounts: an emulated API built from its `ServiceDefinition`, or the control API.
+struct MountedAPI: Sendable {
+    let name: String
+    let pathPrefixes: [String]
+    let errorFormat: any ErrorFormat
+    let routes: [ServiceRoute]
+    let describe: @Sendable (RequestContext) -> RequestScope
+    /// Emulated APIs are authenticated, their path parameters must be identifiers, and fault rules apply to them;
+    /// the control API is none of these.
+    let emulated: Bool
+}
+
 /// Routes every request to its service and turns every failure into that service's error format, so a client
 /// never sees an empty body or a stack trace. Applies HTTP fault rules (never to the control API), adds
 /// `X-Request-Id` to every answer and records every request in the journal.
@@ -15,10 +27,10 @@ final class Dispatcher: HTTPHandler {
     private final class Endpoint: Sendable {
         let pattern: String
         let service: String
-        let owner: any EmulatedService
+        let owner: MountedAPI
         let handler: RouteHandler
 
-        init(pattern: String, service: String, owner: any EmulatedService, handler: @escaping RouteHandler) {
+        init(pattern: String, service: String, owner: MountedAPI, handler: @escaping RouteHandler) {
             self.pattern = pattern
             self.service = service
             self.owner = owner
@@ -40,18 +52,17 @@ final class Dispatcher: HTTPHandler {
     private let clock: any Clock
     private let logger: Logger
 
-    init(services: [any EmulatedService], database: Database, authenticator: Authenticator, controlToken: String? = nil,
+    init(apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
          faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger) {
         var router = Router()
         var endpoints: [Endpoint] = []
         var prefixes: [(String, any ErrorFormat)] = []
-        for service in services {
-            for route in service.routes {
+        for api in apis {
+            for route in api.routes {
                 router.add(route.method, route.pattern)
-                endpoints.append(Endpoint(pattern: route.pattern, service: route.service ?? service.name, owner: service,
-                                          handler: route.handler))
+                endpoints.append(Endpoint(pattern: route.pattern, service: route.service ?? api.name, owner: api, handler: route.handler))
             }
-            prefixes += service.pathPrefixes.map { ($0, service.errorFormat) }
+            prefixes += api.pathPrefixes.map { ($0, api.errorFormat) }
         }
         self.router = router
         self.endpoints = endpoints
@@ -74,7 +85,6 @@ final class Dispatcher: HTTPHandler {
     func handle(_ request: HTTPRequest) -> HTTPResponse {
         let started = monotonicMs()
         let requestID = Identifiers.requestID()
-        let trace = RequestTrace()
         var served = Served()
         // A write's answer is sent once the write is committed (a 200 is a promise it survives a crash); the
         // thread serves other connections meanwhile, and the journal records the answer that was sent. Reads
@@ -82,14 +92,14 @@ final class Dispatcher: HTTPHandler {
         var response: HTTPResponse
         var commit: PendingCommit?
         if request.method == "GET" || request.method == "HEAD" {
-            response = answer(request, requestID: requestID, writes: nil, trace: trace, served: &served)
+            response = answer(request, requestID: requestID, writes: nil, served: &served)
         } else {
             let writes = database.beginRequest()
-            response = answer(request, requestID: requestID, writes: writes, trace: trace, served: &served)
+            response = answer(request, requestID: requestID, writes: writes, served: &served)
             commit = writes.end()
         }
         if request.method == "HEAD" { response.body = [] }
-        let answered = Answered(request: request, requestID: requestID, started: started, trace: trace, served: served)
+        let answered = Answered(request: request, requestID: requestID, started: started, served: served)
         guard commit != nil || served.latencyMs != nil else { return finish(response, answered) }
         // Held on a suspended connection, not on this thread: a latency fault occupies no worker.
         response.hold = AnswerHold(commit: commit, delayMs: served.latencyMs, answer: response, answered: answered, dispatcher: self)
@@ -127,8 +137,9 @@ final class Dispatcher: HTTPHandler {
         journal.record { sequence in
             JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
                          status: response.dropConnection ? 0 : response.status, durationMs: duration,
-                         requestID: answered.requestID, service: answered.served.service, route: answered.served.route,
-                         resources: answered.trace.resourceIDs, fault: answered.served.fault)
+                         requestID: answered.requestID, service: answered.served.context?.service,
+                         route: answered.served.context?.route, resources: answered.served.context?.resourceIDs ?? [],
+                         fault: answered.served.fault)
         }
         logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(answered.requestID)"])
         return response
@@ -144,14 +155,14 @@ final class Dispatcher: HTTPHandler {
         let request: HTTPRequest
         let requestID: String
         let started: Double
-        let trace: RequestTrace
         let served: Served
     }
 
     /// What the journal learns while a request is answered.
     fileprivate struct Served: Sendable {
-        var service: String?
-        var route: String?
+        /// Set once a route matched: the service, route and resources touched.
+        var context: RequestContext?
+        /// The ids of the fault rules that fired.
         var fault: String?
         /// How long a latency fault delays the answer (the request itself takes effect at once).
         var latencyMs: Int64?
@@ -161,8 +172,7 @@ final class Dispatcher: HTTPHandler {
         prefixes.first { path.hasPrefix($0.prefix) || path + "/" == $0.prefix }?.format ?? fallbackFormat
     }
 
-    private func answer(_ request: HTTPRequest, requestID: String, writes: RequestWrites?, trace: RequestTrace,
-                        served: inout Served) -> HTTPResponse {
+    private func answer(_ request: HTTPRequest, requestID: String, writes: RequestWrites?, served: inout Served) -> HTTPResponse {
         // Only error answers need the path's format: found on demand, not for every request.
         var pathFormat: any ErrorFormat { format(forPath: request.path) }
         if request.bodyTooLarge {
@@ -186,9 +196,10 @@ final class Dispatcher: HTTPHandler {
             return error(APIError(.badRequest, "path segment \"\(segment)\" is not valid percent-encoded UTF-8"), pathFormat)
         case let .found(index, parameters):
             let endpoint = endpoints[index]
-            served.service = endpoint.service
-            served.route = endpoint.pattern
-            let emulated = endpoint.service != ControlService.serviceName
+            let ctx = RequestContext(request: request, parameters: parameters, route: endpoint.pattern, service: endpoint.service,
+                                     requestID: requestID, writes: writes, describe: endpoint.owner.describe)
+            served.context = ctx
+            let emulated = endpoint.owner.emulated
             if !emulated, let expected = controlAuthorization, endpoint.pattern != ControlService.healthPattern,
                !Self.constantTimeEquals(request.headers["Authorization"].map { Array($0.utf8) } ?? [], expected) {
                 var r = error(APIError(.unauthorized, "the control API needs Authorization: Bearer <token> (the server was started with --control-token)"),
@@ -213,18 +224,17 @@ final class Dispatcher: HTTPHandler {
                 return error(APIError(.badRequest, "path parameter \(name) \(IdentifierRule.quoted(value)) is not a valid identifier: use \(IdentifierRule.description)\(hint)"),
                              endpoint.owner.errorFormat)
             }
-            if emulated, let (id, fault) = faults.httpFault(for: { subject(request, parameters, endpoint) }) {
-                served.fault = id
+            if emulated, let (ids, fault) = faults.httpFault(for: { ctx.faultSubject(template: ctx.scope.template, scope: ctx.scope.fields) }) {
+                served.fault = ids
                 if let range = fault.latencyMs { served.latencyMs = faults.latency(range) }
                 if fault.drop { return .drop }
                 if let status = fault.status {
-                    let message = fault.message ?? "injected fault \(id): \(status)"
+                    let message = fault.message ?? "injected fault \(ids): \(status)"
                     return error(APIError(APIError.Kind(status: status), message, code: fault.code), endpoint.owner.errorFormat)
                 }
             }
             do {
-                return try endpoint.handler(RequestContext(request: request, parameters: parameters, requestID: requestID, trace: trace,
-                                                           writes: writes))
+                return try endpoint.handler(ctx)
             } catch let e as APIError {
                 return error(e, endpoint.owner.errorFormat)
             } catch {
@@ -239,12 +249,6 @@ final class Dispatcher: HTTPHandler {
         var difference: UInt8 = a.count == b.count ? 0 : 1
         for i in 0..<b.count { difference |= (i < a.count ? a[i] : 0) ^ b[i] }
         return difference == 0
-    }
-
-    private func subject(_ request: HTTPRequest, _ parameters: PathParameters, _ endpoint: Endpoint) -> FaultSubject {
-        let scope = endpoint.owner.describe(request, parameters)
-        return FaultSubject(method: request.method, route: endpoint.pattern, service: endpoint.service,
-                            template: scope.template, cluster: scope.cluster, project: scope.project, pool: scope.pool)
     }
 
     private func error(_ e: APIError, _ format: any ErrorFormat) -> HTTPResponse {

@@ -1,17 +1,19 @@
 import AddonMockCore
 import AddonMockStore
 
-/// `seed.json` in the fixtures directory: add-ons and plug-ins a demo starts with, in given states.
+/// `seed.json` in the fixtures directory: resources a demo starts with, in given states, one list per resource
+/// kind under the kind's name, each entry naming its scope by the kind's scope fields:
 ///
 ///     {"addons":  [{"service": "cce", "cluster": "c1", "template": "coredns", "version": "1.28.4",
 ///                   "values": {…}, "status": "running", "reason": "", "message": ""}],
 ///      "plugins": [{"project": "p1", "pool": "pool-a", "template": "gpu-driver", "inputs": {…}, "status": "Running"}]}
 ///
 /// Applied at start-up and after a full reset, only where the slot is empty: a restart never duplicates or
-/// overwrites what is stored. `installing` / `Pending` start a real install under the profile's timing.
+/// overwrites what is stored. The install step's phase (`installing`, or as the service shows it, `Pending`)
+/// starts a real install under the profile's timing.
 struct Seeder: Sendable {
     struct Entry: Sendable {
-        let service: ServiceKind
+        let service: String
         let scope: String
         let template: Template
         let revision: Revision
@@ -25,54 +27,49 @@ struct Seeder: Sendable {
 
     static let file = "seed.json"
 
-    static func parse(_ bytes: [UInt8], source: String, cce: Catalog, plugins: Catalog) throws(StartupError) -> Seeder {
+    /// `catalogs`: each kind's catalog and how messages name its templates.
+    static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder {
         let root: BodyReader
         do { root = try BodyReader.parse(bytes) } catch { throw StartupError(message: "\(source): \(error.message)") }
         var entries: [Entry] = []
-        for (key, catalog) in [("addons", cce), ("plugins", plugins)] {
-            guard let list = root.optional(key) else { continue }
-            guard case .array(let items) = list else { throw StartupError(message: "\(source): \(key) must be an array") }
-            for (i, item) in items.enumerated() {
-                do {
-                    entries.append(try entry(BodyReader(item, path: "\(key)[\(i)]"), plugin: key == "plugins", catalog: catalog))
-                } catch {
-                    throw StartupError(message: "\(source): \(error.message)")
+        do throws(APIError) {
+            for (kind, catalog, noun) in kinds {
+                guard let list = root.optional(kind.name) else { continue }
+                guard case .array(let items) = list else { throw APIError(.badRequest, "\(kind.name) must be an array") }
+                for (i, item) in items.enumerated() {
+                    entries.append(try entry(BodyReader(item, path: "\(kind.name)[\(i)]"), kind, catalog, noun))
                 }
             }
+            try root.allowOnly(Set(kinds.map(\.kind.name)))
+        } catch {
+            throw StartupError(message: "\(source): \(error.message)")
         }
-        do { try root.allowOnly(["addons", "plugins"]) } catch { throw StartupError(message: "\(source): \(error.message)") }
         return Seeder(entries: entries)
     }
 
-    private static func entry(_ e: BodyReader, plugin: Bool, catalog: Catalog) throws(APIError) -> Entry {
-        let service: ServiceKind, scope: String, values: JSONValue
-        if plugin {
-            try e.allowOnly(["project", "pool", "template", "version", "inputs", "status", "reason", "message"])
-            service = .modelarts
-            scope = "\(try e.string("project"))/\(try e.string("pool"))"
-            values = try e.optionalObject("inputs")?.value ?? .object([])
-        } else {
-            try e.allowOnly(["service", "cluster", "template", "version", "values", "status", "reason", "message"])
-            switch try e.optionalString("service") ?? "cce" {
-            case "cce": service = .cce
-            case "autopilot": service = .autopilot
-            case let other: throw APIError(.badRequest, "\(e.path).service must be cce or autopilot, got \"\(other)\"")
-            }
-            scope = try e.string("cluster")
-            values = try e.optionalObject("values")?.value ?? .object([])
+    private static func entry(_ e: BodyReader, _ kind: ResourceKind, _ catalog: Catalog, _ noun: String) throws(APIError) -> Entry {
+        let many = kind.services.count > 1
+        try e.allowOnly(Set(kind.scopeFields + ["template", "version", kind.valuesField, "status", "reason", "message"] + (many ? ["service"] : [])))
+        let service = many ? try e.optionalString("service") ?? kind.services[0] : kind.services[0]
+        guard kind.services.contains(service) else {
+            throw APIError(.badRequest, "\(e.path).service must be \(kind.services.joined(separator: " or ")), got \"\(service)\"")
         }
-        let (template, version) = try catalog.resolve(try e.string("template"), version: try e.optionalString("version"),
-                                                      noun: plugin ? "plug-in template" : "addon template")
-        let status = try e.optionalString("status") ?? "running"
+        var fields: [String: String] = [:]
+        for field in kind.scopeFields { fields[field] = try e.identifier(field) }
+        let values = try e.optionalObject(kind.valuesField)?.value ?? .object([])
+        let (template, version) = try catalog.resolve(try e.identifier("template"), version: try e.optionalString("version"), noun: noun)
+        let installing = kind.lifecycle.steps[.install]?.inFlight
+        let status = try e.optionalString("status") ?? kind.lifecycle.settled[0].rawValue
         let phase: Phase?
-        if status == "installing" || status == "Pending" {
+        if let installing, status == installing.rawValue || status == kind.status(installing) {
             phase = nil
-        } else if let p = ControlService.settledPhase(status) {
+        } else if let p = kind.settledPhase(named: status) {
             phase = p
         } else {
-            throw APIError(.badRequest, "\(e.path).status must be installing (Pending), or a settled state such as running, abnormal or installFailed; got \"\(status)\"")
+            let start = installing.map { kind.status($0) == $0.rawValue ? $0.rawValue : "\($0.rawValue) (\(kind.status($0)))" }
+            throw APIError(.badRequest, "\(e.path).status must be \(start.map { "\($0), or " } ?? "")a settled state (\(kind.settledPhaseNames.joined(separator: ", "))); got \"\(status)\"")
         }
-        return Entry(service: service, scope: scope, template: template,
+        return Entry(service: service, scope: kind.scope(fields), template: template,
                      revision: Revision(version: version.version, values: RawJSON(version.input.merging(values))),
                      phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "")
     }

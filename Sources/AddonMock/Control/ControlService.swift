@@ -3,14 +3,12 @@ import AddonMockHTTP
 
 /// The emulator's own API under `/_mock` (not part of Huawei's): health, reset, clock, forced states, fault rules,
 /// the request journal, the effective configuration and the OpenAPI document. Bad input is a 400 naming the problem.
-struct ControlService: EmulatedService {
+struct ControlService {
     static let serviceName = "control"
     /// Open even with `--control-token`: health checks and readiness probes carry no secrets.
     static let healthPattern = "/_mock/health"
-    let name = ControlService.serviceName
-    let pathPrefixes = ["/_mock/"]
-    let errorFormat: any ErrorFormat = ControlErrorFormat()
 
+    let registry: ServiceRegistry
     let manager: InstanceManager
     let clock: VirtualClock
     let faults: FaultBook
@@ -21,7 +19,12 @@ struct ControlService: EmulatedService {
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String
 
-    var routes: [ServiceRoute] {
+    var mounted: MountedAPI {
+        MountedAPI(name: Self.serviceName, pathPrefixes: ["/_mock/"], errorFormat: ControlErrorFormat(), routes: routes,
+                   describe: { _ in RequestScope() }, emulated: false)
+    }
+
+    private var routes: [ServiceRoute] {
         [
             // Registered only once the database is open and the catalogs loaded: 200 means ready.
             ServiceRoute("GET", Self.healthPattern) { _ in .json(200, Array(#"{"status":"ok"}"#.utf8)) },
@@ -48,38 +51,36 @@ struct ControlService: EmulatedService {
     /// a full reset also returns the clock to real time and re-applies the seed file.
     private func reset(_ ctx: RequestContext) throws -> HTTPResponse {
         let body = try BodyReader.parseOptional(ctx.request.body)
-        try body.allowOnly(["service", "cluster", "project", "pool", "keepFaults", "keepJournal", "keepClock", "reseed"])
-        let serviceName = try body.optionalString("service")
-        let cluster = try body.optionalString("cluster"), project = try body.optionalString("project"), pool = try body.optionalString("pool")
-        var services: [ServiceKind]?
-        if let serviceName {
-            guard let s = ServiceKind(rawValue: serviceName) else {
-                throw APIError(.badRequest, "service must be one of \(ServiceKind.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(serviceName)\"")
+        try body.allowOnly(Set(["service", "keepFaults", "keepJournal", "keepClock", "reseed"] + registry.scopeFields))
+        var services: [String]?
+        if let name = try body.optionalString("service") {
+            guard registry.storedServices.contains(name) else {
+                throw APIError(.badRequest, "service must be one of \(registry.storedServices.joined(separator: ", ")), got \"\(name)\"")
             }
-            services = [s]
+            services = [name]
         }
-        if cluster != nil && project != nil { throw APIError(.badRequest, "name a cluster or a project, not both") }
-        if pool != nil && project == nil { throw APIError(.badRequest, "pool needs project") }
+        var named: [String: String] = [:]
+        for field in registry.scopeFields { named[field] = try body.optionalString(field) }
+        let scopes = try registry.scopes(named: named)
         // Every field is read (and so validated) before anything is deleted: a bad request changes nothing.
         let keepFaults = try body.optionalBool("keepFaults") ?? false
         let keepJournal = try body.optionalBool("keepJournal") ?? false
         let keepClock = try body.optionalBool("keepClock") ?? false
         let reseed = try body.optionalBool("reseed") ?? true
 
-        let deleted: Int
-        var scoped = true
-        if let cluster {
-            deleted = try manager.reset(services: services ?? [.cce, .autopilot], scope: cluster, for: ctx.writes)
-        } else if let project {
-            if let pool {
-                deleted = try manager.reset(services: [.modelarts], scope: "\(project)/\(pool)", for: ctx.writes)
-            } else {
-                deleted = try manager.reset(services: [.modelarts], scopePrefix: "\(project)/", for: ctx.writes)
+        var deleted = 0
+        if let scopes {
+            for scope in scopes {
+                let inKind = services.map { $0.filter(scope.kind.services.contains) } ?? scope.kind.services
+                guard !inKind.isEmpty else { continue }
+                deleted += try scope.isPrefix
+                    ? manager.reset(services: inKind, scopePrefix: scope.value, for: ctx.writes)
+                    : manager.reset(services: inKind, scope: scope.value, for: ctx.writes)
             }
         } else {
             deleted = try manager.reset(services: services, for: ctx.writes)
-            scoped = services != nil
         }
+        let scoped = scopes != nil || services != nil
         let faultsCleared = keepFaults ? 0 : faults.removeAll()
         if !keepJournal { journal.clear() }
         let clockReset = !scoped && !keepClock
@@ -115,7 +116,7 @@ struct ControlService: EmulatedService {
     /// `{"advanceSeconds": n}` or `{"advanceMs": n}`, `{"pin": true | "RFC 3339"}`, `{"unpin": true}`.
     /// Pinning or unpinning happens first, then the advance. Time never goes backwards.
     private func setClock(_ ctx: RequestContext) throws -> HTTPResponse {
-        let body = try BodyReader.parse(ctx.request.body)
+        let body = try ctx.body()
         try body.allowOnly(["advanceSeconds", "advanceMs", "pin", "unpin"])
         let seconds = try body.optionalNumber("advanceSeconds"), ms = try body.optionalNumber("advanceMs")
         if seconds != nil && ms != nil { throw APIError(.badRequest, "give advanceSeconds or advanceMs, not both") }
@@ -145,101 +146,90 @@ struct ControlService: EmulatedService {
 
     // MARK: resources
 
-    private func kindServices(_ ctx: RequestContext) throws(APIError) -> [ServiceKind] {
-        switch ctx.parameters["kind"] {
-        case "addons": return [.cce, .autopilot]
-        case "plugins": return [.modelarts]
-        case let other: throw APIError(.notFound, "unknown resource kind \"\(other)\": use addons or plugins")
+    private func resourceKind(_ ctx: RequestContext) throws(APIError) -> ResourceKind {
+        let name = ctx.parameters["kind"]
+        guard let kind = registry.kind(named: name) else {
+            throw APIError(.notFound, "unknown resource kind \"\(name)\": use \(registry.kinds.map(\.name).joined(separator: " or "))")
         }
+        return kind
     }
 
     private func listResources(_ ctx: RequestContext) throws -> HTTPResponse {
-        let items = try manager.allInstances(services: try kindServices(ctx))
+        let kind = try resourceKind(ctx)
+        let items = try manager.allInstances(services: kind.services)
         var w = JSONWriter(capacity: 256 * items.count + 32)
         w.beginObject()
         w.key("items")
         w.beginArray()
-        for i in items { writeResource(i, to: &w) }
+        for i in items { writeResource(i, kind, to: &w) }
         w.endArray()
         w.endObject()
         return .json(200, w.bytes)
     }
 
     private func showResource(_ ctx: RequestContext) throws -> HTTPResponse {
-        let services = try kindServices(ctx)
-        let id = ctx.parameters["id"]
-        guard let i = try manager.instance(id: id), services.contains(i.service) else { throw resourceNotFound(ctx) }
-        return .json(200, resourceBody(i))
+        let kind = try resourceKind(ctx)
+        guard let i = try manager.instance(id: ctx.parameters["id"]), kind.services.contains(i.service) else { throw resourceNotFound(ctx) }
+        return .json(200, resourceBody(i, kind))
     }
 
     /// `{"status": "abnormal", "reason": "…", "message": "…"}` sets a settled status at once (cancelling any
     /// operation in flight); `{"advance": true}` completes the operation in flight now, with its decided outcome.
     private func forceStatus(_ ctx: RequestContext) throws -> HTTPResponse {
-        let services = try kindServices(ctx)
+        let kind = try resourceKind(ctx)
         let id = ctx.parameters["id"]
-        let body = try BodyReader.parse(ctx.request.body)
+        let body = try ctx.body()
         try body.allowOnly(["status", "reason", "message", "advance"])
-        let belongs: (Instance) -> Bool = { services.contains($0.service) }
+        let belongs: (Instance) -> Bool = { kind.services.contains($0.service) }
         let advance = try body.optionalBool("advance") ?? false
         let statusText = try body.optionalString("status")
         if advance {
             guard statusText == nil else { throw APIError(.badRequest, "give status or advance, not both") }
-            guard let next = try manager.advance(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) else {
-                return .json(200, Array(#"{"id":"\#(id)","deleted":true}"#.utf8))
+            let next: Instance?
+            do {
+                next = try manager.advance(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) })
+            } catch let settled as InstanceManager.NothingInFlight {
+                throw APIError(.conflict, settled.description)
             }
-            return .json(200, resourceBody(next))
+            guard let next else { return .json(200, Array(#"{"id":"\#(id)","deleted":true}"#.utf8)) }
+            return .json(200, resourceBody(next, kind))
         }
         guard let statusText else { throw APIError(.badRequest, "status is required (or advance: true)") }
-        guard let phase = Self.settledPhase(statusText) else {
-            throw APIError(.badRequest, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed (plug-ins also Running, Abnormal); got \"\(statusText)\"")
+        guard let phase = kind.settledPhase(named: statusText) else {
+            throw APIError(.badRequest, "status must be a settled state: \(kind.settledPhaseNames.joined(separator: ", ")); got \"\(statusText)\"")
         }
         let reason = try body.optionalString("reason"), message = try body.optionalString("message")
         let forced = try manager.modify(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) { instance, now in
             instance.phase = phase
             instance.pending = nil
-            instance.reason = reason ?? (phase == .running || phase == .available ? "" : "ForcedByControlAPI")
+            instance.reason = reason ?? (kind.lifecycle.healthy.contains(phase) ? "" : "ForcedByControlAPI")
             instance.message = message ?? ""
             instance.updatedAt = now
         }
         ctx.touched(forced)
-        return .json(200, resourceBody(forced))
-    }
-
-    static func settledPhase(_ text: String) -> Phase? {
-        switch text {
-        case "Running": return .running
-        case "Abnormal": return .abnormal
-        default:
-            guard let p = Phase(rawValue: text), !p.isInFlight else { return nil }
-            return p
-        }
+        return .json(200, resourceBody(forced, kind))
     }
 
     private func resourceNotFound(_ ctx: RequestContext) -> APIError {
         APIError(.notFound, "no \(ctx.parameters["kind"].dropLast()) with id \(ctx.parameters["id"])")
     }
 
-    private func resourceBody(_ i: Instance) -> [UInt8] {
+    private func resourceBody(_ i: Instance, _ kind: ResourceKind) -> [UInt8] {
         var w = JSONWriter(capacity: 512)
-        writeResource(i, to: &w)
+        writeResource(i, kind, to: &w)
         return w.bytes
     }
 
-    private func writeResource(_ i: Instance, to w: inout JSONWriter) {
+    private func writeResource(_ i: Instance, _ kind: ResourceKind, to w: inout JSONWriter) {
         w.beginObject()
         w.field("id", i.id)
-        w.field("kind", i.service == .modelarts ? "plugins" : "addons")
-        w.field("service", i.service.rawValue)
-        if i.service == .modelarts {
-            let (project, pool) = ModelArtsService.split(i.scope)
-            w.field("project", project)
-            w.field("pool", pool)
-        } else {
-            w.field("cluster", i.scope)
-        }
+        w.field("kind", kind.name)
+        w.field("service", i.service)
+        let fields = kind.fields(of: i.scope)
+        for field in kind.scopeFields { w.field(field, fields[field] ?? "") }
         w.field("template", i.template)
         w.field("version", i.current.version)
-        w.field("status", i.service == .modelarts ? ModelArtsWire.phase(i.phase) : i.phase.rawValue)
+        w.field("status", kind.status(i.phase))
         w.field("phase", i.phase.rawValue)
         w.field("reason", i.reason)
         w.field("message", i.message)
@@ -266,7 +256,7 @@ struct ControlService: EmulatedService {
     // MARK: faults
 
     private func addFault(_ ctx: RequestContext) throws -> HTTPResponse {
-        let spec = try FaultSpec.decode(ctx.request.body)
+        let spec = try FaultSpec.decode(try ctx.body(), registry.faultVocabulary)
         let rule = faults.add(match: spec.match, effect: spec.effect, times: spec.times, probability: spec.probability)
         var w = JSONWriter()
         FaultSpec.write(rule, to: &w)

@@ -1,8 +1,8 @@
 import AddonMockCore
 import AddonMockHTTP
 
-/// The fault rules in force, in creation order (the first rule that fires wins). Kept in memory: a restart
-/// starts with none, like the journal. Probabilistic rules draw from a generator seeded by `--seed`.
+/// The fault rules in force, in creation order: the first lifecycle rule that fires decides an outcome; HTTP rules
+/// compose (see `httpFault`). Kept in memory: a restart starts with none, like the journal. Probabilistic rules draw from a generator seeded by `--seed`.
 final class FaultBook: OutcomeDecider {
     static let outcomeHeader = "X-Addonmock-Outcome"
     static let reasonHeader = "X-Addonmock-Reason"
@@ -14,10 +14,13 @@ final class FaultBook: OutcomeDecider {
 
     private let state = Locked(State())
     private let random: SeededRandom
+    /// Each stored service name's resource kind: its scope fields and lifecycle table.
+    private let kinds: [String: ResourceKind]
 
-    init(seed: UInt64) {
+    init(seed: UInt64, kinds: [String: ResourceKind]) {
         // A stream of its own, so timing jitter and fault draws do not shift each other.
         random = SeededRandom(seed: seed ^ 0x5EED_FA17_5EED_FA17)
+        self.kinds = kinds
     }
 
     var rules: [FaultRule] { state.withLock { $0.rules } }
@@ -46,24 +49,30 @@ final class FaultBook: OutcomeDecider {
         }
     }
 
-    /// The first HTTP rule that fires for this request, with its id. `subject` is only built (it may parse the
+    /// The HTTP faults for this request, with the ids of the rules that fired. A delay and an answer compose: the
+    /// first rule that fires with a latency gives the delay, the first that fires with a status or a drop gives
+    /// the answer, so a latency rule never hides a status rule after it. `subject` is only built (it may parse the
     /// body) when some HTTP rule could fire.
-    func httpFault(for subject: () -> FaultSubject) -> (id: String, fault: HTTPFault)? {
+    func httpFault(for subject: () -> FaultSubject) -> (ids: String, fault: HTTPFault)? {
         let armed = state.withLock { s in s.rules.contains { !$0.isLifecycle && !$0.isExhausted } }
         guard armed else { return nil }
-        return fire(subject()) { rule in
-            if case .http(let f) = rule.effect { return f }
-            return nil
-        }
-    }
-
-    private func fire<T>(_ subject: FaultSubject, _ select: (FaultRule) -> T?) -> (id: String, fault: T)? {
-        state.withLock { s in
+        let subject = subject()
+        return state.withLock { s in
+            var ids: [String] = []
+            var combined = HTTPFault()
             for i in s.rules.indices {
-                guard let value = select(s.rules[i]) else { continue }
-                if s.rules[i].fire(for: subject, roll: random.nextUnit) { return (s.rules[i].id, value) }
+                guard case .http(let f) = s.rules[i].effect else { continue }
+                let answers = f.status != nil || f.drop
+                let wanted = (f.latencyMs != nil && combined.latencyMs == nil) || (answers && combined.status == nil && !combined.drop)
+                guard wanted, s.rules[i].fire(for: subject, roll: random.nextUnit) else { continue }
+                ids.append(s.rules[i].id)
+                if combined.latencyMs == nil { combined.latencyMs = f.latencyMs }
+                if answers && combined.status == nil && !combined.drop {
+                    (combined.status, combined.code, combined.message, combined.drop) = (f.status, f.code, f.message, f.drop)
+                    break
+                }
             }
-            return nil
+            return ids.isEmpty ? nil : (ids.joined(separator: ","), combined)
         }
     }
 
@@ -71,35 +80,44 @@ final class FaultBook: OutcomeDecider {
 
     // MARK: OutcomeDecider
 
-    func outcome(for operation: Operation, subject: FaultSubject, request: HTTPRequest) throws(APIError) -> Outcome {
-        var subject = subject
-        subject.operation = operation
-        if let header = request.headers[Self.outcomeHeader] {
-            return try outcome(fromHeader: header, operation: operation, subject: subject, reason: request.headers[Self.reasonHeader])
+    func outcome(for operation: Operation, service: String, scope: String, template: String,
+                 _ ctx: RequestContext) throws(APIError) -> Outcome {
+        let kind = kinds[service]
+        let subject = ctx.faultSubject(template: template, scope: kind?.fields(of: scope) ?? [:], operation: operation)
+        let table = kind?.lifecycle
+        if let header = ctx.request.headers[Self.outcomeHeader] {
+            return try outcome(fromHeader: header, operation: operation, table: table, template: template,
+                               reason: ctx.request.headers[Self.reasonHeader])
         }
-        let fired = fire(subject) { rule -> (ForcedFailure, String?, String?)? in
-            if case let .lifecycle(failure, reason, message) = rule.effect { return (failure, reason, message) }
+        let fired: (String, ForcedFailure, String?, String?)? = state.withLock { s in
+            for i in s.rules.indices {
+                guard case let .lifecycle(failure, reason, message) = s.rules[i].effect else { continue }
+                if s.rules[i].fire(for: subject, roll: random.nextUnit) { return (s.rules[i].id, failure, reason, message) }
+            }
             return nil
         }
-        guard let (id, (failure, reason, message)) = fired else { return .succeed }
-        return Self.failure(failure, operation: operation, template: subject.template, source: "fault rule \(id)",
+        guard let (id, failure, reason, message) = fired else { return .succeed }
+        return Self.failure(failure, operation: operation, template: template, source: "fault rule \(id)",
                             reason: reason, message: message)
     }
 
-    private func outcome(fromHeader value: String, operation: Operation, subject: FaultSubject, reason: String?) throws(APIError) -> Outcome {
+    private func outcome(fromHeader value: String, operation: Operation, table: LifecycleTable?, template: String,
+                         reason: String?) throws(APIError) -> Outcome {
+        let failedPhase = table?.steps[operation]?.failed
         switch value {
         case "succeed", "success": return .succeed
         case "fail", "failed":
-            return Self.failure(.failedPhase(operation.failedPhase), operation: operation, template: subject.template,
-                                source: Self.outcomeHeader, reason: reason, message: nil)
+            return Self.failure(failedPhase.map { .failedPhase($0, of: operation) } ?? .abnormal, operation: operation,
+                                template: template, source: Self.outcomeHeader, reason: reason, message: nil)
         default:
-            guard let failure = ForcedFailure.parse(value) else {
-                throw APIError(.badRequest, "\(Self.outcomeHeader) must be succeed, fail, abnormal or one of installFailed, upgradeFailed, rollbackFailed, deleteFailed; got \"\(value)\"")
+            guard let failure = ForcedFailure.parse(value, tables: table.map { [$0] } ?? []) else {
+                let phases = Operation.allCases.compactMap { table?.steps[$0]?.failed.rawValue }
+                throw APIError(.badRequest, "\(Self.outcomeHeader) must be succeed, fail, abnormal or one of \(phases.joined(separator: ", ")); got \"\(value)\"")
             }
             if let op = failure.operation, op != operation {
                 throw APIError(.badRequest, "\(Self.outcomeHeader) \(value) does not apply to this request, which starts a\(operation == .install || operation == .upgrade ? "n" : "") \(operation.rawValue)")
             }
-            return Self.failure(failure, operation: operation, template: subject.template, source: Self.outcomeHeader,
+            return Self.failure(failure, operation: operation, template: template, source: Self.outcomeHeader,
                                 reason: reason, message: nil)
         }
     }
@@ -109,7 +127,7 @@ final class FaultBook: OutcomeDecider {
         let defaultReason: String
         switch failure {
         case .abnormal: defaultReason = "Abnormal"
-        case .failedPhase(let p): defaultReason = p.rawValue.prefix(1).uppercased() + p.rawValue.dropFirst()
+        case .failedPhase(let p, _): defaultReason = p.rawValue.prefix(1).uppercased() + p.rawValue.dropFirst()
         }
         let reason = reason ?? defaultReason
         let message = message ?? "\(operation.rawValue) of \(template ?? "the instance") failed (forced by \(source))"

@@ -2,7 +2,8 @@ import AddonMockCore
 
 /// Control-API JSON <-> fault rules.
 ///
-///     {"match": {"method", "route", "service", "template", "cluster", "project", "pool", "operation"},
+///     {"match": {"method", "route", "service", "template", "operation", and the services' scope fields:
+///                "cluster", "project", "pool"},
 ///      "outcome": "installFailed" | "upgradeFailed" | "rollbackFailed" | "deleteFailed" | "abnormal",  "reason", "message"
 ///        -- or --
 ///      "status": 429, "code": "…", "message": "…", "latencyMs": 250 | {"min": 100, "max": 500}, "drop": true,
@@ -13,24 +14,26 @@ struct FaultSpec {
     let times: Int?
     let probability: Double
 
-    static let services = ["cce", "autopilot", "modelarts"]
+    /// What rules may name: the services' names (as routes are tagged), their scope fields, their lifecycle tables.
+    struct Vocabulary: Sendable {
+        let services: [String]
+        let scopeFields: [String]
+        let tables: [LifecycleTable]
+    }
 
-    static func decode(_ bytes: [UInt8]) throws(APIError) -> FaultSpec {
-        let body = try BodyReader.parse(bytes)
+    static func decode(_ body: BodyReader, _ vocabulary: Vocabulary) throws(APIError) -> FaultSpec {
         try body.allowOnly(["match", "outcome", "reason", "message", "status", "code", "latencyMs", "drop", "times", "probability"])
         var match = FaultMatch()
         if let m = try body.optionalObject("match") {
-            try m.allowOnly(["method", "route", "service", "template", "cluster", "project", "pool", "operation"])
+            try m.allowOnly(Set(["method", "route", "service", "template", "operation"] + vocabulary.scopeFields))
             match.method = try m.optionalString("method")?.uppercased()
             match.route = try m.optionalString("route")
             match.service = try m.optionalString("service")
-            if let s = match.service, !services.contains(s) {
-                throw APIError(.badRequest, "match.service must be one of \(services.joined(separator: ", ")), got \"\(s)\"")
+            if let s = match.service, !vocabulary.services.contains(s) {
+                throw APIError(.badRequest, "match.service must be one of \(vocabulary.services.joined(separator: ", ")), got \"\(s)\"")
             }
             match.template = try m.optionalString("template")
-            match.cluster = try m.optionalString("cluster")
-            match.project = try m.optionalString("project")
-            match.pool = try m.optionalString("pool")
+            for field in vocabulary.scopeFields { match.scope[field] = try m.optionalString(field) }
             if let op = try m.optionalString("operation") {
                 guard let o = Operation(rawValue: op) else {
                     throw APIError(.badRequest, "match.operation must be install, upgrade, rollback or delete, got \"\(op)\"")
@@ -45,8 +48,12 @@ struct FaultSpec {
             for key in ["status", "code", "latencyMs", "drop"] where body.optional(key) != nil {
                 throw APIError(.badRequest, "\(key) is for HTTP faults and cannot be combined with outcome (a lifecycle fault)")
             }
-            guard let failure = ForcedFailure.parse(outcome) else {
-                throw APIError(.badRequest, "outcome must be installFailed, upgradeFailed, rollbackFailed, deleteFailed or abnormal, got \"\(outcome)\"")
+            guard let failure = ForcedFailure.parse(outcome, tables: vocabulary.tables) else {
+                var names: [String] = []
+                for table in vocabulary.tables {
+                    for op in Operation.allCases { if let f = table.steps[op]?.failed.rawValue, !names.contains(f) { names.append(f) } }
+                }
+                throw APIError(.badRequest, "outcome must be \(names.joined(separator: ", ")) or abnormal, got \"\(outcome)\"")
             }
             if let op = failure.operation {
                 if let m = match.operation, m != op {
@@ -106,10 +113,11 @@ struct FaultSpec {
         w.key("match")
         w.beginObject()
         let m = rule.match
-        for (k, v) in [("method", m.method), ("route", m.route), ("service", m.service), ("template", m.template),
-                       ("cluster", m.cluster), ("project", m.project), ("pool", m.pool), ("operation", m.operation?.rawValue)] {
+        for (k, v) in [("method", m.method), ("route", m.route), ("service", m.service), ("template", m.template)] {
             if let v { w.field(k, v) }
         }
+        for (k, v) in m.scope.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
+        if let op = m.operation { w.field("operation", op.rawValue) }
         w.endObject()
         switch rule.effect {
         case let .lifecycle(failure, reason, message):

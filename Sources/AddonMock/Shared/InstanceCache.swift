@@ -39,12 +39,12 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     private struct NameKey: Hashable {
-        let service: ServiceKind
+        let service: String
         let scope: String
         let template: String
 
         init(_ i: Instance) { self.init(service: i.service, scope: i.scope, template: i.template) }
-        init(service: ServiceKind, scope: String, template: String) {
+        init(service: String, scope: String, template: String) {
             self.service = service
             self.scope = scope
             self.template = template
@@ -86,7 +86,7 @@ final class InstanceCache: @unchecked Sendable {
 
     func entry(id: String) -> Entry? { reading { byID[id] } }
 
-    func entry(service: ServiceKind, scope: String, template: String) -> Entry? {
+    func entry(service: String, scope: String, template: String) -> Entry? {
         reading { byName[NameKey(service: service, scope: scope, template: template)].flatMap { byID[$0] } }
     }
 

@@ -31,7 +31,7 @@ public final class InstanceManager: Sendable {
     }
 
     /// `instance(service:scope:template:)` with the renderings kept for its stored record.
-    func view(service: ServiceKind, scope: String, template: String) throws -> InstanceView? {
+    func view(service: String, scope: String, template: String) throws -> InstanceView? {
         try view(cached: { cache.entry(service: service, scope: scope, template: template) },
                  stored: { try $0.instance(service: service, scope: scope, template: template) })
     }
@@ -45,19 +45,19 @@ public final class InstanceManager: Sendable {
         return try database.read(stored).flatMap { cache.view(of: cache.remember($0, readSince: generation), at: now, engine: engine) }
     }
 
-    public func instances(service: ServiceKind, scope: String) throws -> [Instance] {
+    public func instances(service: String, scope: String) throws -> [Instance] {
         let now = clock.now()
         return try database.read { try $0.instances(service: service, scope: scope) }
             .compactMap { engine.settled($0, at: now) }
     }
 
-    public func instance(service: ServiceKind, scope: String, template: String) throws -> Instance? {
+    public func instance(service: String, scope: String, template: String) throws -> Instance? {
         try view(service: service, scope: scope, template: template)?.instance
     }
 
     /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
     /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
-    public func createOrModify(service: ServiceKind, scope: String, template: String, for request: RequestWrites? = nil,
+    public func createOrModify(service: String, scope: String, template: String, for request: RequestWrites? = nil,
                                create: (Instant) throws -> Instance,
                                modify: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write(for: request) { conn in
@@ -75,15 +75,15 @@ public final class InstanceManager: Sendable {
 
     /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
     /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
-    public func modify(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> APIError,
+    public func modify(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> any Error,
                        _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write(for: request) { conn in
             try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
     }
 
-    public func modify(service: ServiceKind, scope: String, template: String, for request: RequestWrites? = nil,
-                       notFound: () -> APIError, _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+    public func modify(service: String, scope: String, template: String, for request: RequestWrites? = nil,
+                       notFound: () -> any Error, _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
         try database.write(for: request) { conn in
             let stored = try conn.instance(service: service, scope: scope, template: template)
             return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
@@ -93,7 +93,7 @@ public final class InstanceManager: Sendable {
     /// Inside a write transaction: settle `stored`, apply `change`, persist. A refused change still persists
     /// what settling learned; a record that finished deleting is removed and reported as not found.
     private func change(_ stored: Instance?, in conn: AddonMockStore.Connection, at now: Instant,
-                        belongs: (Instance) -> Bool, notFound: () -> APIError,
+                        belongs: (Instance) -> Bool, notFound: () -> any Error,
                         _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
         guard let stored else { throw notFound() }
         guard let live = engine.settled(stored, at: now) else {
@@ -119,7 +119,7 @@ public final class InstanceManager: Sendable {
     /// Applies the pending transition now, whatever its due time (the control API's "advance").
     /// Returns nil when that completed a delete.
     public func advance(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
-                        notFound: () -> APIError) throws -> Instance? {
+                        notFound: () -> any Error) throws -> Instance? {
         try database.write(for: request) { conn in
             let now = clock.now()
             guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
@@ -129,7 +129,7 @@ public final class InstanceManager: Sendable {
             }
             guard live.pending != nil else {
                 if live != stored { try save(live, conn) }
-                throw APIError(.conflict, "instance \(id) is \(live.phase.rawValue): no operation is in flight to advance")
+                throw NothingInFlight(id: id, phase: live.phase)
             }
             guard let next = engine.complete(live, at: now) else {
                 try remove(id: id, conn)
@@ -140,14 +140,21 @@ public final class InstanceManager: Sendable {
         }
     }
 
+    /// `advance` found the instance settled.
+    public struct NothingInFlight: Error, CustomStringConvertible {
+        public let id: String
+        public let phase: Phase
+        public var description: String { "instance \(id) is \(phase): no operation is in flight to advance" }
+    }
+
     /// Every instance of `services`, settled: for the control API.
-    public func allInstances(services: [ServiceKind]) throws -> [Instance] {
+    public func allInstances(services: [String]) throws -> [Instance] {
         let now = clock.now()
         return try database.read { try $0.allInstances(services: services) }.compactMap { engine.settled($0, at: now) }
     }
 
     /// Deletes instances (all, or a scope) in one transaction; returns how many.
-    public func reset(services: [ServiceKind]? = nil, scope: String? = nil, scopePrefix: String? = nil,
+    public func reset(services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil,
                       for request: RequestWrites? = nil) throws -> Int {
         try database.write(for: request) { conn in
             cache.forgetAll()

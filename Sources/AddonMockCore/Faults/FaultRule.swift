@@ -1,26 +1,23 @@
 /// What a request or an operation is, as far as fault rules can tell.
 public struct FaultSubject: Sendable, Equatable {
     public var method: String
-    /// The route pattern, e.g. `/api/v3/addons/{id}`.
+    /// The route pattern the request matched, e.g. `/api/v3/addons/{id}`.
     public var route: String
-    /// `cce`, `autopilot` or `modelarts`.
+    /// The service name routes are tagged with (`cce`, `autopilot`, `modelarts`, …).
     public var service: String
     public var template: String?
-    public var cluster: String?
-    public var project: String?
-    public var pool: String?
+    /// The scope fields the service reads from the request (CCE: cluster; ModelArts: project, pool).
+    public var scope: [String: String]
     /// Known only when an operation begins (lifecycle rules).
     public var operation: Operation?
 
-    public init(method: String, route: String, service: String, template: String? = nil, cluster: String? = nil,
-                project: String? = nil, pool: String? = nil, operation: Operation? = nil) {
+    public init(method: String, route: String, service: String, template: String? = nil, scope: [String: String] = [:],
+                operation: Operation? = nil) {
         self.method = method
         self.route = route
         self.service = service
         self.template = template
-        self.cluster = cluster
-        self.project = project
-        self.pool = pool
+        self.scope = scope
         self.operation = operation
     }
 }
@@ -31,20 +28,17 @@ public struct FaultMatch: Sendable, Equatable {
     public var route: String?
     public var service: String?
     public var template: String?
-    public var cluster: String?
-    public var project: String?
-    public var pool: String?
+    /// Scope fields that must equal the subject's (e.g. `cluster`).
+    public var scope: [String: String]
     public var operation: Operation?
 
     public init(method: String? = nil, route: String? = nil, service: String? = nil, template: String? = nil,
-                cluster: String? = nil, project: String? = nil, pool: String? = nil, operation: Operation? = nil) {
+                scope: [String: String] = [:], operation: Operation? = nil) {
         self.method = method
         self.route = route
         self.service = service
         self.template = template
-        self.cluster = cluster
-        self.project = project
-        self.pool = pool
+        self.scope = scope
         self.operation = operation
     }
 
@@ -52,37 +46,37 @@ public struct FaultMatch: Sendable, Equatable {
         func ok(_ want: String?, _ have: String?) -> Bool { want == nil || want == have }
         return (method == nil || method!.uppercased() == s.method.uppercased())
             && ok(route, s.route) && ok(service, s.service) && ok(template, s.template)
-            && ok(cluster, s.cluster) && ok(project, s.project) && ok(pool, s.pool)
+            && scope.allSatisfy { s.scope[$0.key] == $0.value }
             && (operation == nil || operation == s.operation)
     }
 }
 
-/// How a forced lifecycle failure ends: in the failed phase of a given operation, or in whatever failure the
-/// operation that starts has (ModelArts shows every failure as Abnormal).
+/// How a forced lifecycle failure ends: in the failed phase of a given operation, or in the kind's degraded
+/// phase whatever the operation (ModelArts shows every failure as Abnormal).
 public enum ForcedFailure: Sendable, Equatable {
-    case failedPhase(Phase)
+    case failedPhase(Phase, of: Operation)
     case abnormal
 
-    public static func parse(_ text: String) -> ForcedFailure? {
-        switch text {
-        case "abnormal", "Abnormal": return .abnormal
-        default:
-            guard let phase = Phase(rawValue: text), Operation.allCases.contains(where: { $0.failedPhase == phase }) else { return nil }
-            return .failedPhase(phase)
+    /// `abnormal`, or a failed phase of one of `tables`.
+    public static func parse(_ text: String, tables: [LifecycleTable]) -> ForcedFailure? {
+        if text == "abnormal" || text == "Abnormal" { return .abnormal }
+        for table in tables {
+            if let op = table.operation(failingInto: Phase(text)) { return .failedPhase(Phase(text), of: op) }
         }
+        return nil
     }
 
     public var name: String {
         switch self {
-        case .failedPhase(let p): return p.rawValue
+        case .failedPhase(let p, _): return p.rawValue
         case .abnormal: return "abnormal"
         }
     }
 
     /// The operation whose failure this is, if it names one.
     public var operation: Operation? {
-        guard case .failedPhase(let p) = self else { return nil }
-        return Operation.allCases.first { $0.failedPhase == p }
+        guard case .failedPhase(_, let op) = self else { return nil }
+        return op
     }
 }
 

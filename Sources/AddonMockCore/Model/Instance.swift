@@ -1,10 +1,3 @@
-/// Which emulated API owns an instance. Instances of different services never see each other.
-public enum ServiceKind: String, Sendable, CaseIterable {
-    case cce
-    case autopilot
-    case modelarts
-}
-
 /// A template version together with the values it was installed with.
 public struct Revision: Sendable, Equatable {
     public var version: String
@@ -33,12 +26,16 @@ public struct PendingTransition: Sendable, Equatable {
     }
 }
 
-/// One installed add-on (or, later, plug-in): the service-neutral record the store keeps and the engine moves.
+/// One resource of an emulated service (a CCE add-on, a ModelArts plug-in): the service-neutral record the store
+/// keeps and the engine moves. Its kind's `LifecycleTable` names its phases.
 public struct Instance: Sendable, Equatable {
     public var id: String
-    public var service: ServiceKind
-    /// The isolation scope inside the service: a cluster id for CCE, `project/pool` for ModelArts.
+    /// The emulated API that owns it (`cce`, `autopilot`, `modelarts`); services never see each other's.
+    public var service: String
+    /// The isolation scope inside the service, its scope fields joined by `/` (CCE: a cluster id; ModelArts:
+    /// `project/pool`).
     public var scope: String
+    /// Its name within the scope (add-ons and plug-ins: the template's name); unique per service and scope.
     public var template: String
     public var current: Revision
     /// What a rollback would restore; its presence is what makes an instance rollbackable.
@@ -52,7 +49,7 @@ public struct Instance: Sendable, Equatable {
     public var createdAt: Instant
     public var updatedAt: Instant
 
-    public init(id: String, service: ServiceKind, scope: String, template: String, current: Revision,
+    public init(id: String, service: String, scope: String, template: String, current: Revision,
                 previous: Revision? = nil, annotations: RawJSON = .emptyObject, phase: Phase,
                 reason: String = "", message: String = "", pending: PendingTransition? = nil,
                 createdAt: Instant, updatedAt: Instant) {
@@ -72,4 +69,7 @@ public struct Instance: Sendable, Equatable {
     }
 
     public var isRollbackable: Bool { previous != nil }
+
+    /// An operation is under way: any other operation on the instance is a conflict until it settles.
+    public var isInFlight: Bool { pending != nil }
 }

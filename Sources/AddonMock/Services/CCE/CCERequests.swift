@@ -10,8 +10,7 @@ struct InstanceRequest {
 
     /// Field rules from the CCE docs: kind "Addon", apiVersion "v3", spec.clusterID, spec.addonTemplateName and
     /// spec.values required; spec.version required only for an upgrade.
-    static func decode(_ body: [UInt8], versionRequired: Bool) throws(APIError) -> InstanceRequest {
-        let root = try BodyReader.parse(body)
+    static func decode(_ root: BodyReader, versionRequired: Bool) throws(APIError) -> InstanceRequest {
         try root.constant("kind", "Addon")
         try root.constant("apiVersion", "v3")
         let annotations = try root.optionalObject("metadata")?.stringMap("annotations")
@@ -30,7 +29,7 @@ struct InstanceRequest {
 struct RollbackRequest {
     let clusterID: String
 
-    static func decode(_ body: [UInt8]) throws(APIError) -> RollbackRequest {
-        RollbackRequest(clusterID: try BodyReader.parse(body).identifier("clusterID"))
+    static func decode(_ root: BodyReader) throws(APIError) -> RollbackRequest {
+        RollbackRequest(clusterID: try root.identifier("clusterID"))
     }
 }

@@ -15,8 +15,7 @@ struct PluginCreateRequest {
     let version: String?
     let inputs: JSONValue
 
-    static func decode(_ body: [UInt8]) throws(APIError) -> PluginCreateRequest {
-        let root = try BodyReader.parse(body)
+    static func decode(_ root: BodyReader) throws(APIError) -> PluginCreateRequest {
         try checkPluginTypeHeader(root)
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")
@@ -33,8 +32,7 @@ struct PluginPatchRequest {
     /// A merge patch for the current inputs (`null` removes a key).
     let inputs: JSONValue?
 
-    static func decode(_ body: [UInt8]) throws(APIError) -> PluginPatchRequest {
-        let root = try BodyReader.parse(body)
+    static func decode(_ root: BodyReader) throws(APIError) -> PluginPatchRequest {
         if root.optional("apiVersion") != nil || root.optional("kind") != nil { try checkPluginTypeHeader(root) }
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")

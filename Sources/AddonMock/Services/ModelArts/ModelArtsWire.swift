@@ -5,14 +5,14 @@ import AddonMockCore
 struct ModelArtsWire: Sendable {
     let catalog: Catalog
 
-    /// ModelArts' five phases over the engine's CCE-style ones.
-    static func phase(_ p: Phase) -> String {
+    /// ModelArts' five phases over the stored add-on phases.
+    static func status(_ p: Phase) -> String {
         switch p {
         case .installing: return "Pending"
         case .upgrading, .rollbacking: return "Updating"
         case .deleting: return "Deleting"
         case .running, .available: return "Running"
-        case .abnormal, .unknown, .installFailed, .upgradeFailed, .rollbackFailed, .deleteFailed: return "Abnormal"
+        default: return "Abnormal"
         }
     }
 
@@ -55,7 +55,7 @@ struct ModelArtsWire: Sendable {
         w.endObject()
         w.key("status")
         w.beginObject()
-        w.field("phase", Self.phase(i.phase))
+        w.field("phase", Self.status(i.phase))
         w.field("version", i.current.version)
         w.field("reason", i.message.isEmpty ? i.reason : i.reason.isEmpty ? i.message : "\(i.reason): \(i.message)")
         // A string holding JSON, not an object: that is how the API reports the effective install parameters.

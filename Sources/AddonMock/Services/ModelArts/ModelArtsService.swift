@@ -1,41 +1,47 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockResources
 
 /// The ModelArts resource-pool plug-in API. Plug-ins are keyed by their template name inside a (project, pool)
 /// scope; pools exist implicitly (any name is a pool), and one project never sees another's plug-ins.
-struct ModelArtsService: EmulatedService {
-    let name = "modelarts"
-    let pathPrefixes = ["/v1/", "/v2/"]
-    let errorFormat: any ErrorFormat = ModelArtsErrorFormat()
+enum ModelArts {
+    static let definition = ServiceDefinition(
+        name: "modelarts", pathPrefixes: ["/v1/", "/v2/"], errorFormat: ModelArtsErrorFormat(),
+        catalog: CatalogSource(file: "modelarts-plugin-templates.json", builtIn: BuiltInResources.modelArtsPluginTemplates,
+                               noun: "plug-in template"),
+        kinds: [ResourceKind(name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
+                             lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs")],
+        describe: { ctx in
+            var fields: [String: String] = [:]
+            fields["project"] = ctx.parameters.value("project_id")
+            fields["pool"] = ctx.parameters.value("pool_name")
+            let template = ctx.parameters.value("template_name") ?? ctx.parameters.value("plugintemplate_name")
+                ?? ctx.request.queryValue("templateName") ?? ctx.peek("spec", "template", "name")
+            return RequestScope(template: template, fields: fields)
+        },
+        openAPI: PackageResources.modelarts_openapi_json,
+        routes: { ModelArtsService(environment: $0).routes })
+
+    static let service = "modelarts"
+}
+
+/// The handlers.
+struct ModelArtsService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: ModelArtsWire
     let outcomes: any OutcomeDecider
 
-    init(manager: InstanceManager, catalog: Catalog, outcomes: any OutcomeDecider = AlwaysSucceed()) {
-        self.manager = manager
-        self.catalog = catalog
-        self.wire = ModelArtsWire(catalog: catalog)
-        self.outcomes = outcomes
+    init(environment: ServiceEnvironment) {
+        manager = environment.manager
+        catalog = environment.catalog
+        wire = ModelArtsWire(catalog: environment.catalog)
+        outcomes = environment.outcomes
     }
 
-    func describe(_ request: HTTPRequest, _ parameters: PathParameters) -> RequestScope {
-        let template = parameters.value("template_name") ?? parameters.value("plugintemplate_name")
-            ?? request.queryValue("templateName") ?? peekString(request.body, "spec", "template", "name")
-        return RequestScope(template: template, project: parameters.value("project_id"), pool: parameters.value("pool_name"))
-    }
-
-    /// How the operation `ctx` starts will end (header, fault rule, or success).
+    /// How the operation `ctx` starts on the plug-in `template` in `scope` will end.
     private func outcome(_ op: Operation, scope: String, template: String, _ ctx: RequestContext) throws -> Outcome {
-        let (project, pool) = Self.split(scope)
-        return try outcomes.outcome(for: op, subject: FaultSubject(method: ctx.request.method, route: "/v2/{project_id}/pools/{pool_name}/plugins",
-                                                                   service: name, template: template, project: project, pool: pool),
-                                    request: ctx.request)
-    }
-
-    static func split(_ scope: String) -> (project: String, pool: String) {
-        let parts = scope.split(separator: "/", maxSplits: 1).map(String.init)
-        return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
+        try outcomes.outcome(for: op, service: ModelArts.service, scope: scope, template: template, ctx)
     }
 
     var routes: [ServiceRoute] {
@@ -56,12 +62,12 @@ struct ModelArtsService: EmulatedService {
     /// Creates the plug-in (Pending) or, when it exists, upgrades it (Updating) if the version or inputs change.
     private func createOrUpgrade(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
-        let body = try PluginCreateRequest.decode(ctx.request.body)
+        let body = try PluginCreateRequest.decode(try ctx.body())
         let (template, newestOrAsked) = try resolve(body.name, body.version)
         // Merged before the write: the writer lock is held for the SQL, not for JSON work.
         let asked = revision(newestOrAsked, inputs: body.inputs)
-        let instance = try manager.createOrModify(service: .modelarts, scope: scope, template: template.name, for: ctx.writes, create: { now in
-            try manager.engine.install(id: Identifiers.uuid(), service: .modelarts, scope: scope, template: template.name,
+        let instance = try manager.createOrModify(service: ModelArts.service, scope: scope, template: template.name, for: ctx.writes, create: { now in
+            try manager.engine.install(id: Identifiers.uuid(), service: ModelArts.service, scope: scope, template: template.name,
                                        revision: asked, annotations: .emptyObject, templateTiming: template.timing,
                                        outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
         }, modify: { plugin, now in
@@ -75,7 +81,7 @@ struct ModelArtsService: EmulatedService {
     }
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
-        let items = try manager.instances(service: .modelarts, scope: poolScope(ctx))
+        let items = try manager.instances(service: ModelArts.service, scope: poolScope(ctx))
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
     }
@@ -89,7 +95,7 @@ struct ModelArtsService: EmulatedService {
         case let other?: throw APIError(.badRequest, "detail must be true or false, got \"\(other)\"")
         }
         let name = ctx.parameters["template_name"]
-        guard let view = try manager.view(service: .modelarts, scope: scope, template: name) else {
+        guard let view = try manager.view(service: ModelArts.service, scope: scope, template: name) else {
             throw notFound(name, ctx)
         }
         ctx.touched(view.instance)
@@ -99,7 +105,7 @@ struct ModelArtsService: EmulatedService {
     /// Merge patch of `spec.template`: a new version and/or changes to the inputs (`null` removes an input).
     private func patch(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
-        let body = try PluginPatchRequest.decode(ctx.request.body)
+        let body = try PluginPatchRequest.decode(try ctx.body())
         let name = ctx.parameters["template_name"]
         /// The patched revision of `current`: parsing, patching and merging are linear in the values' size.
         func patched(_ current: Revision, template: String) throws -> (Template, Revision) {
@@ -111,9 +117,9 @@ struct ModelArtsService: EmulatedService {
         }
         // Worked out from a read before the write, so the writer lock is held for the SQL only; done again inside
         // only if the plug-in changed in between.
-        let before = try manager.instance(service: .modelarts, scope: scope, template: name)
+        let before = try manager.instance(service: ModelArts.service, scope: scope, template: name)
         let planned = try before.map { (base: $0.current, result: try patched($0.current, template: $0.template)) }
-        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
             if let renamed = body.name, renamed != plugin.template {
                 throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
             }
@@ -128,7 +134,7 @@ struct ModelArtsService: EmulatedService {
     private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
         let name = ctx.parameters["template_name"]
-        let plugin = try manager.modify(service: .modelarts, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
             let (scope, name) = (plugin.scope, plugin.template)
             try APIError.conflicts("plug-in operation conflict") {
                 try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,
@@ -163,7 +169,7 @@ struct ModelArtsService: EmulatedService {
 
     /// Starts an upgrade unless nothing would change (then the plug-in is answered as it is).
     private func upgrade(_ plugin: inout Instance, to revision: Revision, template: Template, now: Instant, _ ctx: RequestContext) throws {
-        guard revision != plugin.current || plugin.phase.isInFlight else { return }
+        guard revision != plugin.current || plugin.isInFlight else { return }
         let scope = plugin.scope
         try APIError.conflicts("plug-in operation conflict") {
             try manager.engine.begin(.upgrade, on: &plugin, revision: revision, templateTiming: template.timing,

@@ -1,55 +1,55 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockResources
 
 /// The CCE add-on API, served twice: under `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters),
-/// each its own namespace of instances.
-struct CCEService: EmulatedService {
-    let name = "cce"
-    let pathPrefixes = ["/api/v3/", "/autopilot/v3/"]
-    let errorFormat: any ErrorFormat = CCEErrorFormat()
+/// each its own namespace of add-ons.
+enum CCE {
+    static let definition = ServiceDefinition(
+        name: "cce", pathPrefixes: ["/api/v3/", "/autopilot/v3/"], errorFormat: CCEErrorFormat(),
+        catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates, noun: "addon template"),
+        kinds: [ResourceKind(name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage)],
+        describe: { ctx in
+            let cluster = CCEService.clusterNamed(by: ctx.request)?.value ?? ctx.peek("spec", "clusterID") ?? ctx.peek("clusterID")
+            return RequestScope(template: ctx.request.queryValue("addon_template_name") ?? ctx.peek("spec", "addonTemplateName"),
+                                fields: cluster.map { ["cluster": $0] } ?? [:])
+        },
+        openAPI: PackageResources.cce_openapi_json,
+        routes: { CCEService(environment: $0).routes })
+}
+
+/// The handlers.
+struct CCEService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: CCEWire
     let outcomes: any OutcomeDecider
 
-    init(manager: InstanceManager, catalog: Catalog, outcomes: any OutcomeDecider = AlwaysSucceed()) {
-        self.manager = manager
-        self.catalog = catalog
-        self.wire = CCEWire(catalog: catalog)
-        self.outcomes = outcomes
-    }
-
-    func describe(_ request: HTTPRequest, _ parameters: PathParameters) -> RequestScope {
-        RequestScope(template: request.queryValue("addon_template_name") ?? peekString(request.body, "spec", "addonTemplateName"),
-                     cluster: requestedCluster(request) ?? peekString(request.body, "spec", "clusterID") ?? peekString(request.body, "clusterID"))
-    }
-
-    /// How the operation `ctx` starts will end (header, fault rule, or success).
-    private func outcome(_ op: Operation, _ kind: ServiceKind, cluster: String, template: String, _ ctx: RequestContext) throws -> Outcome {
-        let route = ctx.request.path.hasPrefix("/autopilot/") ? "/autopilot/v3" : "/api/v3"
-        return try outcomes.outcome(for: op, subject: FaultSubject(method: ctx.request.method, route: route, service: kind.rawValue,
-                                                                   template: template, cluster: cluster),
-                                    request: ctx.request)
+    init(environment: ServiceEnvironment) {
+        manager = environment.manager
+        catalog = environment.catalog
+        wire = CCEWire(catalog: environment.catalog)
+        outcomes = environment.outcomes
     }
 
     var routes: [ServiceRoute] {
-        [("/api/v3", ServiceKind.cce), ("/autopilot/v3", ServiceKind.autopilot)].flatMap { prefix, kind in
+        [("/api/v3", "cce"), ("/autopilot/v3", "autopilot")].flatMap { prefix, kind in
             [
-                ServiceRoute("POST", "\(prefix)/addons", service: kind.rawValue) { try install($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addons", service: kind.rawValue) { try list($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addons/{id}", service: kind.rawValue) { try show($0, kind) },
-                ServiceRoute("PUT", "\(prefix)/addons/{id}", service: kind.rawValue) { try upgrade($0, kind) },
-                ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind.rawValue) { try delete($0, kind) },
-                ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind.rawValue) { try rollback($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind.rawValue) { try templates($0) },
+                ServiceRoute("POST", "\(prefix)/addons", service: kind) { try install($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons", service: kind) { try list($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addons/{id}", service: kind) { try show($0, kind) },
+                ServiceRoute("PUT", "\(prefix)/addons/{id}", service: kind) { try upgrade($0, kind) },
+                ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind) { try delete($0, kind) },
+                ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind) { try rollback($0, kind) },
+                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) { try templates($0) },
             ]
         }
     }
 
     // MARK: handlers
 
-    private func install(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
-        let body = try InstanceRequest.decode(ctx.request.body, versionRequired: false)
+    private func install(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
+        let body = try InstanceRequest.decode(try ctx.body(), versionRequired: false)
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
@@ -58,7 +58,7 @@ struct CCEService: EmulatedService {
             try manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
                                    revision: revision, annotations: RawJSON(annotations),
                                    templateTiming: template.timing,
-                                   outcome: outcome(.install, kind, cluster: body.clusterID, template: template.name, ctx), now: now)
+                                   outcome: outcomes.outcome(for: .install, service: kind, scope: body.clusterID, template: template.name, ctx), now: now)
         }, modify: { existing, _ in
             throw APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
         })
@@ -66,7 +66,7 @@ struct CCEService: EmulatedService {
         return .json(200, wire.instanceBody(instance))
     }
 
-    private func list(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+    private func list(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         guard let cluster = try namedCluster(ctx.request) else {
             throw APIError(.badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
@@ -75,7 +75,7 @@ struct CCEService: EmulatedService {
         return .json(200, wire.listBody(items))
     }
 
-    private func show(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+    private func show(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
         guard let view = try manager.view(id: id), belongs(view.instance, kind, cluster) else {
@@ -85,9 +85,9 @@ struct CCEService: EmulatedService {
         return .json(200, view.body("cce.instance", wire.instanceBody))
     }
 
-    private func upgrade(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+    private func upgrade(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
-        let body = try InstanceRequest.decode(ctx.request.body, versionRequired: true)
+        let body = try InstanceRequest.decode(try ctx.body(), versionRequired: true)
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
@@ -96,10 +96,10 @@ struct CCEService: EmulatedService {
             guard instance.template == template.name else {
                 throw APIError(.badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
             }
-            let (cluster, name) = (instance.scope, instance.template)
+            let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
                 try manager.engine.begin(.upgrade, on: &instance, revision: revision, templateTiming: template.timing,
-                                         outcome: outcome(.upgrade, kind, cluster: cluster, template: name, ctx), now: now)
+                                         outcome: outcomes.outcome(for: .upgrade, service: kind, scope: scope, template: name, ctx), now: now)
             }
             if let annotations = body.annotations { instance.annotations = RawJSON(annotations) }
         }
@@ -107,15 +107,15 @@ struct CCEService: EmulatedService {
         return .json(200, wire.instanceBody(instance))
     }
 
-    private func delete(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+    private func delete(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
         let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
-            let (cluster, name) = (instance.scope, instance.template)
+            let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
                 try manager.engine.begin(.delete, on: &instance, templateTiming: timing,
-                                         outcome: outcome(.delete, kind, cluster: cluster, template: name, ctx), now: now)
+                                         outcome: outcomes.outcome(for: .delete, service: kind, scope: scope, template: name, ctx), now: now)
             }
         }
         ctx.touched(instance)
@@ -123,17 +123,17 @@ struct CCEService: EmulatedService {
         return .text(200, "success")
     }
 
-    private func rollback(_ ctx: RequestContext, _ kind: ServiceKind) throws -> HTTPResponse {
+    private func rollback(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
-        let body = try RollbackRequest.decode(ctx.request.body)
+        let body = try RollbackRequest.decode(try ctx.body())
         try checkClusterMatches(body.clusterID, ctx.request)
         let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
                                           notFound: { notFound(id, body.clusterID) }) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
-            let (cluster, name) = (instance.scope, instance.template)
+            let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
                 try manager.engine.begin(.rollback, on: &instance, templateTiming: timing,
-                                         outcome: outcome(.rollback, kind, cluster: cluster, template: name, ctx), now: now)
+                                         outcome: outcomes.outcome(for: .rollback, service: kind, scope: scope, template: name, ctx), now: now)
             }
         }
         ctx.touched(instance)
@@ -163,7 +163,7 @@ struct CCEService: EmulatedService {
         try catalog.resolve(name, version: version, noun: "addon template")
     }
 
-    private func belongs(_ i: Instance, _ kind: ServiceKind, _ cluster: String?) -> Bool {
+    private func belongs(_ i: Instance, _ kind: String, _ cluster: String?) -> Bool {
         i.service == kind && (cluster == nil || i.scope == cluster)
     }
 
@@ -182,18 +182,17 @@ struct CCEService: EmulatedService {
         }
     }
 
-    /// The cluster a request names, by precedence: `?cluster_id=`, `X-Cluster-ID`, then a `{clusterid}.` host prefix
-    /// (the real endpoint form `https://{clusterid}.cce.../`), recognised when the first label is a UUID or the
-    /// rest of the host is `localhost`.
-    func requestedCluster(_ request: HTTPRequest) -> String? { clusterNamed(by: request)?.value }
 
     /// The requested cluster, refused with a 400 naming where it came from unless it is an identifier.
     private func namedCluster(_ request: HTTPRequest) throws(APIError) -> String? {
-        guard let (value, field) = clusterNamed(by: request) else { return nil }
+        guard let (value, field) = Self.clusterNamed(by: request) else { return nil }
         return try IdentifierRule.check(value, field: field)
     }
 
-    private func clusterNamed(by request: HTTPRequest) -> (value: String, field: String)? {
+    /// The cluster a request names, by precedence: `?cluster_id=`, `X-Cluster-ID`, then a `{clusterid}.` host prefix
+    /// (the real endpoint form `https://{clusterid}.cce.../`), recognised when the first label is a UUID or the
+    /// rest of the host is `localhost`; with where it came from.
+    static func clusterNamed(by request: HTTPRequest) -> (value: String, field: String)? {
         if let q = request.queryValue("cluster_id"), !q.isEmpty { return (q, "cluster_id") }
         if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return (h, "X-Cluster-ID") }
         // Most hosts are an IP address or a single name: no dot-separated prefix to look at.
