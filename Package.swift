@@ -59,6 +59,10 @@ let package = Package(
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
-        .testTarget(name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockHTTP", "addonmock"]),
+        .testTarget(name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "addonmock"]),
+        // A third, toy service in one folder (Widgets/), run beside the built-in ones: the service boundary's proof.
+        .testTarget(name: "ToyServiceTests", dependencies: [
+            "AddonMock", "AddonMockCore", "AddonMockHTTP", .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

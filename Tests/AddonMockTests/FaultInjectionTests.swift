@@ -51,6 +51,20 @@ import Testing
         #expect(journal.at("requests.0.durationMs").flatMap { Double($0.numberText ?? "") }.map { $0 >= 300 } == true)
     }
 
+    /// A latency rule and a status rule after it both apply: the answer is the status, delayed (the first rule that
+    /// fired used to win, so a latency rule hid every status rule behind it).
+    @Test func aDelayAndAnAnswerCompose() throws {
+        _ = try addFault(#"{"match": {"service": "modelarts"}, "latencyMs": {"min": 100, "max": 150}}"#)
+        _ = try addFault(#"{"match": {"service": "modelarts"}, "status": 503, "times": 1}"#)
+        _ = try addFault(#"{"match": {"service": "modelarts"}, "status": 429}"#)
+        #expect(try server.get("/v2/p/pools/a/plugins").status == 503)
+        #expect(try server.get("/v2/p/pools/a/plugins").status == 429, "the 503 was once only; the next status rule answers")
+        let journal = try server.control("GET", "/_mock/requests?path=/v2/").json()
+        #expect(journal.string("requests.0.fault") == "fault-1,fault-2")
+        #expect(journal.string("requests.1.fault") == "fault-1,fault-3")
+        #expect(journal.at("requests.0.durationMs").flatMap { Double($0.numberText ?? "") }.map { $0 >= 100 } == true)
+    }
+
     @Test func dropClosesTheConnectionWithoutAnAnswer() throws {
         _ = try addFault(#"{"match": {"method": "DELETE"}, "drop": true, "times": 1}"#)
         let conn = try RawHTTPConnection(port: server.port)
@@ -182,6 +196,30 @@ import Testing
         #expect(nonsense.status == 400)
         #expect(try nonsense.json().string("error_code") == "ModelArts.50004000")
         #expect(try server.get("/v2/p/pools/a/plugins/volcano").status == 404, "a refused request creates nothing")
+    }
+
+    /// Outcome rules see the route the request matched, as the docs write it, on every service (CCE used to see
+    /// only its prefix, so a rule on `/api/v3/addons/{id}` never fired).
+    @Test func outcomeRulesMatchTheRoutePattern() throws {
+        _ = try server.control("POST", "/_mock/faults", #"{"match": {"route": "/api/v3/addons/{id}"}, "outcome": "deleteFailed"}"#)
+        _ = try server.control("POST", "/_mock/faults", #"{"match": {"route": "/v2/{project_id}/pools/{pool_name}/plugins/{template_name}", "pool": "b"}, "outcome": "abnormal"}"#)
+        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        server.advance(ms: 200)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running", "the install's route is /api/v3/addons")
+        _ = try server.request("DELETE", "/api/v3/addons/\(id)")
+        server.advance(ms: 200)
+        #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "deleteFailed")
+        let rules = try server.control("GET", "/_mock/faults").json()
+        #expect(rules.at("faults.0.fired") == .number("1"))
+
+        for pool in ["a", "b"] {
+            _ = try server.request("POST", "/v2/p/pools/\(pool)/plugins", body: PluginBodies.create("volcano"))
+            server.advance(ms: 200)
+            _ = try server.request("PATCH", "/v2/p/pools/\(pool)/plugins/volcano", body: #"{"spec": {"template": {"inputs": {"x": 1}}}}"#)
+            server.advance(ms: 200)
+        }
+        #expect(try server.get("/v2/p/pools/a/plugins/volcano").json().string("status.phase") == "Running")
+        #expect(try server.get("/v2/p/pools/b/plugins/volcano").json().string("status.phase") == "Abnormal")
     }
 
     /// A request that is refused (409) must not use up a once-only outcome rule meant for a real operation.

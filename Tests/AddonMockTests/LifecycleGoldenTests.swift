@@ -1,0 +1,91 @@
+import AddonMockCore
+import Foundation
+import Testing
+@testable import AddonMock
+
+/// Golden cases for each lifecycle table, kwok-style: `Golden/<table>.json` gives a record, an operation and its
+/// outcome, and the record expected while it is in flight and once it is due. A change to a table that changes
+/// behaviour shows up as a failing case named in words.
+@Suite struct LifecycleGoldenTests {
+    static let tables: [String: LifecycleTable] = ["managedPackage": .managedPackage]
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    static let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()) ?? []
+
+    let t0 = Instant(milliseconds: 1_795_341_600_000)
+
+    @Test func everyTableHasGoldenCases() {
+        #expect(!Self.files.isEmpty)
+        let covered = Self.files.compactMap { try? document($0)["table"]?.stringValue }
+        #expect(Set(covered) == Set(Self.tables.keys))
+    }
+
+    @Test(arguments: files)
+    func casesHold(file: String) throws {
+        let doc = try document(file)
+        let name = try #require(doc["table"]?.stringValue)
+        let table = try #require(Self.tables[name], "unknown table \(name)")
+        let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)), tables: ["svc": table])
+        guard case .array(let cases)? = doc["cases"] else { Issue.record("\(file): no cases"); return }
+        #expect(cases.count >= 5)
+        for c in cases { try check(c, engine, label: "\(file): \(c["name"]?.stringValue ?? "?")") }
+    }
+
+    private func check(_ c: JSONValue, _ engine: LifecycleEngine, label: String) throws {
+        let op = try #require(Operation(rawValue: c["operation"]?.stringValue ?? ""), "\(label): operation")
+        let outcome: Outcome
+        switch c["outcome"]?.stringValue {
+        case "fail": outcome = .fail(reason: "Forced", message: "m")
+        case "abnormal": outcome = .abnormal(reason: "Forced", message: "m")
+        default: outcome = .succeed
+        }
+        let revision = c["revision"]?.stringValue.map { Revision(version: $0, values: .emptyObject) }
+        var record: Instance
+        do {
+            if op == .install {
+                record = engine.install(id: "i", service: "svc", scope: "s", template: "t", revision: try #require(revision),
+                                        annotations: .emptyObject, templateTiming: nil, outcome: outcome, now: t0)
+            } else {
+                let given = try #require(c["given"], "\(label): given")
+                record = Instance(id: "i", service: "svc", scope: "s", template: "t",
+                                  current: Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject),
+                                  previous: given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) },
+                                  phase: Phase(given["phase"]?.stringValue ?? ""), createdAt: t0, updatedAt: t0)
+                if let busy = given["inFlight"]?.stringValue.flatMap(Operation.init) {
+                    record.pending = PendingTransition(operation: busy, dueAt: nil, outcome: .succeed)
+                }
+                try engine.begin(op, on: &record, revision: revision, templateTiming: nil, outcome: outcome, now: t0)
+            }
+        } catch let e as LifecycleError {
+            let kind: String
+            switch e {
+            case .busy: kind = "busy"
+            case .nothingKept: kind = "nothingKept"
+            case .notAllowed: kind = "notAllowed"
+            case .unsupported: kind = "unsupported"
+            }
+            #expect(c["error"]?.stringValue == kind, "\(label): refused with \(e)")
+            return
+        }
+        #expect(c["error"] == nil, "\(label): expected \(c["error"]?.stringValue ?? "") but it started")
+        if let during = c["during"] { expect(record, during, "\(label) (during)") }
+        let after = engine.settled(record, at: t0.adding(milliseconds: 3_600_000))
+        if c["after"] == .string("gone") {
+            #expect(after == nil, "\(label): expected gone")
+        } else if let expected = c["after"] {
+            guard let after else { Issue.record("\(label): gone, expected \(expected)"); return }
+            #expect(after.pending == nil, "\(label): still in flight")
+            expect(after, expected, "\(label) (after)")
+        }
+    }
+
+    private func expect(_ r: Instance, _ e: JSONValue, _ label: String) {
+        if let phase = e["phase"]?.stringValue { #expect(r.phase.rawValue == phase, "\(label): phase") }
+        if let version = e["version"]?.stringValue { #expect(r.current.version == version, "\(label): version") }
+        if let previous = e["previous"] { #expect(r.previous?.version == previous.stringValue, "\(label): previous") }
+        if let reason = e["reason"]?.stringValue { #expect(r.reason == reason, "\(label): reason") }
+    }
+
+    private func document(_ file: String) throws -> JSONValue {
+        try JSONParser.parse(Array(try Data(contentsOf: Self.directory.appendingPathComponent(file))))
+    }
+}
