@@ -28,7 +28,7 @@ let package = Package(
         // SQLite persistence: connection wrapper, migrations, instance repository.
         .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
         // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
-        .target(name: "AddonMockHTTP", dependencies: ["CMicroHTTPD", "CMHDShim"]),
+        .target(name: "AddonMockHTTP", dependencies: ["AddonMockCore", "CMicroHTTPD", "CMHDShim"]),
         // The built-in catalogs, fixtures/*.json (catalog/ is a symlink to fixtures/), compiled into the binary so
         // the executable needs no files beside it.
         .target(name: "AddonMockResources",

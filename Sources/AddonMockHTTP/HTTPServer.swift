@@ -1,6 +1,7 @@
 import CMHDShim
 import CMicroHTTPD
 import Dispatch
+import AddonMockCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -154,7 +155,7 @@ private final class ConnectionBook: Sendable {
         var sockets: [Int32: ConnectionClock] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Read on every request without the lock: whether new requests are still served.
     private let phase = Atomic<Int>(Phase.idle.rawValue)
     /// Requests from their first access-handler call until libmicrohttpd reports them complete (answer sent, or
@@ -466,11 +467,14 @@ private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: Un
     }
     // Closing: nothing may be suspended any more. Wait here (the hold was asked to hurry), then answer.
     hold.expedite()
-    let released = Mutex<HTTPResponse??>(nil)
-    hold.whenReleased { replacement in released.withLock { $0 = .some(replacement) } }
-    let deadline = monotonicNanoseconds() + 2_000_000_000
-    while released.withLock({ $0 == nil }) && monotonicNanoseconds() < deadline { usleep(1000) }
-    guard let outcome = released.withLock({ $0 }) else { return send(server.handler.unavailable(request), on: connection) }
+    let released = Locked<HTTPResponse??>(nil)
+    hold.whenReleased { replacement in
+        released.withLock { $0 = .some(replacement) }
+        released.broadcast()
+    }
+    guard let outcome = released.wait(until: { $0 != nil }, timeoutMicroseconds: 2_000_000, then: { $0 }) else {
+        return send(server.handler.unavailable(request), on: connection)
+    }
     state.held = nil
     return send(outcome ?? response, on: connection)
 }

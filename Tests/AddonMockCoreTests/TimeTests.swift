@@ -15,6 +15,13 @@ import Testing
         #expect(Instant(rfc3339: text)?.milliseconds == wholeSeconds)
     }
 
+    @Test func acceptsTheLastDayOfEveryMonthAndLeapDays() {
+        for (text, valid) in [("2024-02-29T00:00:00Z", true), ("2000-02-29T00:00:00Z", true), ("2026-01-31T00:00:00Z", true),
+                              ("2026-06-30T00:00:00Z", true), ("2026-12-31T23:59:59Z", true)] {
+            #expect((Instant(rfc3339: text) != nil) == valid, "\(text)")
+        }
+    }
+
     @Test func formatsYearsPastFourDigits() {
         #expect(Instant(milliseconds: 253_402_300_800_000).rfc3339 == "10000-01-01T00:00:00Z")
     }
@@ -25,7 +32,8 @@ import Testing
         #expect(Instant(rfc3339: "2026-11-22T05:30:00-04:30")?.milliseconds == 1_795_341_600_000)
     }
 
-    @Test(arguments: ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T25:00:00Z", "2026-11-22T10:00:00Zjunk"])
+    @Test(arguments: ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T25:00:00Z", "2026-11-22T10:00:00Zjunk",
+                       "2026-02-31T00:00:00Z", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z"])
     func rejectsMalformed(text: String) {
         #expect(Instant(rfc3339: text) == nil)
     }

@@ -85,3 +85,18 @@ import Testing
         #expect(try server.get("/api/v3/addons?cluster_id=" + String(repeating: "x", count: 64)).status == 200)
     }
 }
+
+@Suite struct DerivedUUIDTests {
+    /// RFC 4122 version 5: SHA-1 of the namespace and the name, version and variant bits set.
+    @Test func isAVersion5UUIDStableForItsName() {
+        let a = Identifiers.derivedUUID("plugin-1/DaemonSet/nvidia-driver-installer")
+        #expect(a == Identifiers.derivedUUID("plugin-1/DaemonSet/nvidia-driver-installer"))
+        #expect(a != Identifiers.derivedUUID("plugin-2/DaemonSet/nvidia-driver-installer"))
+        #expect(CCEService.isUUID(Substring(a)))
+        let chars = Array(a)
+        #expect(chars[14] == "5", "version 5")
+        #expect("89ab".contains(chars[19]), "RFC 4122 variant")
+        // Python: uuid.uuid5(uuid.NAMESPACE_URL, "addonmock:x")
+        #expect(Identifiers.derivedUUID("x") == "eba89132-1ecd-5a1f-952b-a07de0804b36")
+    }
+}

@@ -4,7 +4,6 @@ import AddonMockHTTP
 import AddonMockStore
 import Dispatch
 import Logging
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -84,7 +83,7 @@ public final class Application: Sendable {
         self.faults = faults
         self.journal = journal
         // The bound port is known only once the server listens; the control API reads it from here.
-        let boundURL = Mutex("")
+        let boundURL = Locked("")
         let openAPI = OpenAPIDocument.assemble(services: services, registry: registry)
         let control = ControlService(registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
                                      configuration: configuration, seeder: seeder,
@@ -131,14 +130,12 @@ public final class Application: Sendable {
         var response = dispatcher.handle(request)
         guard let hold = response.hold else { return response }
         response.hold = nil
-        let released = Mutex<HTTPResponse?>(nil)
-        let done = DispatchSemaphore(value: 0)
+        let released = Locked<HTTPResponse?>(nil)
         hold.whenReleased { [response] replacement in
             released.withLock { $0 = replacement ?? response }
-            done.signal()
+            released.broadcast()
         }
-        done.wait()
-        return released.withLock { $0 } ?? response
+        return released.wait(until: { $0 != nil }) { $0 } ?? response
     }
 
     /// `http://HOST:PORT` as clients should use it.

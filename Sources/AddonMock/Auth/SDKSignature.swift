@@ -131,12 +131,6 @@ enum SDKSignature {
         "\(algorithm)\n\(date)\n\(hexSHA256(Array(canonicalRequest.utf8)))"
     }
 
-    /// Hex HMAC-SHA256 of `stringToSign` keyed by the secret: what a client puts in `Signature=`.
-    static func signature(secret: String, stringToSign: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: Array(secret.utf8)))
-        return mac.map { String($0, radix: 16).leftPadded(2) }.joined()
-    }
-
     /// Constant-time check of a hex signature (swift-crypto compares the MACs without early exit).
     static func isValid(signature hex: String, secret: String, stringToSign: String) -> Bool {
         guard let mac = bytes(fromHex: hex) else { return false }

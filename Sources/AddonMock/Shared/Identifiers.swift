@@ -1,4 +1,5 @@
 import AddonMockCore
+import Crypto
 import Synchronization
 
 /// Random-looking, unique identifiers. Never seeded by `--seed`: a reproducible run restarted on the same
@@ -62,17 +63,14 @@ enum Identifiers {
 }
 
 extension Identifiers {
-    /// A UUID-shaped id derived from `name` (FNV-1a, two seeds): stable for the same name, so a plug-in's
+    /// Names derived ids live under (RFC 4122's URL namespace, with `addonmock:` before the name).
+    private static let namespace: [UInt8] = [0x6B, 0xA7, 0xB8, 0x11, 0x9D, 0xAD, 0x11, 0xD1, 0x80, 0xB4, 0x00, 0xC0, 0x4F, 0xD4, 0x30, 0xC8]
+
+    /// An RFC 4122 version 5 (name-based, SHA-1) UUID of `name`: stable for the same name, so a plug-in's
     /// workloads keep their uids across reads and restarts without being stored.
     static func derivedUUID(_ name: String) -> String {
-        func fnv(_ seed: UInt64) -> UInt64 {
-            var h = seed
-            for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-            return h
-        }
-        let words = [fnv(0xCBF2_9CE4_8422_2325), fnv(0x8422_2325_CBF2_9CE4)]
-        var bytes = words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (56 - 8 * UInt64($0))) } }
-        bytes[6] = bytes[6] & 0x0F | 0x50   // version 5 layout: name-based
+        var bytes = Array(Insecure.SHA1.hash(data: namespace + Array("addonmock:\(name)".utf8)).prefix(16))
+        bytes[6] = bytes[6] & 0x0F | 0x50
         bytes[8] = bytes[8] & 0x3F | 0x80
         var out = ""
         for (i, b) in bytes.enumerated() {

@@ -65,20 +65,15 @@ final class InstanceCache: @unchecked Sendable {
     private var commits: UInt64 = 0
     private var uncommitted: [String] = []
     private var uncommittedReset = false
-    private let lock: UnsafeMutablePointer<pthread_rwlock_t>
+    /// Guards every field above. One mutex, not a reader-writer lock: lookups are a hash probe, shorter than the
+    /// bookkeeping a reader-writer lock does on each acquire.
+    private let lock = Locked(())
 
     init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
         self.capacity = max(1, capacity)
         self.byteBudget = max(0, byteBudget)
         self.largestEntry = largestEntry ?? max(0, byteBudget) / 128
         ring = Array(repeating: nil, count: self.capacity)
-        lock = .allocate(capacity: 1)
-        pthread_rwlock_init(lock, nil)
-    }
-
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
     }
 
     var count: Int { reading { byID.count } }
@@ -181,17 +176,8 @@ final class InstanceCache: @unchecked Sendable {
         }
     }
 
-    private func reading<T>(_ body: () -> T) -> T {
-        pthread_rwlock_rdlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return body()
-    }
-
-    private func writing<T>(_ body: () -> T) -> T {
-        pthread_rwlock_wrlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return body()
-    }
+    private func reading<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
+    private func writing<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
 }
 
 /// A settled instance as read through the cache. When nothing was due on the stored record, the instance is

@@ -49,7 +49,7 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
         }
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116, b[13] == 58, b[16] == 58,
               let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+              (1...12).contains(mo), (1...Self.daysIn(month: mo, year: y)).contains(d), h < 24, mi < 60, s < 61 else { return nil }
         var i = 19
         var millis: Int64 = 0
         if b[i] == 46 {
@@ -75,6 +75,15 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
     }
 
     // Howard Hinnant's civil-date algorithms (proleptic Gregorian calendar).
+    /// 28–31: the Gregorian calendar's month lengths, so 31 February or 29 February 2025 is not a time.
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
     static func civilDate(daysSinceEpoch z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
