@@ -5,7 +5,7 @@ let package = Package(
     name: "addonmock",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "addonmock", targets: ["addonmock"]),
+        .executable(name: "addonmock", targets: ["addonmock"])
     ],
     // Exact versions: an application builds the same code wherever it is built. Package.resolved records the
     // revisions too, but only of the package mirror it was resolved against (see docs/docker.md).
@@ -16,10 +16,12 @@ let package = Package(
     ],
     targets: [
         // System libraries (Debian: libmicrohttpd-dev, libsqlite3-dev).
-        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
-                       providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
-                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(
+            name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
+            providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         // Non-variadic wrappers for the variadic libmicrohttpd calls Swift cannot import.
         .target(name: "CMHDShim", dependencies: ["CMicroHTTPD"]),
 
@@ -31,38 +33,53 @@ let package = Package(
         .target(name: "AddonMockHTTP", dependencies: ["AddonMockCore", "CMicroHTTPD", "CMHDShim"]),
         // The built-in catalogs, fixtures/*.json (catalog/ is a symlink to fixtures/), compiled into the binary so
         // the executable needs no files beside it.
-        .target(name: "AddonMockResources",
-                resources: [.embedInCode("catalog/cce-addon-templates.json"),
-                            .embedInCode("catalog/modelarts-plugin-templates.json")]),
+        .target(
+            name: "AddonMockResources",
+            resources: [
+                .embedInCode("catalog/cce-addon-templates.json"),
+                .embedInCode("catalog/modelarts-plugin-templates.json"),
+            ]),
         // The application: the service boundary (Service/), one folder per emulated API (Services/), the control
         // API, auth and wiring. Each OpenAPI fragment is compiled in beside the code it describes.
-        .target(name: "AddonMock", dependencies: [
-            "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Crypto", package: "swift-crypto"),
-        ], resources: [
-            .embedInCode("Control/openapi.base.json"),
-            .embedInCode("Control/control.openapi.json"),
-            .embedInCode("Services/CCE/cce.openapi.json"),
-            .embedInCode("Services/ModelArts/modelarts.openapi.json"),
-        ]),
-        .executableTarget(name: "addonmock", dependencies: [
-            "AddonMock",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .target(
+            name: "AddonMock",
+            dependencies: [
+                "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [
+                .embedInCode("Control/openapi.base.json"),
+                .embedInCode("Control/control.openapi.json"),
+                .embedInCode("Services/CCE/cce.openapi.json"),
+                .embedInCode("Services/ModelArts/modelarts.openapi.json"),
+            ]),
+        .executableTarget(
+            name: "addonmock",
+            dependencies: [
+                "AddonMock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // The fuzz target: with `-D FUZZING -sanitize=fuzzer` a libFuzzer binary (scripts/fuzz); otherwise a
         // replayer that runs saved inputs (the corpus in Fuzz/corpus) through the same checks, as the tests do.
-        .executableTarget(name: "addonmock-fuzz", dependencies: [
-            "AddonMock", "AddonMockCore", "AddonMockHTTP",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .executableTarget(
+            name: "addonmock-fuzz",
+            dependencies: [
+                "AddonMock", "AddonMockCore", "AddonMockHTTP",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
-        .testTarget(name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "addonmock"]),
+        // Golden/ holds the lifecycle tables' golden cases, read from the source tree.
+        .testTarget(
+            name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "addonmock"],
+            exclude: ["Golden"]),
         // A third, toy service in one folder (Widgets/), run beside the built-in ones: the service boundary's proof.
-        .testTarget(name: "ToyServiceTests", dependencies: [
-            "AddonMock", "AddonMockCore", "AddonMockHTTP", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "ToyServiceTests",
+            dependencies: [
+                "AddonMock", "AddonMockCore", "AddonMockHTTP", .product(name: "Logging", package: "swift-log"),
+            ]),
     ]
 )

@@ -52,8 +52,10 @@ public final class HTTPRequest: Sendable {
     /// The body was larger than the server's limit and was not read.
     public let bodyTooLarge: Bool
 
-    public init(method: String, path: String, query: [(name: String, value: String)]?, headers: HTTPHeaders,
-                body: [UInt8], bodyTooLarge: Bool = false) {
+    public init(
+        method: String, path: String, query: [(name: String, value: String)]?, headers: HTTPHeaders,
+        body: [UInt8], bodyTooLarge: Bool = false
+    ) {
         self.method = method
         self.path = path
         self.query = query
@@ -106,8 +108,9 @@ public struct HTTPResponse: Sendable {
     }()
 
     public static func text(_ status: Int, _ body: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")], reservingCapacity: 4),
-                     body: Array(body.utf8))
+        HTTPResponse(
+            status: status, headers: HTTPHeaders([("Content-Type", "text/plain; charset=utf-8")], reservingCapacity: 4),
+            body: Array(body.utf8))
     }
 }
 

@@ -1,8 +1,9 @@
+import AddonMockCore
 import CMHDShim
 import CMicroHTTPD
 import Dispatch
-import AddonMockCore
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,9 +39,11 @@ public final class HTTPServer: Sendable {
         /// request gets the handler's `overloaded` 503.
         public var bodyBudgetBytes: Int
 
-        public init(host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2, maxBodyBytes: Int = 1 << 20,
-                    requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000,
-                    bodyBudgetBytes: Int = 64 << 20) {
+        public init(
+            host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2, maxBodyBytes: Int = 1 << 20,
+            requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000,
+            bodyBudgetBytes: Int = 64 << 20
+        ) {
             self.bodyBudgetBytes = bodyBudgetBytes
             self.host = host
             self.port = port
@@ -79,17 +82,21 @@ public final class HTTPServer: Sendable {
         let context = Unmanaged.passRetained(self).toOpaque()
         var err: UnsafePointer<CChar>?
         raiseOpenFileLimit(to: options.maxConnections + 256)
-        guard let daemon = amh_start(options.host, options.port, accessHandler, context, requestCompleted, context,
-                                     connectionNotified, context, UInt32(max(1, options.threads)),
-                                     UInt32(max(1, options.maxConnections)), UInt32(max(1, options.requestTimeoutSeconds)), &err) else {
+        guard
+            let daemon = amh_start(
+                options.host, options.port, accessHandler, context, requestCompleted, context,
+                connectionNotified, context, UInt32(max(1, options.threads)),
+                UInt32(max(1, options.maxConnections)), UInt32(max(1, options.requestTimeoutSeconds)), &err)
+        else {
             Unmanaged<HTTPServer>.fromOpaque(context).release()
             let reason = err.map { String(cString: $0) } ?? "cannot start"
             throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
         }
         book.started(daemon, context: context)
         reaper.start(every: 250) { [book, options, self] in
-            book.closeOverdue(olderThanNs: UInt64(options.requestTimeoutSeconds) * 1_000_000_000,
-                              keepingAtMost: options.maxConnections - options.connectionReserve)
+            book.closeOverdue(
+                olderThanNs: UInt64(options.requestTimeoutSeconds) * 1_000_000_000,
+                keepingAtMost: options.maxConnections - options.connectionReserve)
             if bodiesInFlight.load(ordering: .relaxed) == 0 { freedMemory.returnIfGrown() }
         }
         return amh_bound_port(daemon)
@@ -261,9 +268,11 @@ private final class ConnectionBook: Sendable {
     /// yet (a request sent before the stop is answered, if only with a 503), or until `deadline`.
     func waitUntilAnswered(before deadline: UInt64) {
         while monotonicNanoseconds() < deadline {
-            let busy = inProgress.load(ordering: .acquiring) > 0 || state.withLock { s in
-                !s.held.isEmpty || s.sockets.keys.contains { unreadBytes($0) > 0 }
-            }
+            let busy =
+                inProgress.load(ordering: .acquiring) > 0
+                || state.withLock { s in
+                    !s.held.isEmpty || s.sockets.keys.contains { unreadBytes($0) > 0 }
+                }
             if !busy { return }
             usleep(1000)
         }
@@ -277,7 +286,7 @@ private final class ConnectionBook: Sendable {
             for connection in s.held.values where !connection.released {
                 connection.released = true
                 connection.state.held = answer(connection.request)
-                guard connection.suspended else { continue }   // its own call answers it
+                guard connection.suspended else { continue } // its own call answers it
                 if s.daemon != nil { MHD_resume_connection(connection.pointer) }
             }
             s.held = [:]
@@ -349,8 +358,9 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
                 state.body = []
                 server.release(state)
             } else if state.body.count + n > state.counted,
-                      // A body of unannounced length (chunked) is budgeted in doubling steps, as it grows.
-                      !server.budget(min(server.options.maxBodyBytes, max(state.body.count + n, state.counted * 2)), for: state) {
+                // A body of unannounced length (chunked) is budgeted in doubling steps, as it grows.
+                !server.budget(min(server.options.maxBodyBytes, max(state.body.count + n, state.counted * 2)), for: state)
+            {
                 state.body = []
             } else {
                 uploadData.withMemoryRebound(to: UInt8.self, capacity: uploadSize.pointee) {
@@ -427,15 +437,20 @@ private final class FreedMemory: @unchecked Sendable {
     }
 }
 
-private func request(_ connection: OpaquePointer?, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
-                     state: RequestState) -> HTTPRequest {
-    HTTPRequest(method: String(cString: method), path: String(cString: url), query: collectQuery(connection),
-                headers: collectHeaders(connection), body: state.body, bodyTooLarge: state.tooLarge)
+private func request(
+    _ connection: OpaquePointer?, url: UnsafePointer<CChar>, method: UnsafePointer<CChar>,
+    state: RequestState
+) -> HTTPRequest {
+    HTTPRequest(
+        method: String(cString: method), path: String(cString: url), query: collectQuery(connection),
+        headers: collectHeaders(connection), body: state.body, bodyTooLarge: state.tooLarge)
 }
 
-private func respond(_ connection: OpaquePointer?, _ server: HTTPServer, url: UnsafePointer<CChar>,
-                     method: UnsafePointer<CChar>, state: RequestState) -> MHD_Result {
-    ConnectionClock.of(connection)?.waitingSince.store(0, ordering: .relaxed)   // received whole: no deadline now
+private func respond(
+    _ connection: OpaquePointer?, _ server: HTTPServer, url: UnsafePointer<CChar>,
+    method: UnsafePointer<CChar>, state: RequestState
+) -> MHD_Result {
+    ConnectionClock.of(connection)?.waitingSince.store(0, ordering: .relaxed) // received whole: no deadline now
     let request = request(connection, url: url, method: method, state: state)
     // The budget is for bodies being received: this one is whole, and its answer may be held a while.
     state.body = []
@@ -601,8 +616,9 @@ private func send(_ response: HTTPResponse, on connection: OpaquePointer?) -> MH
     let box = ResponseBody(response.body)
     let cls = Unmanaged.passRetained(box).toOpaque()
     let r = box.bytes.withUnsafeBytes { bytes in
-        MHD_create_response_from_buffer_with_free_callback_cls(bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
-                                                               releaseBody, cls)
+        MHD_create_response_from_buffer_with_free_callback_cls(
+            bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress),
+            releaseBody, cls)
     }
     guard let r else {
         Unmanaged<ResponseBody>.fromOpaque(cls).release()

@@ -105,7 +105,7 @@ public struct Router: Sendable {
                         guard case .literal(let lit) = route.segments[k] else { continue }
                         let r = ranges[k]
                         guard lit.count == r.count,
-                              lit.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + r.lowerBound, r.count) == 0 })
+                            lit.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress! + r.lowerBound, r.count) == 0 })
                         else { return nil }
                         literals += 1
                     }

@@ -1,5 +1,6 @@
 import AddonMockCore
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -61,11 +62,13 @@ final class Committer: @unchecked Sendable {
     func start() {
         let context = Unmanaged.passRetained(self).toOpaque()
         var t = pthread_t()
-        let rc = pthread_create(&t, nil, { context in
-            let committer = Unmanaged<Committer>.fromOpaque(context!).takeRetainedValue()
-            committer.run()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &t, nil,
+            { context in
+                let committer = Unmanaged<Committer>.fromOpaque(context!).takeRetainedValue()
+                committer.run()
+                return nil
+            }, context)
         precondition(rc == 0, "cannot start the committer thread")
         thread = t
         state.withLock { $0.running = true }
@@ -120,7 +123,8 @@ final class Committer: @unchecked Sendable {
     /// it waiting (a missed wake-up would only cost the gathering time-out).
     func requestFinished() {
         guard openRequests.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
-              quietWaiters.load(ordering: .sequentiallyConsistent) > 0 else { return }
+            quietWaiters.load(ordering: .sequentiallyConsistent) > 0
+        else { return }
         quiet.withLock { _ in }
         quiet.broadcast()
     }
@@ -136,8 +140,10 @@ final class Committer: @unchecked Sendable {
             if gatherMicroseconds > 0 && !stop {
                 quietWaiters.add(1, ordering: .sequentiallyConsistent)
                 // Checked after registering as a waiter: a request leaving after this check finds the waiter and signals.
-                quiet.wait(until: { _ in openRequests.load(ordering: .sequentiallyConsistent) == 0 },
-                           timeoutMicroseconds: Int(gatherMicroseconds)) { _ in }
+                quiet.wait(
+                    until: { _ in openRequests.load(ordering: .sequentiallyConsistent) == 0 },
+                    timeoutMicroseconds: Int(gatherMicroseconds)
+                ) { _ in }
                 quietWaiters.subtract(1, ordering: .sequentiallyConsistent)
             }
             commitOnce()

@@ -207,7 +207,7 @@ private final class Checkpointer: @unchecked Sendable {
             scheduledAt = 0
             return
         }
-        if pages < scheduledAt { scheduledAt = 0 }   // the log has started over
+        if pages < scheduledAt { scheduledAt = 0 } // the log has started over
         guard pages - scheduledAt >= Self.thresholdPages, !scheduled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         scheduledAt = pages
         queue.async { [self] in

@@ -1,4 +1,5 @@
 import CSQLite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,7 +30,7 @@ enum DatabaseIdentity {
     /// writes a byte) and refuses anything that is not empty or an addonmock database this build can use.
     static func inspect(path: String) throws(DatabaseRefused) -> Verdict {
         var st = stat()
-        guard stat(path, &st) == 0 else { return .empty }          // created on open
+        guard stat(path, &st) == 0 else { return .empty } // created on open
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw DatabaseRefused(message: "is not a regular file") }
         guard st.st_size > 0 else { return .empty }
 
@@ -38,7 +39,8 @@ enum DatabaseIdentity {
         var wal = stat()
         let hasLog = stat(path + "-wal", &wal) == 0 && wal.st_size > 0
         var db: OpaquePointer?
-        let rc = hasLog
+        let rc =
+            hasLog
             ? sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
             : sqlite3_open_v2(Self.immutableURI(path), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nil)
         defer { sqlite3_close_v2(db) }
@@ -62,10 +64,16 @@ enum DatabaseIdentity {
         } else {
             let id = application == 0 ? "no application_id" : "application_id 0x" + String(UInt32(truncatingIfNeeded: application), radix: 16)
             let shown = tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : "")
-            throw DatabaseRefused(message: "is a SQLite database of another application (\(id); tables: \(shown.isEmpty ? "none" : shown)); refusing to touch it: pick another --db")
+            throw DatabaseRefused(
+                message:
+                    "is a SQLite database of another application (\(id); tables: \(shown.isEmpty ? "none" : shown)); refusing to touch it: pick another --db"
+            )
         }
         guard version <= Int64(Migrations.latest) else {
-            throw DatabaseRefused(message: "was written by a newer addonmock (schema version \(version); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db")
+            throw DatabaseRefused(
+                message:
+                    "was written by a newer addonmock (schema version \(version); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db"
+            )
         }
         try checkIntegrity(db)
         return verdict
@@ -77,7 +85,7 @@ enum DatabaseIdentity {
         for b in path.utf8 {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "/"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 uri.unicodeScalars.append(Unicode.Scalar(b))
             default:
                 uri += "%" + (b < 16 ? "0" : "") + String(b, radix: 16, uppercase: true)
@@ -89,7 +97,8 @@ enum DatabaseIdentity {
     /// Databases made before the identity stamp: schema 1 or 2 with exactly our `instances` table.
     private static func isLegacyAddonmock(_ db: OpaquePointer, version: Int64, tables: [String]) -> Bool {
         guard (1...2).contains(version), tables == ["instances"],
-              let sql = try? rows(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'instances'").first else { return false }
+            let sql = try? rows(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'instances'").first
+        else { return false }
         return sql.contains("pending_target_values_json") && sql.contains("UNIQUE (service, scope, template)")
     }
 
@@ -98,20 +107,23 @@ enum DatabaseIdentity {
         let deadline = Budget(milliseconds: integrityBudgetMs)
         let context = Unmanaged.passRetained(deadline)
         defer { context.release() }
-        sqlite3_progress_handler(db, 10_000, { context in
-            guard let context else { return 0 }
-            return Unmanaged<Budget>.fromOpaque(context).takeUnretainedValue().isSpent ? 1 : 0
-        }, context.toOpaque())
+        sqlite3_progress_handler(
+            db, 10_000,
+            { context in
+                guard let context else { return 0 }
+                return Unmanaged<Budget>.fromOpaque(context).takeUnretainedValue().isSpent ? 1 : 0
+            }, context.toOpaque())
         defer { sqlite3_progress_handler(db, 0, nil, nil) }
         let findings: [String]
         do {
             findings = try rows(db, "PRAGMA quick_check(5)")
         } catch {
-            if deadline.isSpent { return }     // interrupted: the part checked was fine
+            if deadline.isSpent { return } // interrupted: the part checked was fine
             throw error
         }
         guard findings == ["ok"] else {
-            throw DatabaseRefused(message: "is damaged (\(findings.joined(separator: "; "))); refusing to use it: restore a copy or pick another --db")
+            throw DatabaseRefused(
+                message: "is damaged (\(findings.joined(separator: "; "))); refusing to use it: restore a copy or pick another --db")
         }
     }
 
@@ -139,17 +151,22 @@ enum DatabaseIdentity {
             if rc == SQLITE_DONE { return out }
             guard rc == SQLITE_ROW else { throw failure(db) }
             let n = Int(sqlite3_column_bytes(statement, 0))
-            out.append(sqlite3_column_text(statement, 0).map {
-                String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
-            } ?? "")
+            out.append(
+                sqlite3_column_text(statement, 0).map {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: n), as: UTF8.self)
+                } ?? "")
         }
     }
 
     private static func failure(_ db: OpaquePointer) -> DatabaseRefused {
         let code = sqlite3_errcode(db) & 0xFF
         let message = String(cString: sqlite3_errmsg(db))
-        if code == SQLITE_NOTADB { return DatabaseRefused(message: "is not a SQLite database (\(message)); refusing to touch it: move it away or pick another --db") }
-        if code == SQLITE_CORRUPT { return DatabaseRefused(message: "is damaged (\(message)); refusing to use it: restore a copy or pick another --db") }
+        if code == SQLITE_NOTADB {
+            return DatabaseRefused(message: "is not a SQLite database (\(message)); refusing to touch it: move it away or pick another --db")
+        }
+        if code == SQLITE_CORRUPT {
+            return DatabaseRefused(message: "is damaged (\(message)); refusing to use it: restore a copy or pick another --db")
+        }
         return DatabaseRefused(message: "cannot be read (\(message))")
     }
 }

@@ -30,8 +30,9 @@ extension Connection {
 
     /// Every instance whose pending transition is due at `now`.
     public func dueInstances(at now: Instant, limit: Int = 1000) throws -> [Instance] {
-        try all("SELECT \(Self.columns) FROM instances WHERE pending_due <= ?1 ORDER BY pending_due LIMIT ?2",
-                [.integer(now.milliseconds), .integer(Int64(limit))])
+        try all(
+            "SELECT \(Self.columns) FROM instances WHERE pending_due <= ?1 ORDER BY pending_due LIMIT ?2",
+            [.integer(now.milliseconds), .integer(Int64(limit))])
     }
 
     public func instanceCount() throws -> Int {
@@ -44,7 +45,8 @@ extension Connection {
 
     /// Writes every mutable column; `id`, service, scope, template and creation time never change.
     public func update(_ i: Instance) throws {
-        try run("""
+        try run(
+            """
             UPDATE instances SET version = ?5, values_json = ?6, previous_version = ?7, previous_values_json = ?8,
                 annotations_json = ?9, phase = ?10, reason = ?11, message = ?12, pending_operation = ?13, pending_due = ?14,
                 pending_outcome = ?15, pending_reason = ?16, pending_message = ?17, pending_target_version = ?18,
@@ -63,10 +65,12 @@ extension Connection {
         var sql = "DELETE FROM instances WHERE 1"
         var values: [SQLValue] = []
         if let services {
-            sql += " AND service IN (" + services.map { service -> String in
-                values.append(.text(service))
-                return "?\(values.count)"
-            }.joined(separator: ",") + ")"
+            sql +=
+                " AND service IN ("
+                + services.map { service -> String in
+                    values.append(.text(service))
+                    return "?\(values.count)"
+                }.joined(separator: ",") + ")"
         }
         if let scope { values.append(.text(scope)); sql += " AND scope = ?\(values.count)" }
         if let scopePrefix {
@@ -81,7 +85,9 @@ extension Connection {
     /// Every instance of the given services, oldest first (for the control API's listing).
     public func allInstances(services: [String]) throws -> [Instance] {
         var values: [SQLValue] = []
-        let list = services.map { s -> String in values.append(.text(s)); return "?\(values.count)" }.joined(separator: ",")
+        let list = services.map { s -> String in
+            values.append(.text(s)); return "?\(values.count)"
+        }.joined(separator: ",")
         return try all("SELECT \(Self.columns) FROM instances WHERE service IN (\(list)) ORDER BY created_at, rowid", values)
     }
 
@@ -144,8 +150,9 @@ extension Connection {
             default: throw CorruptRow(id: id, field: "pending_outcome")
             }
             let target = s.optionalText(17).map { Revision(version: $0, values: RawJSON(trusted: s.bytes(18))) }
-            pending = PendingTransition(operation: op, dueAt: s.isNull(13) ? nil : Instant(milliseconds: s.int64(13)),
-                                        outcome: outcome, target: target)
+            pending = PendingTransition(
+                operation: op, dueAt: s.isNull(13) ? nil : Instant(milliseconds: s.int64(13)),
+                outcome: outcome, target: target)
         }
         return Instance(
             id: id, service: service, scope: s.text(2), template: s.text(3),

@@ -54,16 +54,20 @@ public final class Statement {
             // Bound with their byte length, never as C strings: a NUL inside a value is kept, not a terminator
             // that would let "victim\0other" match (or be stored as) "victim".
             case .text(var s):
-                try check(s.withUTF8 { bytes in
-                    bytes.isEmpty ? sqlite3_bind_text(handle, idx, "", 0, transient)
-                        : sqlite3_bind_text(handle, idx, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
-                                            Int32(bytes.count), transient)
-                })
+                try check(
+                    s.withUTF8 { bytes in
+                        bytes.isEmpty
+                            ? sqlite3_bind_text(handle, idx, "", 0, transient)
+                            : sqlite3_bind_text(
+                                handle, idx, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                Int32(bytes.count), transient)
+                    })
             case .utf8(let b) where b.isEmpty: try check(sqlite3_bind_text(handle, idx, "", 0, transient))
             case .utf8(let b):
-                try check(b.withUnsafeBytes {
-                    sqlite3_bind_text(handle, idx, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
-                })
+                try check(
+                    b.withUnsafeBytes {
+                        sqlite3_bind_text(handle, idx, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), transient)
+                    })
             case .blob(let b):
                 try check(b.withUnsafeBytes { sqlite3_bind_blob(handle, idx, $0.baseAddress, Int32($0.count), transient) })
             }
@@ -196,12 +200,14 @@ public final class Connection {
     /// own auto-checkpoint. `hook` runs inside the commit, on this connection: it may checkpoint it.
     public func onWALCommit(_ hook: @escaping (Connection, Int) -> Void) {
         walHook = WALHook(connection: self, call: hook)
-        sqlite3_wal_hook(handle, { context, _, _, pages in
-            guard let context else { return SQLITE_OK }
-            let hook = Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue()
-            if let connection = hook.connection { hook.call(connection, Int(pages)) }
-            return SQLITE_OK
-        }, Unmanaged.passUnretained(walHook!).toOpaque())
+        sqlite3_wal_hook(
+            handle,
+            { context, _, _, pages in
+                guard let context else { return SQLITE_OK }
+                let hook = Unmanaged<WALHook>.fromOpaque(context).takeUnretainedValue()
+                if let connection = hook.connection { hook.call(connection, Int(pages)) }
+                return SQLITE_OK
+            }, Unmanaged.passUnretained(walHook!).toOpaque())
     }
 }
 

@@ -37,8 +37,11 @@ enum FuzzHarness {
             let line = rest[rest.startIndex..<newline]
             rest = rest[(newline + 1)...]
             guard !line.isEmpty, let colon = line.firstIndex(of: UInt8(ascii: ":")) else { break }
-            headers.append((String(decoding: line[..<colon], as: UTF8.self),
-                            String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingLeadingSpaces()))
+            headers.append(
+                (
+                    String(decoding: line[..<colon], as: UTF8.self),
+                    String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingLeadingSpaces()
+                ))
         }
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         let path = String(parts.first ?? "")
@@ -69,12 +72,14 @@ enum FuzzHarness {
         let response = app.handle(request)
         guard !response.dropConnection else { return }
         guard response.status < 500 else {
-            throw Failure(description: "\(request.method) \(request.path) answered \(response.status): \(String(decoding: response.body, as: UTF8.self))")
+            throw Failure(
+                description: "\(request.method) \(request.path) answered \(response.status): \(String(decoding: response.body, as: UTF8.self))")
         }
         let json = response.headers["Content-Type"]?.hasPrefix("application/json") ?? false
         if json, request.method != "HEAD", (try? JSONParser.parse(response.body, maxDepth: 256)) == nil {
-            throw Failure(description: "\(request.method) \(request.path) answered \(response.status) with a body that is not JSON: "
-                          + String(decoding: response.body.prefix(2_000), as: UTF8.self).debugDescription)
+            throw Failure(
+                description: "\(request.method) \(request.path) answered \(response.status) with a body that is not JSON: "
+                    + String(decoding: response.body.prefix(2_000), as: UTF8.self).debugDescription)
         }
     }
 }
@@ -95,9 +100,11 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 @_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
-                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-                         _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt) -> CInt
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
 
 /// SwiftPM links an executable's entry point as `<module>_main`; here that hands over to libFuzzer's driver.
 @_cdecl("addonmock_fuzz_main")

@@ -1,6 +1,7 @@
 import AddonMock
 import ArgumentParser
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,19 +34,27 @@ struct Serve: ParsableCommand {
     @Option(help: "none | token | aksk: how clients of the emulated APIs authenticate (ADDONMOCK_AUTH, default none).") var auth: String?
     @Option(help: "AK:SK or AK:SK:PROJECT accepted in aksk mode; repeatable (ADDONMOCK_CREDENTIALS, comma-separated).")
     var credentials: [String] = []
-    @Option(help: "Write the URL the server listens on to this file once ready, and remove it on stop; `addonmock health` reads it (ADDONMOCK_ADDRESS_FILE).")
+    @Option(
+        help:
+            "Write the URL the server listens on to this file once ready, and remove it on stop; `addonmock health` reads it (ADDONMOCK_ADDRESS_FILE)."
+    )
     var addressFile: String?
     @Option(help: "Require `Authorization: Bearer TOKEN` on every /_mock call but GET /_mock/health (ADDONMOCK_CONTROL_TOKEN).")
     var controlToken: String?
     @Option(help: "Seconds a stop waits for answers still held (commits, latency faults) before answering 503 (ADDONMOCK_DRAIN_TIMEOUT, default 5).")
     var drainTimeout: String?
-    @Option(help: "Seconds a connection may take to send a whole request, and may stay idle between requests (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
+    @Option(
+        help: "Seconds a connection may take to send a whole request, and may stay idle between requests (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
     var requestTimeout: String?
-    @Option(help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
+    @Option(
+        help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
     var maxConnections: String?
     @Option(help: "MiB the instance cache may keep, records and rendered bodies (ADDONMOCK_CACHE_MIB, default 64; 0 turns it off).")
     var cacheMib: String?
-    @Option(help: "MiB of request bodies held at once over all connections; past it a request gets a 503 with Retry-After (ADDONMOCK_BODY_BUDGET_MIB, default 64).")
+    @Option(
+        help:
+            "MiB of request bodies held at once over all connections; past it a request gets a 503 with Retry-After (ADDONMOCK_BODY_BUDGET_MIB, default 64)."
+    )
     var bodyBudgetMib: String?
 
     func run() throws {
@@ -60,11 +69,12 @@ struct Serve: ParsableCommand {
         let config: Configuration
         do {
             config = try Configuration.resolve(
-                CommandLineValues(host: host, port: port, database: db, profile: profile, fixtures: fixtures,
-                                  seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
-                                  addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
-                                  requestTimeout: requestTimeout, maxConnections: maxConnections,
-                                  cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib),
+                CommandLineValues(
+                    host: host, port: port, database: db, profile: profile, fixtures: fixtures,
+                    seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
+                    addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
+                    requestTimeout: requestTimeout, maxConnections: maxConnections,
+                    cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMockCore
 
 #if canImport(Glibc)
@@ -43,7 +44,8 @@ import Glibc
     }
 
     @Test func defaultVersionIsTheNewestStable() throws {
-        let c = try parse(#"{"templates":[{"name":"x","versions":[{"version":"1.10.0"},{"version":"1.9.0"},{"version":"2.0.0-rc1","stable":false}]}]}"#)
+        let c = try parse(
+            #"{"templates":[{"name":"x","versions":[{"version":"1.10.0"},{"version":"1.9.0"},{"version":"2.0.0-rc1","stable":false}]}]}"#)
         let t = try #require(c.template(named: "x"))
         #expect(t.versions.map(\.version) == ["1.9.0", "1.10.0", "2.0.0-rc1"])
         #expect(t.defaultVersion.version == "1.10.0")
@@ -81,23 +83,36 @@ import Glibc
 
 @Suite struct PluginCatalogTests {
     @Test func parsesWorkloadsAnnotationsAndVersionText() throws {
-        let c = try Catalog.parse(try JSONParser.parse(Array("""
-            {"templates":[{"name":"p","annotations":{"k":"v"},"versions":[{"version":"1","description":"d","detail":"dd",
-              "workloads":[{"kind":"DaemonSet","name":"w","replicas":3,"limits":{"cpu":"1"}}]}]}]}
-            """.utf8)), source: "t")
+        let c = try Catalog.parse(
+            try JSONParser.parse(
+                Array(
+                    """
+                    {"templates":[{"name":"p","annotations":{"k":"v"},"versions":[{"version":"1","description":"d","detail":"dd",
+                      "workloads":[{"kind":"DaemonSet","name":"w","replicas":3,"limits":{"cpu":"1"}}]}]}]}
+                    """.utf8)), source: "t")
         let t = try #require(c.template(named: "p"))
         #expect(t.annotations == .object([("k", .string("v"))]))
         let v = t.versions[0]
         #expect(v.description == "d" && v.detail == "dd")
-        #expect(v.workloads == [Workload(kind: "DaemonSet", apiVersion: "apps/v1", namespace: "kube-system", name: "w",
-                                         replicas: 3, limits: .object([("cpu", .string("1"))]), requests: .object([]))])
+        #expect(
+            v.workloads == [
+                Workload(
+                    kind: "DaemonSet", apiVersion: "apps/v1", namespace: "kube-system", name: "w",
+                    replicas: 3, limits: .object([("cpu", .string("1"))]), requests: .object([]))
+            ])
     }
 
     @Test(arguments: [
         (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":{}}]}]}"#, "workloads: must be an array"),
         (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"name":"w"}]}]}]}"#, "missing \"kind\""),
-        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","replicas":1.5}]}]}]}"#, "\"replicas\" must be a whole number"),
-        (#"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","limits":{"cpu":1}}]}]}]}"#, "\"limits\" must be an object of strings"),
+        (
+            #"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","replicas":1.5}]}]}]}"#,
+            "\"replicas\" must be a whole number"
+        ),
+        (
+            #"{"templates":[{"name":"p","versions":[{"version":"1","workloads":[{"kind":"D","name":"w","limits":{"cpu":1}}]}]}]}"#,
+            "\"limits\" must be an object of strings"
+        ),
         (#"{"templates":[{"name":"p","annotations":[],"versions":[{"version":"1"}]}]}"#, "\"annotations\" must be an object of strings"),
     ])
     func rejectsBrokenPluginFixtures(text: String, expected: String) {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMockCore
 
 @Suite struct JSONParserTests {
@@ -87,12 +88,14 @@ import Testing
         w.beginArray()
         for s in ["", "a", "short", String(repeating: "long-ascii-", count: 20), "café ☕ 🚀", "tail\\"] { w.string(s) }
         w.endArray()
-        #expect(String(decoding: w.bytes, as: UTF8.self)
+        #expect(
+            String(decoding: w.bytes, as: UTF8.self)
                 == #"["","a","short","\#(String(repeating: "long-ascii-", count: 20))","café ☕ 🚀","tail\\"]"#)
     }
 
     @Test func parsesStringsWhoseASCIIPrefixIsFollowedByEscapesOrUnicode() throws {
-        #expect(try JSONParser.parse(Array(#"["plain","abc\ndef","abcé","abc\u00e9x","x\"y"]"#.utf8))
+        #expect(
+            try JSONParser.parse(Array(#"["plain","abc\ndef","abcé","abc\u00e9x","x\"y"]"#.utf8))
                 == .array([.string("plain"), .string("abc\ndef"), .string("abcé"), .string("abcéx"), .string("x\"y")]))
         #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array("[\"abc\u{01}\"]".utf8)) }
         #expect(throws: JSONSyntaxError.self) { try JSONParser.parse(Array(#"["abc"#.utf8)) }
@@ -149,8 +152,9 @@ import Testing
     @Test func aMergePatchOfEightyThousandKeysRemovesReplacesAndAdds() {
         let document = Self.object("k", from: 0, count: Self.keys) { .number("\($0)") }
         // Every even key removed, every odd key replaced, and as many new keys added.
-        let patch = JSONValue.object((0..<Self.keys).map { i in ("k\(i)", i % 2 == 0 ? JSONValue.null : .string("odd")) }
-                                     + (0..<Self.keys).map { i in ("n\(i)", JSONValue.bool(true)) })
+        let patch = JSONValue.object(
+            (0..<Self.keys).map { i in ("k\(i)", i % 2 == 0 ? JSONValue.null : .string("odd")) }
+                + (0..<Self.keys).map { i in ("n\(i)", JSONValue.bool(true)) })
         guard case .object(let patched) = document.applyingMergePatch(patch) else { Issue.record("not an object"); return }
         #expect(patched.count == Self.keys / 2 + Self.keys)
         #expect(patched.first?.key == "k1" && patched.first?.value == .string("odd"))

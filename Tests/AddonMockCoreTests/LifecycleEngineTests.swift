@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMockCore
 
 @Suite struct LifecycleEngineTests {
@@ -12,8 +13,9 @@ import Testing
     }
 
     func installed(_ e: LifecycleEngine, outcome: Outcome = .succeed) -> Instance {
-        e.install(id: "i-1", service: "cce", scope: "c1", template: "coredns", revision: v1, annotations: .emptyObject,
-                  templateTiming: nil, outcome: outcome, now: t0)
+        e.install(
+            id: "i-1", service: "cce", scope: "c1", template: "coredns", revision: v1, annotations: .emptyObject,
+            templateTiming: nil, outcome: outcome, now: t0)
     }
 
     /// Installed and settled to running.
@@ -191,8 +193,9 @@ import Testing
     /// The engine knows no phase names: a kind with a two-step lifecycle and no upgrade runs on the same code.
     @Test func runsAnyTable() throws {
         let e = engine(.fast)
-        var job = e.install(id: "j-1", service: "jobs", scope: "q", template: "nightly", revision: v1, annotations: .emptyObject,
-                            templateTiming: nil, outcome: .succeed, now: t0)
+        var job = e.install(
+            id: "j-1", service: "jobs", scope: "q", template: "nightly", revision: v1, annotations: .emptyObject,
+            templateTiming: nil, outcome: .succeed, now: t0)
         #expect(job.phase == "queued")
         job = e.settled(job, at: t0.adding(milliseconds: 150))!
         #expect(job.phase == "done")
@@ -222,14 +225,17 @@ extension LifecycleTable {
         steps: [
             .install: Step(inFlight: .installing, succeeded: .running, failed: .installFailed),
             .upgrade: Step(inFlight: .upgrading, succeeded: .running, failed: .upgradeFailed, effect: .replaceRevision),
-            .rollback: Step(inFlight: .rollbacking, succeeded: .running, failed: .rollbackFailed,
-                            startsFrom: [.running, .available, .abnormal, .upgradeFailed, .rollbackFailed], effect: .restoreKept),
+            .rollback: Step(
+                inFlight: .rollbacking, succeeded: .running, failed: .rollbackFailed,
+                startsFrom: [.running, .available, .abnormal, .upgradeFailed, .rollbackFailed], effect: .restoreKept),
             .delete: Step(inFlight: .deleting, succeeded: nil, failed: .deleteFailed),
         ],
         degraded: .abnormal, settled: [.running, .available, .abnormal, .installFailed], healthy: [.running, .available])
 
     static let jobs = LifecycleTable(
-        steps: [.install: Step(inFlight: "queued", succeeded: "done", failed: "failed"),
-                .delete: Step(inFlight: "cancelling", succeeded: nil, failed: "failed")],
+        steps: [
+            .install: Step(inFlight: "queued", succeeded: "done", failed: "failed"),
+            .delete: Step(inFlight: "cancelling", succeeded: nil, failed: "failed"),
+        ],
         degraded: "broken", settled: ["done", "failed", "broken"], healthy: ["done"])
 }

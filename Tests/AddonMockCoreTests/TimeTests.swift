@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMockCore
 
 @Suite struct InstantTests {
@@ -16,8 +17,10 @@ import Testing
     }
 
     @Test func acceptsTheLastDayOfEveryMonthAndLeapDays() {
-        for (text, valid) in [("2024-02-29T00:00:00Z", true), ("2000-02-29T00:00:00Z", true), ("2026-01-31T00:00:00Z", true),
-                              ("2026-06-30T00:00:00Z", true), ("2026-12-31T23:59:59Z", true)] {
+        for (text, valid) in [
+            ("2024-02-29T00:00:00Z", true), ("2000-02-29T00:00:00Z", true), ("2026-01-31T00:00:00Z", true),
+            ("2026-06-30T00:00:00Z", true), ("2026-12-31T23:59:59Z", true),
+        ] {
             #expect((Instant(rfc3339: text) != nil) == valid, "\(text)")
         }
     }
@@ -32,8 +35,10 @@ import Testing
         #expect(Instant(rfc3339: "2026-11-22T05:30:00-04:30")?.milliseconds == 1_795_341_600_000)
     }
 
-    @Test(arguments: ["", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T25:00:00Z", "2026-11-22T10:00:00Zjunk",
-                       "2026-02-31T00:00:00Z", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z"])
+    @Test(arguments: [
+        "", "2026-11-22", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T25:00:00Z", "2026-11-22T10:00:00Zjunk",
+        "2026-02-31T00:00:00Z", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+    ])
     func rejectsMalformed(text: String) {
         #expect(Instant(rfc3339: text) == nil)
     }

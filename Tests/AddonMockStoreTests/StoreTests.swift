@@ -1,7 +1,8 @@
+import Dispatch
 import Testing
+
 @testable import AddonMockCore
 @testable import AddonMockStore
-import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -60,7 +61,7 @@ final class TempDatabase {
         let tmp = TempDatabase()
         let db = try Database(path: tmp.path)
         try db.write { try $0.execute("CREATE TABLE filler (n INTEGER PRIMARY KEY, payload BLOB)") }
-        let payload = [UInt8](repeating: 7, count: 6_000)   // two overflow pages per row
+        let payload = [UInt8](repeating: 7, count: 6_000) // two overflow pages per row
         for n in 0..<6_000 {
             try db.write { try $0.run("INSERT INTO filler VALUES (?1, ?2)", [.integer(Int64(n)), .blob(payload)]) }
         }
@@ -126,7 +127,8 @@ final class TempDatabase {
         let tmp = TempDatabase()
         try foreign(tmp, "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ada');")
         let before = snapshot(tmp)
-        #expect(refusal(tmp) == "is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db")
+        #expect(
+            refusal(tmp) == "is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db")
         #expect(snapshot(tmp) == before)
         let mode = try Connection(path: tmp.path).statement("PRAGMA journal_mode")
         #expect(try mode.step() && mode.text(0) == "delete", "not switched to WAL")
@@ -145,9 +147,14 @@ final class TempDatabase {
 
     @Test func aDatabaseFromANewerAddonmockIsRefusedAndLeftByteIdentical() throws {
         let tmp = TempDatabase()
-        try foreign(tmp, "PRAGMA application_id = \(DatabaseIdentity.applicationID); PRAGMA user_version = \(Migrations.latest + 1); CREATE TABLE future (x);")
+        try foreign(
+            tmp, "PRAGMA application_id = \(DatabaseIdentity.applicationID); PRAGMA user_version = \(Migrations.latest + 1); CREATE TABLE future (x);"
+        )
         let before = snapshot(tmp)
-        #expect(refusal(tmp) == "was written by a newer addonmock (schema version \(Migrations.latest + 1); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db")
+        #expect(
+            refusal(tmp)
+                == "was written by a newer addonmock (schema version \(Migrations.latest + 1); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db"
+        )
         #expect(snapshot(tmp) == before)
     }
 
@@ -205,17 +212,20 @@ final class TempDatabase {
     }
 }
 
-func sampleInstance(id: String, service: String = "cce", scope: String = "c1", template: String = "coredns",
-                    createdMs: Int64 = 1_000, dueMs: Int64? = 2_000) -> Instance {
+func sampleInstance(
+    id: String, service: String = "cce", scope: String = "c1", template: String = "coredns",
+    createdMs: Int64 = 1_000, dueMs: Int64? = 2_000
+) -> Instance {
     Instance(
         id: id, service: service, scope: scope, template: template,
         current: Revision(version: "1.2.3", values: RawJSON(trusted: Array(#"{"basic":{"x":"é"}}"#.utf8))),
         previous: Revision(version: "1.2.0", values: RawJSON(trusted: Array("{}".utf8))),
         annotations: RawJSON(trusted: Array(#"{"addon.install/type":"install"}"#.utf8)),
         phase: .upgrading, reason: "r", message: "m",
-        pending: PendingTransition(operation: .rollback, dueAt: dueMs.map { Instant(milliseconds: $0) },
-                                   outcome: .fail(reason: "Boom", message: "it broke"),
-                                   target: Revision(version: "1.2.0", values: RawJSON(trusted: Array("[1]".utf8)))),
+        pending: PendingTransition(
+            operation: .rollback, dueAt: dueMs.map { Instant(milliseconds: $0) },
+            outcome: .fail(reason: "Boom", message: "it broke"),
+            target: Revision(version: "1.2.0", values: RawJSON(trusted: Array("[1]".utf8)))),
         createdAt: Instant(milliseconds: createdMs), updatedAt: Instant(milliseconds: createdMs + 5))
 }
 
@@ -436,7 +446,9 @@ func sampleInstance(id: String, service: String = "cce", scope: String = "c1", t
         let attempts = Locked(0)
         // The first commit fails (as on a full disk), the second succeeds.
         let committer = Committer(gatherMicroseconds: 0) {
-            let n = attempts.withLock { $0 += 1; return $0 }
+            let n = attempts.withLock {
+                $0 += 1; return $0
+            }
             let outcome: Committer.Outcome = n == 1 ? (2, DiskFull()) : (3, nil)
             return [outcome]
         }

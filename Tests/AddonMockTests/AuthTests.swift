@@ -1,6 +1,7 @@
 import AddonMockCore
 import AddonMockHTTP
 import Testing
+
 @testable import AddonMock
 
 /// Signatures computed by the official `huaweicloudsdkcore` Signer (3.1.219) for AK TESTAK0000000000 / SK TESTSKsecret,
@@ -15,45 +16,56 @@ import Testing
     static let credential = Credential(accessKey: "TESTAK0000000000", secretKey: "TESTSKsecret")
 
     func authenticator(minutesLater: Int64 = 5) -> Authenticator {
-        Authenticator(mode: .aksk, credentials: [Self.credential],
-                      wallClock: FixedClock(at: Self.signedAt.adding(milliseconds: minutesLater * 60_000)))
+        Authenticator(
+            mode: .aksk, credentials: [Self.credential],
+            wallClock: FixedClock(at: Self.signedAt.adding(milliseconds: minutesLater * 60_000)))
     }
 
-    static func request(_ method: String, _ path: String, _ query: [(String, String)], body: String = "",
-                        contentType: String = "application/json", extraHeaders: [(String, String)] = [],
-                        signedHeaders: String, signature: String) -> HTTPRequest {
-        var headers = HTTPHeaders([("Content-Type", contentType), ("User-Agent", "huaweicloud-usdk-python/3.0"),
-                                   ("X-Sdk-Date", "20261122T100000Z"), ("Host", "127.0.0.1:8080")] + extraHeaders)
+    static func request(
+        _ method: String, _ path: String, _ query: [(String, String)], body: String = "",
+        contentType: String = "application/json", extraHeaders: [(String, String)] = [],
+        signedHeaders: String, signature: String
+    ) -> HTTPRequest {
+        var headers = HTTPHeaders(
+            [
+                ("Content-Type", contentType), ("User-Agent", "huaweicloud-usdk-python/3.0"),
+                ("X-Sdk-Date", "20261122T100000Z"), ("Host", "127.0.0.1:8080"),
+            ] + extraHeaders)
         headers.add("Authorization", "SDK-HMAC-SHA256 Access=TESTAK0000000000, SignedHeaders=\(signedHeaders), Signature=\(signature)")
         return HTTPRequest(method: method, path: path, query: query.map { (name: $0.0, value: $0.1) }, headers: headers, body: Array(body.utf8))
     }
 
-    static let templates = request("GET", "/api/v3/addontemplates", [("addon_template_name", "a b/c~d+e*é")],
-                                   signedHeaders: "content-type;host;user-agent;x-sdk-date",
-                                   signature: "6045e13b303ab3533a90aee3b0db64d11d8d7177ed0e9338a6da04e2089e6fe6")
+    static let templates = request(
+        "GET", "/api/v3/addontemplates", [("addon_template_name", "a b/c~d+e*é")],
+        signedHeaders: "content-type;host;user-agent;x-sdk-date",
+        signature: "6045e13b303ab3533a90aee3b0db64d11d8d7177ed0e9338a6da04e2089e6fe6")
     static let installBody = #"{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c1", "values": {}, "addonTemplateName": "coredns"}}"#
     static let otherClusterBody = #"{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c3", "values": {}, "addonTemplateName": "coredns"}}"#
-    static let install = request("POST", "/api/v3/addons", [], body: installBody,
-                                 extraHeaders: [("X-Project-Id", "0123456789abcdef0123456789abcdef")],
-                                 signedHeaders: "content-type;host;user-agent;x-project-id;x-sdk-date",
-                                 signature: "e2da0d4dac657c15cd9310900abd0b361a835983ed99d660551ea51bce34678c")
-    static let delete = request("DELETE", "/api/v3/addons/a%20b%2F%C3%A9", [("cluster_id", "z"), ("a", "2"), ("a", "1")],
-                                signedHeaders: "content-type;host;user-agent;x-sdk-date",
-                                signature: "c335032a2e21843531d70f0c0edb6a37b66618730a5e268e091310533882ae3c")
+    static let install = request(
+        "POST", "/api/v3/addons", [], body: installBody,
+        extraHeaders: [("X-Project-Id", "0123456789abcdef0123456789abcdef")],
+        signedHeaders: "content-type;host;user-agent;x-project-id;x-sdk-date",
+        signature: "e2da0d4dac657c15cd9310900abd0b361a835983ed99d660551ea51bce34678c")
+    static let delete = request(
+        "DELETE", "/api/v3/addons/a%20b%2F%C3%A9", [("cluster_id", "z"), ("a", "2"), ("a", "1")],
+        signedHeaders: "content-type;host;user-agent;x-sdk-date",
+        signature: "c335032a2e21843531d70f0c0edb6a37b66618730a5e268e091310533882ae3c")
 
     /// The SDK's signer sends `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` (signed) for a Content-Type other than JSON.
     static let mergePatchBody = #"{"spec": {"template": {"version": "2.0"}}}"#
-    static let unsignedPatch = request("PATCH", "/v2/p/pools/pool1/plugins/volcano", [], body: mergePatchBody,
-                                       contentType: "application/merge-patch+json",
-                                       extraHeaders: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")],
-                                       signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
-                                       signature: "a7cebe644e31a21ee629471d07a2050bf695df64475bfe4139f8468922c1c8e8")
+    static let unsignedPatch = request(
+        "PATCH", "/v2/p/pools/pool1/plugins/volcano", [], body: mergePatchBody,
+        contentType: "application/merge-patch+json",
+        extraHeaders: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")],
+        signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
+        signature: "a7cebe644e31a21ee629471d07a2050bf695df64475bfe4139f8468922c1c8e8")
     /// A caller may set the header to the body's hash itself; the signer then signs it and uses it verbatim.
     static let installBodyHash = "5db1344868f590ba459cd7aa3228dacb7fd5649abda4dd95e51cf863d4c0b096"
-    static let hashedInstall = request("POST", "/api/v3/addons", [], body: installBody,
-                                       extraHeaders: [("X-Sdk-Content-Sha256", installBodyHash)],
-                                       signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
-                                       signature: "6e7c7f10cfc87c017c9370d22ef7a841016411575ad3dba0d1f33536bc8575f5")
+    static let hashedInstall = request(
+        "POST", "/api/v3/addons", [], body: installBody,
+        extraHeaders: [("X-Sdk-Content-Sha256", installBodyHash)],
+        signedHeaders: "content-type;host;user-agent;x-sdk-content-sha256;x-sdk-date",
+        signature: "6e7c7f10cfc87c017c9370d22ef7a841016411575ad3dba0d1f33536bc8575f5")
 
     @Test(arguments: [templates, install, delete, unsignedPatch, hashedInstall])
     func acceptsWhatTheSDKSigned(request: HTTPRequest) throws {
@@ -92,14 +104,16 @@ import Testing
         let claimed = SDKSignature.hexSHA256(Array(Self.installBody.utf8))
         let forged = replacing(Self.install, body: otherBody, headers: [("X-Sdk-Content-Sha256", claimed)])
         #expect(failure(forged)?.contains("the signature does not match") == true)
-        #expect(failure(replacing(Self.install, headers: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")])) == nil,
-                "an unsigned claim changes nothing: the real body still verifies")
+        #expect(
+            failure(replacing(Self.install, headers: [("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")])) == nil,
+            "an unsigned claim changes nothing: the real body still verifies")
     }
 
     @Test func aSignedPayloadHashMustBeTheBodysHash() {
         let otherBody = Self.otherClusterBody
-        #expect(failure(replacing(Self.hashedInstall, body: otherBody)) ==
-                "authentication failed: X-Sdk-Content-Sha256 is not the SHA-256 of the body: the body changed after signing")
+        #expect(
+            failure(replacing(Self.hashedInstall, body: otherBody))
+                == "authentication failed: X-Sdk-Content-Sha256 is not the SHA-256 of the body: the body changed after signing")
     }
 
     @Test func unsignedPayloadOnlyWhereTheSignerSendsIt() {
@@ -113,19 +127,24 @@ import Testing
 
     @Test func changedQueryPathOrMethodIsRejected() {
         let r = Self.delete
-        for changed in [HTTPRequest(method: "GET", path: r.path, query: r.query, headers: r.headers, body: r.body),
-                        HTTPRequest(method: r.method, path: "/api/v3/addons/other", query: r.query, headers: r.headers, body: r.body),
-                        HTTPRequest(method: r.method, path: r.path, query: [("cluster_id", "y")], headers: r.headers, body: r.body)] {
+        for changed in [
+            HTTPRequest(method: "GET", path: r.path, query: r.query, headers: r.headers, body: r.body),
+            HTTPRequest(method: r.method, path: "/api/v3/addons/other", query: r.query, headers: r.headers, body: r.body),
+            HTTPRequest(method: r.method, path: r.path, query: [("cluster_id", "y")], headers: r.headers, body: r.body),
+        ] {
             #expect(failure(changed)?.contains("the signature does not match") == true)
         }
     }
 
     @Test func dateSkewUnknownKeyAndMissingParts() {
         #expect(failure(Self.templates, authenticator(minutesLater: 15)) == nil, "15 minutes is still fine")
-        #expect(failure(Self.templates, authenticator(minutesLater: 16)) == "authentication failed: X-Sdk-Date 20261122T100000Z is 16 minutes away from the server's clock (at most 15 allowed)")
+        #expect(
+            failure(Self.templates, authenticator(minutesLater: 16))
+                == "authentication failed: X-Sdk-Date 20261122T100000Z is 16 minutes away from the server's clock (at most 15 allowed)")
         #expect(failure(Self.templates, authenticator(minutesLater: -20))?.contains("20 minutes away") == true)
-        let other = Authenticator(mode: .aksk, credentials: [Credential(accessKey: "OTHER", secretKey: "x")],
-                                  wallClock: FixedClock(at: Self.signedAt))
+        let other = Authenticator(
+            mode: .aksk, credentials: [Credential(accessKey: "OTHER", secretKey: "x")],
+            wallClock: FixedClock(at: Self.signedAt))
         #expect(failure(Self.templates, other) == "authentication failed: unknown access key TESTAK0000000000")
 
         func without(_ name: String) -> HTTPRequest {
@@ -205,8 +224,9 @@ import Testing
 
 @Suite struct AuthOverHTTPTests {
     func server(_ auth: AuthMode, credentials: [Credential] = []) throws -> TestServer {
-        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
-                              logLevel: "critical", seedWasRandom: false)
+        var c = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
+            logLevel: "critical", seedWasRandom: false)
         c.auth = auth
         c.credentials = credentials
         return try TestServer(configuration: c)

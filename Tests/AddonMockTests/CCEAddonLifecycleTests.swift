@@ -1,5 +1,6 @@
 import AddonMockCore
 import Testing
+
 @testable import AddonMock
 
 /// The CCE add-on routes against a real server on an ephemeral port, with the clock moved by hand.
@@ -63,7 +64,8 @@ import Testing
         #expect(try show(id).at("status.targetVersions") == .array([.string("1.29.5"), .string("1.30.6")]))
         server.advance(ms: 200)
 
-        var r = try server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(version: "1.30.6", values: #"{"basic": {"cluster_ip": "10.247.3.11"}}"#))
+        var r = try server.request(
+            "PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(version: "1.30.6", values: #"{"basic": {"cluster_ip": "10.247.3.11"}}"#))
         #expect(r.status == 200)
         var body = try r.json()
         #expect(body.string("status.status") == "upgrading")
@@ -194,7 +196,7 @@ import Testing
     @Test func realisticProfileTakesSeconds() throws {
         let realistic = try TestServer(profile: .realistic)
         let id = try #require(try realistic.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
-        realistic.advance(ms: 4_000)   // coredns installs in 8 s ± 3 s in the fixtures
+        realistic.advance(ms: 4_000) // coredns installs in 8 s ± 3 s in the fixtures
         #expect(try realistic.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
         realistic.advance(ms: 8_000)
         #expect(try realistic.get("/api/v3/addons/\(id)").json().string("status.status") == "running")

@@ -1,5 +1,6 @@
 import AddonMockCore
 import Testing
+
 @testable import AddonMock
 
 /// Every refusal is JSON in the CCE envelope, both spellings, with the right status and code.
@@ -35,12 +36,24 @@ import Testing
         (#"{"kind":"Addon","apiVersion":"v3"}"#, "spec is required"),
         (#"{"kind":"Addon","apiVersion":"v3","spec":[]}"#, "spec must be an object, got array"),
         (#"{"kind":"Addon","apiVersion":"v3","spec":{"addonTemplateName":"coredns","values":{}}}"#, "spec.clusterID is required"),
-        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"","addonTemplateName":"coredns","values":{}}}"#, "spec.clusterID must not be empty"),
+        (
+            #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"","addonTemplateName":"coredns","values":{}}}"#,
+            "spec.clusterID must not be empty"
+        ),
         (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","values":{}}}"#, "spec.addonTemplateName is required"),
         (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns"}}"#, "spec.values is required"),
-        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"x"}}"#, "spec.values must be an object, got string"),
-        (#"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{},"version":""}}"#, "spec.version must not be empty"),
-        (#"{"kind":"Addon","apiVersion":"v3","metadata":{"annotations":{"a":1}},"spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{}}}"#, "metadata.annotations.a must be a string, got number"),
+        (
+            #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"x"}}"#,
+            "spec.values must be an object, got string"
+        ),
+        (
+            #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{},"version":""}}"#,
+            "spec.version must not be empty"
+        ),
+        (
+            #"{"kind":"Addon","apiVersion":"v3","metadata":{"annotations":{"a":1}},"spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{}}}"#,
+            "metadata.annotations.a must be a string, got number"
+        ),
         (#"{"kind":"Addon","apiVersion":"v3","metadata":[],"spec":{}}"#, "metadata must be an object, got array"),
     ])
     func installValidation(body: String, message: String) throws {
@@ -49,9 +62,12 @@ import Testing
 
     @Test func emptyBodyInvalidUTF8AndDeepNesting() throws {
         #expect(try expectError(post(""), 400, "CCE.03400001") == "request body is empty; a JSON object is required")
-        let badUTF8 = try RawHTTPConnection(port: server.port).send("POST", "/api/v3/addons", body: Array(#"{"kind":"Ad"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), close: true)
+        let badUTF8 = try RawHTTPConnection(port: server.port).send(
+            "POST", "/api/v3/addons", body: Array(#"{"kind":"Ad"#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8), close: true)
         #expect(try expectError(badUTF8, 400, "CCE.03400001").contains("invalid UTF-8"))
-        let deep = #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}}"
+        let deep =
+            #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":"#
+            + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}}"
         #expect(try expectError(post(deep), 400, "CCE.03400001").contains("nesting deeper than 64 levels"))
     }
 
@@ -78,9 +94,11 @@ import Testing
 
     @Test func operationsOnAnInstanceMidTransitionAre409() throws {
         let id = try #require(try post(Bodies.install()).json().string("metadata.uid"))
-        for (method, path, body) in [("PUT", "/api/v3/addons/\(id)", Bodies.upgrade(version: "1.29.5")),
-                                     ("DELETE", "/api/v3/addons/\(id)", nil as String?),
-                                     ("POST", "/api/v3/addons/\(id)/operation/rollback", Bodies.rollback())] {
+        for (method, path, body) in [
+            ("PUT", "/api/v3/addons/\(id)", Bodies.upgrade(version: "1.29.5")),
+            ("DELETE", "/api/v3/addons/\(id)", nil as String?),
+            ("POST", "/api/v3/addons/\(id)/operation/rollback", Bodies.rollback()),
+        ] {
             let message = try expectError(server.request(method, path, body: body), 409, "CCE.03409001")
             #expect(message.contains("is installing; wait until the operation finishes"), "\(method): \(message)")
         }
@@ -102,13 +120,18 @@ import Testing
         server.advance(ms: 200)
         let noVersion = #"{"kind":"Addon","apiVersion":"v3","spec":{"clusterID":"c1","addonTemplateName":"coredns","values":{}}}"#
         #expect(try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: noVersion), 400, "CCE.03400001") == "spec.version is required")
-        #expect(try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(template: "npd", version: "1.19.1")), 400, "CCE.03400001")
+        #expect(
+            try expectError(
+                server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(template: "npd", version: "1.19.1")), 400, "CCE.03400001"
+            )
             .contains("does not match instance"))
         try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(version: "0.0.1")), 400, "CCE.03400001")
         try expectError(server.request("PUT", "/api/v3/addons/\(id)", body: Bodies.upgrade(cluster: "c2", version: "1.29.5")), 404, "CCE.03404001")
         try expectError(server.request("PUT", "/api/v3/addons/nosuch", body: Bodies.upgrade(version: "1.29.5")), 404, "CCE.03404001")
         // A cluster named by the request must agree with the body.
-        try expectError(server.request("PUT", "/api/v3/addons/\(id)", headers: [("X-Cluster-ID", "c2")], body: Bodies.upgrade(version: "1.29.5")), 400, "CCE.03400001")
+        try expectError(
+            server.request("PUT", "/api/v3/addons/\(id)", headers: [("X-Cluster-ID", "c2")], body: Bodies.upgrade(version: "1.29.5")), 400,
+            "CCE.03400001")
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running", "refusals change nothing")
     }
 
@@ -155,7 +178,9 @@ import Testing
         // Well-formed escapes are decoded before use (and then judged as identifiers).
         _ = try post(Bodies.install(cluster: "a.b_c"))
         #expect(try server.get("/api/v3/addons?cluster_id=a%2Eb%5Fc").json().string("items.0.spec.clusterID") == "a.b_c")
-        #expect(try expectError(server.get("/api/v3/addons?cluster_id=a%20b%2Fc"), 400, "CCE.03400001").hasPrefix("cluster_id \"a b/c\" is not a valid identifier"))
+        #expect(
+            try expectError(server.get("/api/v3/addons?cluster_id=a%20b%2Fc"), 400, "CCE.03400001").hasPrefix(
+                "cluster_id \"a b/c\" is not a valid identifier"))
     }
 }
 
@@ -167,7 +192,8 @@ import Testing
     @Test func keepAliveServesManyRequestsOnOneConnection() throws {
         let conn = try RawHTTPConnection(port: server.port)
         for i in 0..<20 {
-            let r = i % 2 == 0
+            let r =
+                i % 2 == 0
                 ? try conn.send("GET", "/_mock/health")
                 : try conn.send("POST", "/api/v3/addons", body: Array(Bodies.install(cluster: "k\(i)").utf8))
             #expect(r.status == 200)
@@ -234,11 +260,14 @@ extension String {
     }
 
     @Test func aSixteenKilobyteTokenIsServedAndAnOversizeHeadIsAJSON431() throws {
-        let sdkHeaders = "User-Agent: huaweicloud-usdk-python/3.0\r\nX-Sdk-Date: 20261130T000000Z\r\nContent-Type: application/json\r\n"
+        let sdkHeaders =
+            "User-Agent: huaweicloud-usdk-python/3.0\r\nX-Sdk-Date: 20261130T000000Z\r\nContent-Type: application/json\r\n"
             + "X-Project-Id: 0123456789abcdef0123456789abcdef\r\nAccept: */*\r\nAccept-Encoding: gzip, deflate\r\n"
-        let served = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 16_384))\r\n\r\n")
+        let served = try raw(
+            "GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 16_384))\r\n\r\n")
         #expect(served.status == 200)
-        let refused = try raw("GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 21_000))\r\n\r\n")
+        let refused = try raw(
+            "GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\(sdkHeaders)X-Auth-Token: \(String(repeating: "t", count: 21_000))\r\n\r\n")
         #expect(refused.status == 431)
         let json = try JSONParser.parse(Array(refused.text.utf8))
         #expect(json.string("error_code") == "CCE.03431001")
@@ -264,8 +293,9 @@ extension String {
 /// format with Retry-After, nothing of it is stored, and the budget frees up as bodies complete.
 @Suite struct BodyBudgetTests {
     @Test func aBodyPastTheBudgetIsRefusedWithA503AndNothingStored() throws {
-        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .instant, fixtures: nil, seed: 1,
-                              logLevel: "critical", seedWasRandom: false)
+        var c = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .instant, fixtures: nil, seed: 1,
+            logLevel: "critical", seedWasRandom: false)
         c.bodyBudgetBytes = 1 << 20
         let server = try TestServer(configuration: c)
         let pad = String(repeating: "x", count: 600_000)
@@ -273,7 +303,7 @@ extension String {
         // A holds 600 KB of the 1 MiB budget and does not finish yet.
         let a = try RawHTTPConnection(port: server.port)
         try a.sendRaw(Array("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body.dropLast(10))
-        #expect(try server.get("/_mock/health").status == 200)    // A's head and body are in by now
+        #expect(try server.get("/_mock/health").status == 200) // A's head and body are in by now
         // B does not fit beside it.
         let other = Array(Bodies.install(cluster: "refused", values: #"{"pad":"\#(pad)"}"#).utf8)
         let b = try RawHTTPConnection(port: server.port)

@@ -1,5 +1,6 @@
 import AddonMockCore
 import Testing
+
 @testable import AddonMock
 
 extension TestServer {
@@ -8,8 +9,10 @@ extension TestServer {
     }
 
     /// Asserts a control-API 400 and returns its message.
-    func controlError(_ method: String, _ path: String, _ body: String? = nil, status: Int = 400,
-                      sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    func controlError(
+        _ method: String, _ path: String, _ body: String? = nil, status: Int = 400,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
         let r = try control(method, path, body)
         #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
         #expect(try r.json().string("error_code") == "MOCK.\(status)", sourceLocation: sourceLocation)
@@ -28,7 +31,8 @@ extension TestServer {
         #expect(try server.get("/api/v3/addons?cluster_id=c1").json().at("items") == .array([]))
 
         // An install that is forced to fail.
-        #expect(try server.control("POST", "/_mock/faults", #"{"match": {"template": "coredns"}, "outcome": "installFailed", "times": 1}"#).status == 201)
+        #expect(
+            try server.control("POST", "/_mock/faults", #"{"match": {"template": "coredns"}, "outcome": "installFailed", "times": 1}"#).status == 201)
         let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
         _ = try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 12}"#)
@@ -102,7 +106,10 @@ extension TestServer {
         (#"{"advanceSeconds": -1}"#, "the clock only moves forward, by at most ten years at a time"),
         (#"{"advanceSeconds": 1, "advanceMs": 1}"#, "give advanceSeconds or advanceMs, not both"),
         (#"{"advanceSeconds": "5"}"#, "advanceSeconds must be a number, got string"),
-        (#"{"pin": "2020-01-01T00:00:00Z"}"#, "cannot pin the clock at 2020-01-01T00:00:00Z: it is before now (2026-11-22T10:00:00Z) and time never goes backwards"),
+        (
+            #"{"pin": "2020-01-01T00:00:00Z"}"#,
+            "cannot pin the clock at 2020-01-01T00:00:00Z: it is before now (2026-11-22T10:00:00Z) and time never goes backwards"
+        ),
         (#"{"pin": "soon"}"#, "pin must be true or an RFC 3339 time, got \"soon\""),
         (#"{"pin": true, "unpin": true}"#, "give pin or unpin, not both"),
         (#"{"advance": 5}"#, "unknown field advance; expected one of: advanceMs, advanceSeconds, pin, unpin"),
@@ -163,7 +170,10 @@ extension TestServer {
         (#"{"pool": "a"}"#, "pool needs project"),
         (#"{"service": "ecs"}"#, "service must be one of cce, autopilot, modelarts, got \"ecs\""),
         (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
-        (#"{"everything": true}"#, "unknown field everything; expected one of: cluster, keepClock, keepFaults, keepJournal, pool, project, reseed, service"),
+        (
+            #"{"everything": true}"#,
+            "unknown field everything; expected one of: cluster, keepClock, keepFaults, keepJournal, pool, project, reseed, service"
+        ),
         ("[1]", "request body must be a JSON object, got array"),
     ])
     func refusesBadInputAndChangesNothing(body: String, message: String) throws {
@@ -187,8 +197,9 @@ extension TestServer {
         #expect(advanced.string("status") == "running")
         #expect(advanced.at("pending") == .null)
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running")
-        #expect(try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#, status: 409)
-            == "instance \(id) is running: no operation is in flight to advance")
+        #expect(
+            try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#, status: 409)
+                == "instance \(id) is running: no operation is in flight to advance")
         #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
         let gone = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#).json()
         #expect(gone == .object([("id", .string(id)), ("deleted", .bool(true))]))
@@ -197,7 +208,8 @@ extension TestServer {
 
     @Test func forcesASettledStatusWithReasonAndCancelsTheOperation() throws {
         let id = try install()
-        let r = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "abnormal", "reason": "NodeNotReady", "message": "2 of 3 nodes"}"#)
+        let r = try server.control(
+            "POST", "/_mock/resources/addons/\(id)/status", #"{"status": "abnormal", "reason": "NodeNotReady", "message": "2 of 3 nodes"}"#)
         #expect(r.status == 200)
         let shown = try server.get("/api/v3/addons/\(id)").json()
         #expect(shown.string("status.status") == "abnormal")
@@ -217,17 +229,23 @@ extension TestServer {
         #expect(listed.string("items.0.status") == "Pending")
         #expect(listed.string("items.0.pending.operation") == "install")
         #expect(listed.at("items.0.pending.dueAt") == .null, "manual profile")
-        _ = try server.control("POST", "/_mock/resources/plugins/\(id)/status", #"{"status": "Abnormal", "reason": "DriverCrash", "message": "nvidia-smi failed"}"#)
+        _ = try server.control(
+            "POST", "/_mock/resources/plugins/\(id)/status", #"{"status": "Abnormal", "reason": "DriverCrash", "message": "nvidia-smi failed"}"#)
         let plugin = try server.get("/v2/p1/pools/a/plugins/gpu-driver").json()
         #expect(plugin.string("status.phase") == "Abnormal")
         #expect(plugin.string("status.reason") == "DriverCrash: nvidia-smi failed")
         // An add-on id is not a plug-in, and the other way round.
-        #expect(try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "running"}"#, status: 404) == "no addon with id \(id)")
+        #expect(
+            try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"status": "running"}"#, status: 404)
+                == "no addon with id \(id)")
     }
 
     @Test(arguments: [
         (#"{}"#, "status is required (or advance: true)"),
-        (#"{"status": "installing"}"#, "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed; got \"installing\""),
+        (
+            #"{"status": "installing"}"#,
+            "status must be a settled state: running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed; got \"installing\""
+        ),
         (#"{"status": "running", "advance": true}"#, "give status or advance, not both"),
         (#"{"status": "running", "colour": "red"}"#, "unknown field colour; expected one of: advance, message, reason, status"),
     ])
@@ -239,7 +257,8 @@ extension TestServer {
 
     @Test func unknownKindOrId() throws {
         #expect(try server.controlError("GET", "/_mock/resources/pods", status: 404) == "unknown resource kind \"pods\": use addons or plugins")
-        #expect(try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
+        #expect(
+            try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
     }
 }
 
@@ -275,16 +294,21 @@ extension TestServer {
         _ = try server.get("/api/v3/addons?cluster_id=c1&x=1&cluster_id=c2&x=%00")
         let r = try server.control("GET", "/_mock/requests")
         let query = try r.json().at("requests.0.query")
-        #expect(query == .object([("cluster_id", .array([.string("c1"), .string("c2")])),
-                                  ("x", .array([.string("1"), .string("\u{0}")]))]))
+        #expect(
+            query
+                == .object([
+                    ("cluster_id", .array([.string("c1"), .string("c2")])),
+                    ("x", .array([.string("1"), .string("\u{0}")])),
+                ]))
     }
 
     @Test func keepsOnlyTheNewestEntries() {
         let journal = Journal(capacity: 3)
         for i in 1...5 {
             journal.record { seq in
-                JournalEntry(sequence: seq, time: Instant(milliseconds: Int64(i)), method: "GET", path: "/\(i)", query: [], status: 200,
-                             durationMs: 0, requestID: "r\(i)", service: "cce", route: nil, resources: [], fault: nil)
+                JournalEntry(
+                    sequence: seq, time: Instant(milliseconds: Int64(i)), method: "GET", path: "/\(i)", query: [], status: 200,
+                    durationMs: 0, requestID: "r\(i)", service: "cce", route: nil, resources: [], fault: nil)
             }
         }
         #expect(journal.entries(.init()).map(\.path) == ["/3", "/4", "/5"])
@@ -296,8 +320,9 @@ extension TestServer {
 
 @Suite struct ConfigAndOpenAPITests {
     @Test func configShowsValuesAndWhereTheyCameFrom() throws {
-        let config = try Configuration.resolve(CommandLineValues(port: "0", profile: "fast"),
-                                               environment: ["ADDONMOCK_SEED": "42", "ADDONMOCK_PROFILE": "manual"])
+        let config = try Configuration.resolve(
+            CommandLineValues(port: "0", profile: "fast"),
+            environment: ["ADDONMOCK_SEED": "42", "ADDONMOCK_PROFILE": "manual"])
         #expect(config.sources["port"] == "flag")
         #expect(config.sources["profile"] == "flag")
         #expect(config.sources["seed"] == "env ADDONMOCK_SEED")
@@ -333,8 +358,9 @@ extension TestServer {
     static let token = "s3cret-token-value"
 
     func server() throws -> TestServer {
-        var c = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
-                              logLevel: "critical", seedWasRandom: false)
+        var c = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1,
+            logLevel: "critical", seedWasRandom: false)
         c.controlToken = Self.token
         return try TestServer(configuration: c)
     }
@@ -343,11 +369,15 @@ extension TestServer {
         let s = try server()
         #expect(try s.get("/_mock/health").status == 200)
         #expect(try s.request("HEAD", "/_mock/health").status == 200)
-        for (method, path) in [("POST", "/_mock/reset"), ("GET", "/_mock/config"), ("GET", "/_mock/requests"),
-                               ("GET", "/_mock/faults"), ("POST", "/_mock/clock"), ("GET", "/_mock/openapi.json"),
-                               ("GET", "/_mock/resources/addons")] {
-            for header in [nil, "Bearer wrong-token-value", "Bearer \(Self.token)x", "Bearer \(Self.token.dropLast())",
-                           "Basic \(Self.token)", Self.token] {
+        for (method, path) in [
+            ("POST", "/_mock/reset"), ("GET", "/_mock/config"), ("GET", "/_mock/requests"),
+            ("GET", "/_mock/faults"), ("POST", "/_mock/clock"), ("GET", "/_mock/openapi.json"),
+            ("GET", "/_mock/resources/addons"),
+        ] {
+            for header in [
+                nil, "Bearer wrong-token-value", "Bearer \(Self.token)x", "Bearer \(Self.token.dropLast())",
+                "Basic \(Self.token)", Self.token,
+            ] {
                 let r = try s.request(method, path, headers: header.map { [("Authorization", $0)] } ?? [])
                 #expect(r.status == 401, "\(method) \(path) with \(header ?? "nothing")")
                 #expect(try r.json().string("error_code") == "MOCK.401")

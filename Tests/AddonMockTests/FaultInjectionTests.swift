@@ -1,6 +1,7 @@
 import AddonMockCore
 import Foundation
 import Testing
+
 @testable import AddonMock
 
 @Suite struct HTTPFaultTests {
@@ -110,8 +111,14 @@ import Testing
         (#"{"outcome": "installFailed", "match": {"operation": "delete"}}"#, "outcome installFailed cannot happen to a delete (match.operation)"),
         (#"{"status": 500, "match": {"operation": "delete"}}"#, "match.operation is for outcome rules; HTTP faults match on method and route"),
         (#"{"status": 500, "match": {"service": "ecs"}}"#, "match.service must be one of cce, autopilot, modelarts, got \"ecs\""),
-        (#"{"status": 500, "match": {"region": "x"}}"#, "unknown field match.region; expected one of: cluster, method, operation, pool, project, route, service, template"),
-        (#"{"status": 500, "after": 3}"#, "unknown field after; expected one of: code, drop, latencyMs, match, message, outcome, probability, reason, status, times"),
+        (
+            #"{"status": 500, "match": {"region": "x"}}"#,
+            "unknown field match.region; expected one of: cluster, method, operation, pool, project, route, service, template"
+        ),
+        (
+            #"{"status": 500, "after": 3}"#,
+            "unknown field after; expected one of: code, drop, latencyMs, match, message, outcome, probability, reason, status, times"
+        ),
     ])
     func refusesBadRules(body: String, message: String) throws {
         #expect(try server.controlError("POST", "/_mock/faults", body) == message)
@@ -122,8 +129,9 @@ import Testing
 @Suite struct SeededProbabilityTests {
     /// Which of 40 list calls are refused by a 30 % rule, on a fresh server with `seed`.
     func pattern(seed: UInt64) throws -> [Int] {
-        let config = Configuration(host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: seed,
-                                   logLevel: "critical", seedWasRandom: false)
+        let config = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: seed,
+            logLevel: "critical", seedWasRandom: false)
         let server = try TestServer(configuration: config)
         _ = try server.control("POST", "/_mock/faults", #"{"status": 503, "probability": 0.3}"#)
         return try (0..<40).map { _ in try server.get("/api/v3/addontemplates").status }
@@ -184,15 +192,20 @@ import Testing
         #expect(try server.request("DELETE", "/api/v3/addons/\(id)", headers: [("X-Addonmock-Outcome", "succeed")]).status == 200)
         server.advance(ms: 200)
         #expect(try server.get("/api/v3/addons/\(id)").status == 404)
-        let other = try #require(try server.request("POST", "/api/v3/addons", headers: [("X-Addonmock-Outcome", "fail")],
-                                                    body: Bodies.install(template: "npd")).json().string("metadata.uid"))
+        let other = try #require(
+            try server.request(
+                "POST", "/api/v3/addons", headers: [("X-Addonmock-Outcome", "fail")],
+                body: Bodies.install(template: "npd")
+            ).json().string("metadata.uid"))
         server.advance(ms: 200)
         #expect(try server.get("/api/v3/addons/\(other)").json().string("status.status") == "installFailed")
 
-        let wrongOp = try server.request("POST", "/api/v3/addons", headers: [("X-Addonmock-Outcome", "deleteFailed")], body: Bodies.install(template: "everest"))
+        let wrongOp = try server.request(
+            "POST", "/api/v3/addons", headers: [("X-Addonmock-Outcome", "deleteFailed")], body: Bodies.install(template: "everest"))
         #expect(wrongOp.status == 400)
         #expect(try wrongOp.json().string("error_msg") == "X-Addonmock-Outcome deleteFailed does not apply to this request, which starts an install")
-        let nonsense = try server.request("POST", "/v2/p/pools/a/plugins", headers: [("X-Addonmock-Outcome", "maybe")], body: PluginBodies.create("volcano"))
+        let nonsense = try server.request(
+            "POST", "/v2/p/pools/a/plugins", headers: [("X-Addonmock-Outcome", "maybe")], body: PluginBodies.create("volcano"))
         #expect(nonsense.status == 400)
         #expect(try nonsense.json().string("error_code") == "ModelArts.50004000")
         #expect(try server.get("/v2/p/pools/a/plugins/volcano").status == 404, "a refused request creates nothing")
@@ -202,7 +215,9 @@ import Testing
     /// only its prefix, so a rule on `/api/v3/addons/{id}` never fired).
     @Test func outcomeRulesMatchTheRoutePattern() throws {
         _ = try server.control("POST", "/_mock/faults", #"{"match": {"route": "/api/v3/addons/{id}"}, "outcome": "deleteFailed"}"#)
-        _ = try server.control("POST", "/_mock/faults", #"{"match": {"route": "/v2/{project_id}/pools/{pool_name}/plugins/{template_name}", "pool": "b"}, "outcome": "abnormal"}"#)
+        _ = try server.control(
+            "POST", "/_mock/faults",
+            #"{"match": {"route": "/v2/{project_id}/pools/{pool_name}/plugins/{template_name}", "pool": "b"}, "outcome": "abnormal"}"#)
         let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
         server.advance(ms: 200)
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running", "the install's route is /api/v3/addons")
@@ -285,13 +300,17 @@ import Testing
         #expect(try server!.get("/api/v3/addons?cluster_id=demo").json().at("items") == .array([]))
         #expect(try server!.control("POST", "/_mock/reset").json().at("reseeded") == .number("5"))
         #expect(try server!.get("/api/v3/addons?cluster_id=demo").json().string("items.1.status.status") == "abnormal")
-        #expect(try server!.control("POST", "/_mock/reset", #"{"cluster": "demo"}"#).json().at("reseeded") == .number("0"), "scoped resets do not reseed")
+        #expect(
+            try server!.control("POST", "/_mock/reset", #"{"cluster": "demo"}"#).json().at("reseeded") == .number("0"), "scoped resets do not reseed")
     }
 
     @Test(arguments: [
         (#"{"addons": [{"cluster": "c", "template": "nosuch"}]}"#, "seed.json: addon template \"nosuch\" not found"),
         (#"{"addons": [{"template": "coredns"}]}"#, "seed.json: addons[0].cluster is required"),
-        (#"{"plugins": [{"project": "p", "pool": "a", "template": "volcano", "status": "upgrading"}]}"#, "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""),
+        (
+            #"{"plugins": [{"project": "p", "pool": "a", "template": "volcano", "status": "upgrading"}]}"#,
+            "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""
+        ),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
         (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, plugins"),
         ("{", "seed.json: request body is not valid JSON: malformed JSON at byte 1: expected a string key"),

@@ -2,6 +2,7 @@ import AddonMockCore
 import AddonMockHTTP
 import Dispatch
 import Testing
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,11 +30,13 @@ import Glibc
         var waiting: Int { gate.withLock { $0.count } }
 
         func releaseAll(with replacement: HTTPResponse? = nil) {
-            for release in gate.withLock({ g in defer { g = [] }; return g }) { release(replacement) }
+            for release in gate.withLock({ g in
+                defer { g = [] }; return g
+            }) { release(replacement) }
         }
 
         func waitUntilHeld(_ n: Int) throws {
-            for _ in 0..<2000 where waiting < n { usleep(1000) }   // skips the sleep once there
+            for _ in 0..<2000 where waiting < n { usleep(1000) } // skips the sleep once there
             try #require(waiting == n)
         }
     }
@@ -109,7 +112,9 @@ import Glibc
         func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) { self.release.withLock { $0 = release } }
         func expedite() {
             expedited.withLock { $0 = true }
-            release.withLock { r in r?(nil); r = nil }
+            release.withLock { r in
+                r?(nil); r = nil
+            }
         }
     }
 
@@ -118,7 +123,9 @@ import Glibc
             let delay = Delay()
             let gate = GatedHandler()
             func handle(_ request: HTTPRequest) -> HTTPResponse {
-                if request.path == "/gated" { return gate.handle(HTTPRequest(method: "GET", path: "/held", query: [], headers: request.headers, body: [])) }
+                if request.path == "/gated" {
+                    return gate.handle(HTTPRequest(method: "GET", path: "/held", query: [], headers: request.headers, body: []))
+                }
                 var r = HTTPResponse.text(200, "delayed answer")
                 if request.path == "/slow" { r.hold = delay }
                 return r
@@ -137,7 +144,9 @@ import Glibc
         for _ in 0..<2000 where handler.delay.release.withLock({ $0 == nil }) { usleep(1000) }
 
         let stopped = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async { server.stop(); stopped.signal() }
+        DispatchQueue.global().async {
+            server.stop(); stopped.signal()
+        }
         let answer = try slow.readResponse()
         #expect(answer.status == 200 && answer.text == "delayed answer")
         #expect(handler.delay.expedited.withLock { $0 }, "cut short, not waited out")
@@ -156,7 +165,7 @@ import Glibc
         defer { server.stop() }
         let connection = try held("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", port: port, handler)
         connection.shutdownWrite()
-        usleep(50_000)    // the FIN reaches the server before the release (the case libmicrohttpd drops)
+        usleep(50_000) // the FIN reaches the server before the release (the case libmicrohttpd drops)
         handler.releaseAll()
         let answer = try connection.readResponse()
         #expect(answer.status == 200)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMock
 
 @Suite struct IdentifierTests {
@@ -37,14 +38,18 @@ import Testing
         #expect(try server.request("POST", "/v2/proj1/pools/pool1/plugins", body: PluginBodies.create("gpu-driver")).status == 200)
     }
 
-    func expectRefused(_ method: String, _ target: String, headers: [(String, String)] = [], body: String? = nil,
-                       code: String, naming field: String) throws {
+    func expectRefused(
+        _ method: String, _ target: String, headers: [(String, String)] = [], body: String? = nil,
+        code: String, naming field: String
+    ) throws {
         let r = try server.request(method, target, headers: headers, body: body)
         #expect(r.status == 400, "\(method) \(target): \(r.text)")
         let json = try r.json()
         #expect(json.string("error_code") == code, "\(method) \(target)")
-        #expect(json.string("error_msg")?.contains("\(field) ") == true && json.string("error_msg")?.contains("is not a valid identifier: use 1 to 64 characters from A-Z a-z 0-9 - _ .") == true,
-                "\(method) \(target): \(json.string("error_msg") ?? "")")
+        #expect(
+            json.string("error_msg")?.contains("\(field) ") == true
+                && json.string("error_msg")?.contains("is not a valid identifier: use 1 to 64 characters from A-Z a-z 0-9 - _ .") == true,
+            "\(method) \(target): \(json.string("error_msg") ?? "")")
     }
 
     @Test(arguments: ["victim%00other", "victim%01", "vic%20tim", "victim%2Fx", "vi%C3%A9", String(repeating: "a", count: 65)])
@@ -58,10 +63,16 @@ import Testing
         try expectRefused("GET", "/api/v3/addons/\(victim)%00junk", code: "CCE.03400001", naming: "path parameter id")
         try expectRefused("GET", "/autopilot/v3/addons/\(victim)%0A", code: "CCE.03400001", naming: "path parameter id")
         try expectRefused("GET", "/api/v3/addons", headers: [("X-Cluster-ID", "vic tim")], code: "CCE.03400001", naming: "X-Cluster-ID")
-        try expectRefused("POST", "/api/v3/addons", body: Bodies.install(cluster: #"victim\u0000other"#), code: "CCE.03400001", naming: "spec.clusterID")
-        try expectRefused("POST", "/api/v3/addons", body: Bodies.install(template: #"core\u0000dns"#), code: "CCE.03400001", naming: "spec.addonTemplateName")
-        try expectRefused("PUT", "/api/v3/addons/\(victim)", body: Bodies.upgrade(cluster: #"victim\u0000"#, version: "1.30.6"), code: "CCE.03400001", naming: "spec.clusterID")
-        try expectRefused("POST", "/api/v3/addons/\(victim)/operation/rollback", body: Bodies.rollback(cluster: #"victim\u001f"#), code: "CCE.03400001", naming: "clusterID")
+        try expectRefused(
+            "POST", "/api/v3/addons", body: Bodies.install(cluster: #"victim\u0000other"#), code: "CCE.03400001", naming: "spec.clusterID")
+        try expectRefused(
+            "POST", "/api/v3/addons", body: Bodies.install(template: #"core\u0000dns"#), code: "CCE.03400001", naming: "spec.addonTemplateName")
+        try expectRefused(
+            "PUT", "/api/v3/addons/\(victim)", body: Bodies.upgrade(cluster: #"victim\u0000"#, version: "1.30.6"), code: "CCE.03400001",
+            naming: "spec.clusterID")
+        try expectRefused(
+            "POST", "/api/v3/addons/\(victim)/operation/rollback", body: Bodies.rollback(cluster: #"victim\u001f"#), code: "CCE.03400001",
+            naming: "clusterID")
         // The victim's add-on is untouched, and no install landed in a lookalike cluster.
         #expect(try server.get("/api/v3/addons?cluster_id=victim").json().at("items.1") == nil)
         #expect(try server.get("/api/v3/addons/\(victim)").json().string("status.status") == "running")
@@ -72,8 +83,9 @@ import Testing
         try expectRefused("GET", "/v2/proj1%00x/pools/pool1/plugins", code: "ModelArts.50004000", naming: "path parameter project_id")
         try expectRefused("GET", "/v2/proj1/pools/pool1%00x/plugins", code: "ModelArts.50004000", naming: "path parameter pool_name")
         try expectRefused("GET", "/v2/proj1/pools/pool1/plugins/gpu-driver%00x", code: "ModelArts.50004000", naming: "path parameter")
-        try expectRefused("POST", "/v2/proj1/pools/pool1/plugins", body: PluginBodies.create(#"gpu-driver\u0000"#),
-                          code: "ModelArts.50004000", naming: "spec.template.name")
+        try expectRefused(
+            "POST", "/v2/proj1/pools/pool1/plugins", body: PluginBodies.create(#"gpu-driver\u0000"#),
+            code: "ModelArts.50004000", naming: "spec.template.name")
         #expect(try server.get("/v2/proj1/pools/pool1/plugins").json().at("items.1") == nil)
     }
 

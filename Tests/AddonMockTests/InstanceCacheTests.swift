@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AddonMock
 @testable import AddonMockCore
 
@@ -7,10 +8,11 @@ import Testing
     let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)), tables: ["cce": .managedPackage])
 
     func record(_ id: String, scope: String = "c1", template: String = "coredns", due: Instant? = nil) -> Instance {
-        Instance(id: id, service: "cce", scope: scope, template: template,
-                 current: Revision(version: "1.0.0", values: .emptyObject), phase: due == nil ? .running : .installing,
-                 pending: due.map { PendingTransition(operation: .install, dueAt: $0, outcome: .succeed) },
-                 createdAt: t0, updatedAt: t0)
+        Instance(
+            id: id, service: "cce", scope: scope, template: template,
+            current: Revision(version: "1.0.0", values: .emptyObject), phase: due == nil ? .running : .installing,
+            pending: due.map { PendingTransition(operation: .install, dueAt: $0, outcome: .succeed) },
+            createdAt: t0, updatedAt: t0)
     }
 
     @Test func findsByIdAndByName() throws {
@@ -71,7 +73,9 @@ import Testing
     @Test func bodiesAreKeptPerRendererAndRenderedOnce() throws {
         let cache = InstanceCache(capacity: 4)
         var renders = 0
-        let render = { (i: Instance) -> [UInt8] in renders += 1; return Array(i.id.utf8) }
+        let render = { (i: Instance) -> [UInt8] in
+            renders += 1; return Array(i.id.utf8)
+        }
         let view = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
         #expect(view.body("x", render) == Array("a".utf8))
         let entry = try #require(cache.entry(id: "a"))

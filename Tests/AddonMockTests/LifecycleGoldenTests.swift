@@ -1,6 +1,7 @@
 import AddonMockCore
 import Foundation
 import Testing
+
 @testable import AddonMock
 
 /// Golden cases for each lifecycle table, kwok-style: `Golden/<table>.json` gives a record, an operation and its
@@ -42,14 +43,16 @@ import Testing
         var record: Instance
         do {
             if op == .install {
-                record = engine.install(id: "i", service: "svc", scope: "s", template: "t", revision: try #require(revision),
-                                        annotations: .emptyObject, templateTiming: nil, outcome: outcome, now: t0)
+                record = engine.install(
+                    id: "i", service: "svc", scope: "s", template: "t", revision: try #require(revision),
+                    annotations: .emptyObject, templateTiming: nil, outcome: outcome, now: t0)
             } else {
                 let given = try #require(c["given"], "\(label): given")
-                record = Instance(id: "i", service: "svc", scope: "s", template: "t",
-                                  current: Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject),
-                                  previous: given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) },
-                                  phase: Phase(given["phase"]?.stringValue ?? ""), createdAt: t0, updatedAt: t0)
+                record = Instance(
+                    id: "i", service: "svc", scope: "s", template: "t",
+                    current: Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject),
+                    previous: given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) },
+                    phase: Phase(given["phase"]?.stringValue ?? ""), createdAt: t0, updatedAt: t0)
                 if let busy = given["inFlight"]?.stringValue.flatMap(Operation.init) {
                     record.pending = PendingTransition(operation: busy, dueAt: nil, outcome: .succeed)
                 }

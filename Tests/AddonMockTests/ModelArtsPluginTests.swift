@@ -1,11 +1,14 @@
 import AddonMockCore
 import Testing
+
 @testable import AddonMock
 
 /// Request bodies as `huaweicloudsdkmodelarts` builds them.
 enum PluginBodies {
-    static func create(_ name: String, version: String? = nil, inputs: String? = nil,
-                       apiVersion: String = "v2", kind: String = "Plugin") -> String {
+    static func create(
+        _ name: String, version: String? = nil, inputs: String? = nil,
+        apiVersion: String = "v2", kind: String = "Plugin"
+    ) -> String {
         var template = #""name": "\#(name)""#
         if let version { template += #", "version": "\#(version)""# }
         if let inputs { template += #", "inputs": \#(inputs)"# }
@@ -95,8 +98,9 @@ enum PluginBodies {
         server.advance(ms: 200)
         #expect(try phase("node-local-dns") == "Running")
 
-        let patched = try server.request("PATCH", "\(plugins())/node-local-dns", headers: [("Content-Type", "application/merge-patch+json")],
-                                         body: #"{"spec": {"template": {"version": "1.7.1", "inputs": {"custom": {"ndots": "3"}}}}}"#)
+        let patched = try server.request(
+            "PATCH", "\(plugins())/node-local-dns", headers: [("Content-Type", "application/merge-patch+json")],
+            body: #"{"spec": {"template": {"version": "1.7.1", "inputs": {"custom": {"ndots": "3"}}}}}"#)
         #expect(patched.status == 200)
         let p = try patched.json()
         #expect(p.string("status.phase") == "Updating")
@@ -148,9 +152,11 @@ enum PluginBodies {
 
     @Test func acceptsTheDocumentedSwapOfApiVersionAndKind() throws {
         #expect(try create(PluginBodies.create("gpu-driver", apiVersion: "Plugin", kind: "v2")).string("status.phase") == "Pending")
-        let message = try expectError(server.request("POST", plugins(), body: PluginBodies.create("npu-driver", apiVersion: "v1", kind: "Plugin")), 400, "ModelArts.50004000")
+        let message = try expectError(
+            server.request("POST", plugins(), body: PluginBodies.create("npu-driver", apiVersion: "v1", kind: "Plugin")), 400, "ModelArts.50004000")
         #expect(message.contains("got apiVersion \"v1\" and kind \"Plugin\""))
-        try expectError(server.request("POST", plugins(), body: PluginBodies.create("npu-driver", apiVersion: "v2", kind: "Addon")), 400, "ModelArts.50004000")
+        try expectError(
+            server.request("POST", plugins(), body: PluginBodies.create("npu-driver", apiVersion: "v2", kind: "Addon")), 400, "ModelArts.50004000")
     }
 
     @Test(arguments: [
@@ -159,30 +165,48 @@ enum PluginBodies {
         (#"{"apiVersion":"v2","kind":"Plugin"}"#, "spec is required"),
         (#"{"apiVersion":"v2","kind":"Plugin","spec":{}}"#, "spec.template is required"),
         (#"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{}}}"#, "spec.template.name is required"),
-        (#"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","inputs":[]}}}"#, "spec.template.inputs must be an object, got array"),
-        (#"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","version":7}}}"#, "spec.template.version must be a string, got number"),
-        (#"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","version":"0.0.1"}}}"#, "version \"0.0.1\" of plug-in template \"gpu-driver\" does not exist; available versions: 2.5.6, 2.6.4, 2.7.5"),
+        (
+            #"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","inputs":[]}}}"#,
+            "spec.template.inputs must be an object, got array"
+        ),
+        (
+            #"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","version":7}}}"#,
+            "spec.template.version must be a string, got number"
+        ),
+        (
+            #"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"gpu-driver","version":"0.0.1"}}}"#,
+            "version \"0.0.1\" of plug-in template \"gpu-driver\" does not exist; available versions: 2.5.6, 2.6.4, 2.7.5"
+        ),
     ])
     func createValidation(body: String, message: String) throws {
         #expect(try expectError(server.request("POST", plugins(), body: body), 400, "ModelArts.50004000") == message)
     }
 
     @Test func notFoundsConflictsAndPathErrors() throws {
-        #expect(try expectError(server.request("POST", plugins(), body: PluginBodies.create("nosuch")), 404, "ModelArts.50004040") == "plug-in template \"nosuch\" not found")
+        #expect(
+            try expectError(server.request("POST", plugins(), body: PluginBodies.create("nosuch")), 404, "ModelArts.50004040")
+                == "plug-in template \"nosuch\" not found")
         #expect(try expectError(server.get("\(plugins())/gpu-driver"), 404, "ModelArts.50004040") == "plug-in gpu-driver not found in pool pool-abc")
         try expectError(server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{}}}"#), 404, "ModelArts.50004040")
         try expectError(server.request("DELETE", "\(plugins())/gpu-driver"), 404, "ModelArts.50004040")
 
         _ = try create(PluginBodies.create("gpu-driver"))
         try expectError(server.request("DELETE", "\(plugins())/gpu-driver"), 409, "ModelArts.50004090")
-        try expectError(server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"version":"2.5.6"}}}"#), 409, "ModelArts.50004090")
+        try expectError(
+            server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"version":"2.5.6"}}}"#), 409, "ModelArts.50004090")
         server.advance(ms: 200)
-        try expectError(server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"name":"npu-driver"}}}"#), 400, "ModelArts.50004000")
-        try expectError(server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"version":"9"}}}"#), 400, "ModelArts.50004000")
-        try expectError(server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"apiVersion":"v3","kind":"Plugin","spec":{"template":{}}}"#), 400, "ModelArts.50004000")
+        try expectError(
+            server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"name":"npu-driver"}}}"#), 400, "ModelArts.50004000")
+        try expectError(
+            server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec":{"template":{"version":"9"}}}"#), 400, "ModelArts.50004000")
+        try expectError(
+            server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"apiVersion":"v3","kind":"Plugin","spec":{"template":{}}}"#), 400,
+            "ModelArts.50004000")
 
         let missingProject = try server.request("POST", "/v2/%7Bproject_id%7D/pools/pool-abc/plugins", body: PluginBodies.create("gpu-driver"))
-        #expect(try expectError(missingProject, 400, "ModelArts.50004000").contains("the SDK sends the literal {project_id} when its credentials carry no project_id"))
+        #expect(
+            try expectError(missingProject, 400, "ModelArts.50004000").contains(
+                "the SDK sends the literal {project_id} when its credentials carry no project_id"))
         try expectError(server.get("/v2/\(Self.projectA)/pools/a%2Fb/plugins"), 400, "ModelArts.50004000")
         try expectError(server.request("PUT", plugins(), body: "{}"), 405, "ModelArts.50004050")
         try expectError(server.get("/v2/\(Self.projectA)/nothing"), 404, "ModelArts.50004040")
@@ -193,7 +217,8 @@ enum PluginBodies {
     @Test func mergePatchRemovesInputsWithNull() throws {
         _ = try create(PluginBodies.create("log-agent", version: "1.7.0"))
         server.advance(ms: 200)
-        let r = try server.request("PATCH", "\(plugins())/log-agent", body: #"{"spec":{"template":{"inputs":{"lts_group":null,"log_level":"error"}}}}"#)
+        let r = try server.request(
+            "PATCH", "\(plugins())/log-agent", body: #"{"spec":{"template":{"inputs":{"lts_group":null,"log_level":"error"}}}}"#)
         let p = try r.json()
         #expect(p.string("status.phase") == "Updating")
         #expect(p.at("spec.template.inputs.lts_group") == nil)

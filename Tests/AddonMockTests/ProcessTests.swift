@@ -1,8 +1,9 @@
 import AddonMockCore
 import AddonMockStore
-@testable import AddonMock
 import Foundation
 import Testing
+
+@testable import AddonMock
 
 /// The command-line contract, checked on the real executable.
 @Suite struct CommandLineTests {
@@ -53,9 +54,14 @@ import Testing
         let dir = TempDirectory()
         let env = ["ADDONMOCK_PORT": "0", "ADDONMOCK_PROFILE": "manual", "ADDONMOCK_DB": dir.file("env.sqlite")]
         let byEnv = try ServerProcess([], environment: env)
+        let config = try byEnv.request("GET", "/_mock/config").json()
+        #expect(config.string("settings.profile.value") == "manual")
+        #expect(config.string("settings.profile.source") == "env ADDONMOCK_PROFILE")
         let id = try #require(try byEnv.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
-        usleep(300_000)
-        #expect(try byEnv.request("GET", "/api/v3/addons/\(id)").json().string("status.status") == "installing", "manual profile from the environment")
+        // A day later on the virtual clock it is still installing: only the manual profile never moves by itself.
+        _ = try byEnv.request("POST", "/_mock/clock", body: #"{"advanceSeconds": 86400}"#)
+        #expect(
+            try byEnv.request("GET", "/api/v3/addons/\(id)").json().string("status.status") == "installing", "manual profile from the environment")
         #expect(dir.exists("env.sqlite"))
         byEnv.signal(SIGTERM)
         #expect(byEnv.waitForExit() == 0)
@@ -76,7 +82,10 @@ import Testing
 
         let unreadable = try ServerProcess.run(["--port", "0", "--db", dir.file("missing-dir/x.sqlite")])
         #expect(unreadable.status == 2)
-        #expect(unreadable.stderr.hasSuffix("addonmock: database \(dir.file("missing-dir/x.sqlite")) cannot be opened (No such file or directory): its directory does not exist; pick another --db\n"))
+        #expect(
+            unreadable.stderr.hasSuffix(
+                "addonmock: database \(dir.file("missing-dir/x.sqlite")) cannot be opened (No such file or directory): its directory does not exist; pick another --db\n"
+            ))
     }
 
     @Test func anotherApplicationsDatabaseExitsWith2AndStaysByteIdentical() throws {
@@ -89,7 +98,10 @@ import Testing
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let r = try ServerProcess.run(["--port", "0", "--db", path])
         #expect(r.status == 2)
-        #expect(r.stderr.hasSuffix("addonmock: database \(path) is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db\n"), "\(r.stderr)")
+        #expect(
+            r.stderr.hasSuffix(
+                "addonmock: database \(path) is a SQLite database of another application (no application_id; tables: users); refusing to touch it: pick another --db\n"
+            ), "\(r.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
         #expect(!dir.exists("app.sqlite-wal") && !dir.exists("app.sqlite-shm"))
     }
@@ -99,7 +111,10 @@ import Testing
         let first = try ServerProcess(["--port", "0", "--db", dir.file("shared.sqlite")])
         let second = try ServerProcess.run(["--port", "0", "--db", dir.file("shared.sqlite")])
         #expect(second.status == 2)
-        #expect(second.stderr.hasSuffix("addonmock: database \(dir.file("shared.sqlite")) is in use by the addonmock with pid \(first.process.processIdentifier); stop it, or give this server another --db\n"), "\(second.stderr)")
+        #expect(
+            second.stderr.hasSuffix(
+                "addonmock: database \(dir.file("shared.sqlite")) is in use by the addonmock with pid \(first.process.processIdentifier); stop it, or give this server another --db\n"
+            ), "\(second.stderr)")
         #expect(try first.request("GET", "/_mock/health").status == 200)
         first.signal(SIGTERM)
         #expect(first.waitForExit() == 0)
@@ -208,15 +223,19 @@ import Testing
     /// A catalog with one template whose install takes `seconds`, no jitter, so timing is exact.
     func fixtures(installSeconds: Double) throws -> TempDirectory {
         let dir = TempDirectory()
-        try dir.write("cce-addon-templates.json", """
+        try dir.write(
+            "cce-addon-templates.json",
+            """
             {"templates":[{"name":"coredns","timing":{"install":{"seconds":\(installSeconds)},"upgrade":{"seconds":\(installSeconds)}},
               "versions":[{"version":"1.0.0","input":{"basic":{"a":1}}},{"version":"2.0.0","input":{"basic":{"a":2}}}]}]}
             """)
         return dir
     }
 
+    /// Timing is moved with the virtual clock after each restart, never waited for: the install takes a minute of
+    /// real time, so a slow restart cannot race it.
     @Test func killedMidInstallTheInstanceStillReachesRunningAfterRestart() throws {
-        let dir = try fixtures(installSeconds: 1.5)
+        let dir = try fixtures(installSeconds: 60)
         let args = ["--port", "0", "--db", dir.file("r.sqlite"), "--profile", "realistic", "--fixtures", dir.path]
         var server = try ServerProcess(args)
         let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
@@ -226,20 +245,26 @@ import Testing
         server = try ServerProcess(args)
         let after = try server.request("GET", "/api/v3/addons/\(id)").json()
         #expect(after.string("status.status") == "installing", "not due yet: still installing after the restart")
-        usleep(1_700_000)
+        _ = try server.request("POST", "/_mock/clock", body: #"{"advanceSeconds": 61}"#)
         let done = try server.request("GET", "/api/v3/addons/\(id)").json()
         #expect(done.string("status.status") == "running")
         #expect(done.string("metadata.creationTimestamp") == after.string("metadata.creationTimestamp"))
     }
 
+    /// The virtual clock does not survive a restart, so the time that passes while the server is down is real:
+    /// the test waits until the due time has passed (a state, checked on the wall clock), however long the kill
+    /// took; the install is 3 s so that the record is still installing when it is killed.
     @Test func transitionsThatFellDueWhileDownAreAppliedAtStartUp() throws {
-        let dir = try fixtures(installSeconds: 0.2)
+        let dir = try fixtures(installSeconds: 3)
         let args = ["--port", "0", "--db", dir.file("r.sqlite"), "--profile", "realistic", "--fixtures", dir.path]
         var server = try ServerProcess(args)
-        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        let installed = try server.request("POST", "/api/v3/addons", body: Bodies.install()).json()
+        let id = try #require(installed.string("metadata.uid"))
         server.signal(SIGKILL)
         _ = server.waitForExit()
-        usleep(400_000)
+        // Due 3 s after creation; the timestamp has whole seconds, so one more.
+        let due = try #require(installed.string("metadata.creationTimestamp").flatMap(Instant.init(rfc3339:))).adding(milliseconds: 4_000)
+        while SystemClock().now() <= due { usleep(50_000) }
 
         // The file still says installing (nobody was there to apply it)...
         do {
@@ -261,8 +286,9 @@ import Testing
         let args = ["--port", "0", "--db", dir.file("n.sqlite"), "--profile", "manual"]
         var server = try ServerProcess(args)
         let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
-        let forced = try server.request("POST", "/_mock/resources/addons/\(id)/status",
-                                        body: #"{"status": "abnormal", "reason": "Bad\u0000Tail", "message": "line\u0001two\u0000"}"#)
+        let forced = try server.request(
+            "POST", "/_mock/resources/addons/\(id)/status",
+            body: #"{"status": "abnormal", "reason": "Bad\u0000Tail", "message": "line\u0001two\u0000"}"#)
         #expect(forced.status == 200, "\(forced.text)")
         server.signal(SIGTERM)
         #expect(server.waitForExit() == 0)
@@ -277,7 +303,7 @@ import Testing
         let dir = TempDirectory()
         let args = ["--port", "0", "--db", dir.file("k.sqlite"), "--profile", "manual"]
         var server = try ServerProcess(args)
-        var acknowledged: [String: String] = [:]   // uid -> cluster
+        var acknowledged: [String: String] = [:] // uid -> cluster
         let conn = try RawHTTPConnection(port: server.port)
         for i in 0..<40 {
             let r = try conn.send("POST", "/api/v3/addons", body: Array(Bodies.install(cluster: "k\(i)").utf8))
@@ -297,8 +323,10 @@ import Testing
 
     @Test func pluginsSurviveARestartMidTransition() throws {
         let dir = TempDirectory()
-        try dir.write("modelarts-plugin-templates.json", """
-            {"templates":[{"name":"volcano","timing":{"install":{"seconds":1.2},"upgrade":{"seconds":1.2}},
+        try dir.write(
+            "modelarts-plugin-templates.json",
+            """
+            {"templates":[{"name":"volcano","timing":{"install":{"seconds":60},"upgrade":{"seconds":60}},
               "versions":[{"version":"1.0","input":{"a":1},"workloads":[{"kind":"Deployment","name":"volcano-scheduler"}]},
                           {"version":"2.0","input":{"a":2},"workloads":[{"kind":"Deployment","name":"volcano-scheduler"}]}]}]}
             """)
@@ -311,7 +339,7 @@ import Testing
 
         server = try ServerProcess(args)
         #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Pending")
-        usleep(1_400_000)
+        _ = try server.request("POST", "/_mock/clock", body: #"{"advanceSeconds": 61}"#)
         #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Running")
         let patched = try server.request("PATCH", "\(pluginsA)/volcano", body: #"{"spec":{"template":{"version":"2.0"}}}"#).json()
         #expect(patched.string("status.phase") == "Updating")
@@ -321,7 +349,8 @@ import Testing
 
         server = try ServerProcess(args)
         #expect(try server.request("GET", "\(pluginsA)/volcano").json().string("status.phase") == "Updating")
-        usleep(1_400_000)
+        // The upgrade was started 61 s ahead (the first advance); a restart's clock starts at real time again.
+        _ = try server.request("POST", "/_mock/clock", body: #"{"advanceSeconds": 125}"#)
         let a = try server.request("GET", "\(pluginsA)/volcano").json()
         #expect(a.string("status.phase") == "Running")
         #expect(a.string("status.version") == "2.0")

@@ -1,13 +1,13 @@
-import Testing
 import AddonMockHTTP
+import Testing
 
 @Suite struct RouterTests {
     let router: Router = {
         var r = Router()
-        r.add("GET", "/api/v3/addons/{id}")          // 0
-        r.add("PUT", "/api/v3/addons/{id}")          // 1
-        r.add("GET", "/api/v3/addons/precheck")      // 2
-        r.add("POST", "/v2/{project_id}/pools/{pool_name}/plugins")   // 3
+        r.add("GET", "/api/v3/addons/{id}") // 0
+        r.add("PUT", "/api/v3/addons/{id}") // 1
+        r.add("GET", "/api/v3/addons/precheck") // 2
+        r.add("POST", "/v2/{project_id}/pools/{pool_name}/plugins") // 3
         return r
     }()
 

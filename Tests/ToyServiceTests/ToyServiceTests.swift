@@ -3,6 +3,7 @@ import AddonMockHTTP
 import Foundation
 import Logging
 import Testing
+
 @testable import AddonMock
 
 /// The application runs a service it has never heard of (`Widgets/`, one folder) beside the built-in ones:
@@ -17,14 +18,17 @@ import Testing
         try Data(#"{"widgets": [{"workspace": "w0", "template": "gear", "status": "wobbly", "reason": "Loose"}]}"#.utf8)
             .write(to: fixtures.appendingPathComponent("seed.json"))
         let flags = CommandLineValues(port: "0", database: ":memory:", profile: "manual", fixtures: fixtures.path, logLevel: "critical")
-        app = try Application(configuration: try Configuration.resolve(flags, environment: [:]),
-                              services: BuiltInServices.all + [Widgets.definition],
-                              logger: Logger(label: "toy") { _ in SwiftLogNoOpLogHandler() })
+        app = try Application(
+            configuration: try Configuration.resolve(flags, environment: [:]),
+            services: BuiltInServices.all + [Widgets.definition],
+            logger: Logger(label: "toy") { _ in SwiftLogNoOpLogHandler() })
     }
 
     func call(_ method: String, _ path: String, _ body: String = "") -> (status: Int, json: JSONValue) {
-        let response = app.handle(HTTPRequest(method: method, path: path, query: [], headers: HTTPHeaders([("Content-Type", "application/json")]),
-                                              body: Array(body.utf8)))
+        let response = app.handle(
+            HTTPRequest(
+                method: method, path: path, query: [], headers: HTTPHeaders([("Content-Type", "application/json")]),
+                body: Array(body.utf8)))
         return (response.status, (try? JSONParser.parse(response.body)) ?? .null)
     }
 
@@ -70,8 +74,9 @@ import Testing
         defer { app.stop(); try? FileManager.default.removeItem(at: fixtures) }
         #expect(call("GET", "/widgets/v1/w1/widgets/nothing").json["error"]?["code"] == .string("WIDGET.404"))
         #expect(call("GET", "/widgets/v1/nowhere").json["error"]?["code"] == .string("WIDGET.404"))
-        #expect(call("POST", "/widgets/v1/w1/widgets", #"{"model": "sprocket"}"#).json["error"]?["message"]
-            == .string("widget model \"sprocket\" not found"))
+        #expect(
+            call("POST", "/widgets/v1/w1/widgets", #"{"model": "sprocket"}"#).json["error"]?["message"]
+                == .string("widget model \"sprocket\" not found"))
         #expect(call("GET", "/api/v3/addontemplates").status == 200)
         #expect(call("POST", "/_mock/reset", #"{"workspace": "w0"}"#).json["deleted"] == .number("1"))
     }

@@ -1,9 +1,10 @@
 import AddonMockCore
-import AddonMockResources
 import AddonMockHTTP
+import AddonMockResources
 import AddonMockStore
 import Dispatch
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,8 +30,10 @@ public final class Application: Sendable {
     /// Opens the database (migrating it), loads the services' catalogs, applies every transition that fell due
     /// while the server was down, and starts listening. Throws `StartupError` for anything a user has to fix.
     /// `services`: the emulated APIs to run (tests add their own).
-    public init(configuration: Configuration, services: [ServiceDefinition] = BuiltInServices.all,
-                clock: VirtualClock = VirtualClock(), logger: Logger) throws(StartupError) {
+    public init(
+        configuration: Configuration, services: [ServiceDefinition] = BuiltInServices.all,
+        clock: VirtualClock = VirtualClock(), logger: Logger
+    ) throws(StartupError) {
         self.configuration = configuration
         self.clock = clock
 
@@ -40,9 +43,10 @@ public final class Application: Sendable {
         } catch let e as DatabaseRefused {
             throw StartupError(message: "database \(configuration.database) \(e.message)")
         } catch let e as SQLiteError {
-            throw StartupError(message: e.isCorruption
-                ? "database \(configuration.database) is not an addonmock database or is damaged (\(e.message)); refusing to touch it: move it away or pick another --db"
-                : "cannot open database \(configuration.database): \(e.message)")
+            throw StartupError(
+                message: e.isCorruption
+                    ? "database \(configuration.database) is not an addonmock database or is damaged (\(e.message)); refusing to touch it: move it away or pick another --db"
+                    : "cannot open database \(configuration.database): \(e.message)")
         } catch {
             throw StartupError(message: "cannot open database \(configuration.database): \(error)")
         }
@@ -50,12 +54,14 @@ public final class Application: Sendable {
         let registry = try ServiceRegistry(services)
         var catalogs: [Catalog] = []
         for service in services {
-            catalogs.append(try service.catalog.map { source throws(StartupError) in
-                try Self.loadCatalog(file: source.file, builtIn: source.builtIn, directory: configuration.fixtures)
-            } ?? Catalog(templates: []))
+            catalogs.append(
+                try service.catalog.map { source throws(StartupError) in
+                    try Self.loadCatalog(file: source.file, builtIn: source.builtIn, directory: configuration.fixtures)
+                } ?? Catalog(templates: []))
         }
-        let engine = LifecycleEngine(timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)),
-                                     tables: registry.tables)
+        let engine = LifecycleEngine(
+            timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)),
+            tables: registry.tables)
         let manager = InstanceManager(database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes)
         self.manager = manager
         do {
@@ -85,26 +91,31 @@ public final class Application: Sendable {
         // The bound port is known only once the server listens; the control API reads it from here.
         let boundURL = Locked("")
         let openAPI = OpenAPIDocument.assemble(services: services, registry: registry)
-        let control = ControlService(registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
-                                     configuration: configuration, seeder: seeder,
-                                     openAPI: { OpenAPIDocument.render(openAPI, serverURL: boundURL.withLock { $0 }) },
-                                     listening: { boundURL.withLock { $0 } })
+        let control = ControlService(
+            registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
+            configuration: configuration, seeder: seeder,
+            openAPI: { OpenAPIDocument.render(openAPI, serverURL: boundURL.withLock { $0 }) },
+            listening: { boundURL.withLock { $0 } })
         let emulated = zip(services, catalogs).map { service, catalog in
-            MountedAPI(name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
-                       routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults)),
-                       describe: service.describe, emulated: true)
+            MountedAPI(
+                name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
+                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults)),
+                describe: service.describe, emulated: true)
         }
-        let dispatcher = Dispatcher(apis: emulated + [control.mounted], database: database,
-                                    authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
-                                    controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
+        let dispatcher = Dispatcher(
+            apis: emulated + [control.mounted], database: database,
+            authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
+            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
         self.dispatcher = dispatcher
-        server = HTTPServer(options: .init(host: configuration.host, port: configuration.port,
-                                           threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
-                                           requestTimeoutSeconds: configuration.requestTimeoutSeconds,
-                                           maxConnections: configuration.maxConnections,
-                                           drainTimeoutMs: configuration.drainTimeoutMs,
-                                           bodyBudgetBytes: configuration.bodyBudgetBytes),
-                            handler: dispatcher)
+        server = HTTPServer(
+            options: .init(
+                host: configuration.host, port: configuration.port,
+                threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
+                requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                maxConnections: configuration.maxConnections,
+                drainTimeoutMs: configuration.drainTimeoutMs,
+                bodyBudgetBytes: configuration.bodyBudgetBytes),
+            handler: dispatcher)
         do {
             port = try server.start()
         } catch {
@@ -225,8 +236,9 @@ final class Ticker: @unchecked Sendable {
     init(label: String, intervalMs: Int, work: @escaping @Sendable () -> Void) {
         queue = DispatchQueue(label: label)
         timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs),
-                       leeway: .milliseconds(intervalMs / 5))
+        timer.schedule(
+            deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs),
+            leeway: .milliseconds(intervalMs / 5))
         timer.setEventHandler(handler: work)
         timer.resume()
     }

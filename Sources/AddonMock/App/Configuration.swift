@@ -85,11 +85,13 @@ public struct CommandLineValues: Sendable {
     public var cacheMiB: String?
     public var bodyBudgetMiB: String?
 
-    public init(host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
-                fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
-                credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
-                drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil,
-                cacheMiB: String? = nil, bodyBudgetMiB: String? = nil) {
+    public init(
+        host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
+        fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
+        credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
+        drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil,
+        cacheMiB: String? = nil, bodyBudgetMiB: String? = nil
+    ) {
         self.host = host
         self.port = port
         self.database = database
@@ -112,8 +114,10 @@ public struct CommandLineValues: Sendable {
 extension Configuration {
     /// Resolves flags over the environment over defaults, validating every value with a message that names
     /// where the bad value came from.
-    public static func resolve(_ flags: CommandLineValues, environment: [String: String],
-                               randomSeed: () -> UInt64 = { UInt64.random(in: 1...UInt64(UInt32.max)) }) throws(ConfigurationError) -> Configuration {
+    public static func resolve(
+        _ flags: CommandLineValues, environment: [String: String],
+        randomSeed: () -> UInt64 = { UInt64.random(in: 1...UInt64(UInt32.max)) }
+    ) throws(ConfigurationError) -> Configuration {
         var sources: [String: String] = [:]
         func pick(_ flag: String?, _ name: String) -> (value: String, source: String)? {
             if let flag { sources[name] = "flag"; return (flag, "--\(name)") }
@@ -137,7 +141,8 @@ extension Configuration {
         var profile = Profile.realistic
         if let (v, source) = pick(flags.profile, "profile") {
             guard let p = Profile(rawValue: v) else {
-                throw ConfigurationError(message: "\(source) must be one of \(Profile.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(v)\"")
+                throw ConfigurationError(
+                    message: "\(source) must be one of \(Profile.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(v)\"")
             }
             profile = p
         }
@@ -181,7 +186,10 @@ extension Configuration {
         for text in credentialTexts {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty, parts.count == 2 || !parts[2].isEmpty else {
-                throw ConfigurationError(message: "\(credentialSource) must be AK:SK or AK:SK:PROJECT, got \"\(Credential(accessKey: parts.first ?? "", secretKey: "").masked)…\"")
+                throw ConfigurationError(
+                    message:
+                        "\(credentialSource) must be AK:SK or AK:SK:PROJECT, got \"\(Credential(accessKey: parts.first ?? "", secretKey: "").masked)…\""
+                )
             }
             guard !credentials.contains(where: { $0.accessKey == parts[0] }) else {
                 throw ConfigurationError(message: "\(credentialSource) names access key \(parts[0]) twice")
@@ -229,17 +237,19 @@ extension Configuration {
         func mebibytes(_ flag: String?, _ name: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
             guard let (v, source) = pick(flag, name) else { return 64 << 20 }
             guard let n = Int(v), range.contains(n) else {
-                throw ConfigurationError(message: "\(source) must be a whole number of MiB from \(range.lowerBound) to \(range.upperBound), got \"\(v)\"")
+                throw ConfigurationError(
+                    message: "\(source) must be a whole number of MiB from \(range.lowerBound) to \(range.upperBound), got \"\(v)\"")
             }
             return n << 20
         }
         let cacheBytes = try mebibytes(flags.cacheMiB, "cache-mib", range: 0...65536)
         let bodyBudgetBytes = try mebibytes(flags.bodyBudgetMiB, "body-budget-mib", range: 1...65536)
-        return Configuration(host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
-                             logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
-                             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
-                             requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections,
-                             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, sources: sources)
+        return Configuration(
+            host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
+            logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
+            addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
+            requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections,
+            cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, sources: sources)
     }
 
     /// One line for the log at start-up (secrets masked).

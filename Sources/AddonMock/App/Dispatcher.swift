@@ -3,6 +3,7 @@ import AddonMockHTTP
 import AddonMockStore
 import Dispatch
 import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -52,8 +53,10 @@ final class Dispatcher: HTTPHandler {
     private let clock: any Clock
     private let logger: Logger
 
-    init(apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
-         faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger) {
+    init(
+        apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
+        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger
+    ) {
         var router = Router()
         var endpoints: [Endpoint] = []
         var prefixes: [(String, any ErrorFormat)] = []
@@ -135,11 +138,12 @@ final class Dispatcher: HTTPHandler {
         let now = clock.now()
         let request = answered.request
         journal.record { sequence in
-            JournalEntry(sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
-                         status: response.dropConnection ? 0 : response.status, durationMs: duration,
-                         requestID: answered.requestID, service: answered.served.context?.service,
-                         route: answered.served.context?.route, resources: answered.served.context?.resourceIDs ?? [],
-                         fault: answered.served.fault)
+            JournalEntry(
+                sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
+                status: response.dropConnection ? 0 : response.status, durationMs: duration,
+                requestID: answered.requestID, service: answered.served.context?.service,
+                route: answered.served.context?.route, resources: answered.served.context?.resourceIDs ?? [],
+                fault: answered.served.fault)
         }
         logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(answered.requestID)"])
         return response
@@ -187,23 +191,31 @@ final class Dispatcher: HTTPHandler {
         }
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
-            return error(APIError(.notFound, "The API does not exist or has not been published in the environment: \(request.method) \(request.path)"), pathFormat)
+            return error(
+                APIError(.notFound, "The API does not exist or has not been published in the environment: \(request.method) \(request.path)"),
+                pathFormat)
         case .methodNotAllowed(let allowed):
-            var r = error(APIError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path); allowed: \(allowed.joined(separator: ", "))"), pathFormat)
+            var r = error(
+                APIError(
+                    .methodNotAllowed, "method \(request.method) is not allowed on \(request.path); allowed: \(allowed.joined(separator: ", "))"),
+                pathFormat)
             r.headers.set("Allow", allowed.joined(separator: ", "))
             return r
         case .badPath(let segment):
             return error(APIError(.badRequest, "path segment \"\(segment)\" is not valid percent-encoded UTF-8"), pathFormat)
         case let .found(index, parameters):
             let endpoint = endpoints[index]
-            let ctx = RequestContext(request: request, parameters: parameters, route: endpoint.pattern, service: endpoint.service,
-                                     requestID: requestID, writes: writes, describe: endpoint.owner.describe)
+            let ctx = RequestContext(
+                request: request, parameters: parameters, route: endpoint.pattern, service: endpoint.service,
+                requestID: requestID, writes: writes, describe: endpoint.owner.describe)
             served.context = ctx
             let emulated = endpoint.owner.emulated
             if !emulated, let expected = controlAuthorization, endpoint.pattern != ControlService.healthPattern,
-               !Self.constantTimeEquals(request.headers["Authorization"].map { Array($0.utf8) } ?? [], expected) {
-                var r = error(APIError(.unauthorized, "the control API needs Authorization: Bearer <token> (the server was started with --control-token)"),
-                              endpoint.owner.errorFormat)
+                !Self.constantTimeEquals(request.headers["Authorization"].map { Array($0.utf8) } ?? [], expected)
+            {
+                var r = error(
+                    APIError(.unauthorized, "the control API needs Authorization: Bearer <token> (the server was started with --control-token)"),
+                    endpoint.owner.errorFormat)
                 r.headers.set("WWW-Authenticate", "Bearer")
                 return r
             }
@@ -221,8 +233,11 @@ final class Dispatcher: HTTPHandler {
                 // The SDKs send a path template's placeholder as is when the value is missing, e.g. ModelArts'
                 // `{project_id}` when BasicCredentials carries no project id.
                 let hint = value == "{\(name)}" ? " (the SDK sends the literal {\(name)} when its credentials carry no \(name))" : ""
-                return error(APIError(.badRequest, "path parameter \(name) \(IdentifierRule.quoted(value)) is not a valid identifier: use \(IdentifierRule.description)\(hint)"),
-                             endpoint.owner.errorFormat)
+                return error(
+                    APIError(
+                        .badRequest,
+                        "path parameter \(name) \(IdentifierRule.quoted(value)) is not a valid identifier: use \(IdentifierRule.description)\(hint)"),
+                    endpoint.owner.errorFormat)
             }
             if emulated, let (ids, fault) = faults.httpFault(for: { ctx.faultSubject(template: ctx.scope.template, scope: ctx.scope.fields) }) {
                 served.fault = ids
@@ -317,7 +332,7 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
         let due: (release: @Sendable (HTTPResponse?) -> Void, failure: (any Error)?)? = state.withLock { s in
             guard !s.sent, s.delayDone, let committed = s.committed, let release = s.release else { return nil }
             s.sent = true
-            s.release = nil    // it refers back to whoever holds this hold: drop the cycle
+            s.release = nil // it refers back to whoever holds this hold: drop the cycle
             return (release, committed)
         }
         guard let due else { return }

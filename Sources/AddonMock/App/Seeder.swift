@@ -28,7 +28,8 @@ struct Seeder: Sendable {
     static let file = "seed.json"
 
     /// `catalogs`: each kind's catalog and how messages name its templates.
-    static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder {
+    static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder
+    {
         let root: BodyReader
         do { root = try BodyReader.parse(bytes) } catch { throw StartupError(message: "\(source): \(error.message)") }
         var entries: [Entry] = []
@@ -67,11 +68,15 @@ struct Seeder: Sendable {
             phase = p
         } else {
             let start = installing.map { kind.status($0) == $0.rawValue ? $0.rawValue : "\($0.rawValue) (\(kind.status($0)))" }
-            throw APIError(.badRequest, "\(e.path).status must be \(start.map { "\($0), or " } ?? "")a settled state (\(kind.settledPhaseNames.joined(separator: ", "))); got \"\(status)\"")
+            throw APIError(
+                .badRequest,
+                "\(e.path).status must be \(start.map { "\($0), or " } ?? "")a settled state (\(kind.settledPhaseNames.joined(separator: ", "))); got \"\(status)\""
+            )
         }
-        return Entry(service: service, scope: kind.scope(fields), template: template,
-                     revision: Revision(version: version.version, values: RawJSON(version.input.merging(values))),
-                     phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "")
+        return Entry(
+            service: service, scope: kind.scope(fields), template: template,
+            revision: Revision(version: version.version, values: RawJSON(version.input.merging(values))),
+            phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "")
     }
 
     /// Creates every entry whose slot is free; returns how many were created. With a request (a reset through the
@@ -79,16 +84,20 @@ struct Seeder: Sendable {
     func apply(to manager: InstanceManager, for request: RequestWrites? = nil) throws -> Int {
         var created = 0
         for e in entries {
-            _ = try manager.createOrModify(service: e.service, scope: e.scope, template: e.template.name, for: request, create: { now in
-                created += 1
-                guard let phase = e.phase else {
-                    return manager.engine.install(id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
-                                                  revision: e.revision, annotations: .emptyObject, templateTiming: e.template.timing,
-                                                  outcome: .succeed, now: now)
-                }
-                return Instance(id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
-                                current: e.revision, phase: phase, reason: e.reason, message: e.message, createdAt: now, updatedAt: now)
-            }, modify: { _, _ in })
+            _ = try manager.createOrModify(
+                service: e.service, scope: e.scope, template: e.template.name, for: request,
+                create: { now in
+                    created += 1
+                    guard let phase = e.phase else {
+                        return manager.engine.install(
+                            id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
+                            revision: e.revision, annotations: .emptyObject, templateTiming: e.template.timing,
+                            outcome: .succeed, now: now)
+                    }
+                    return Instance(
+                        id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
+                        current: e.revision, phase: phase, reason: e.reason, message: e.message, createdAt: now, updatedAt: now)
+                }, modify: { _, _ in })
         }
         return created
     }

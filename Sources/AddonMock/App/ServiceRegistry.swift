@@ -40,8 +40,9 @@ struct ServiceRegistry: Sendable {
     var faultVocabulary: FaultSpec.Vocabulary {
         var services = definitions.map(\.name)
         for s in storedServices where !services.contains(s) { services.append(s) }
-        return FaultSpec.Vocabulary(services: services.sorted { order($0) < order($1) }, scopeFields: scopeFields,
-                                    tables: kinds.map(\.lifecycle))
+        return FaultSpec.Vocabulary(
+            services: services.sorted { order($0) < order($1) }, scopeFields: scopeFields,
+            tables: kinds.map(\.lifecycle))
     }
 
     /// Stored services first, in their order, then definition names that no record carries.

@@ -65,8 +65,10 @@ struct Authenticator: Sendable {
         }
         guard auth.signedHeaders.contains("x-sdk-date") else { throw deny("x-sdk-date must be among the signed headers") }
         let canonical: String
-        switch SDKSignature.canonicalRequest(method: request.method, rawPath: request.path, query: request.query ?? [],
-                                             headers: request.headers, signedHeaders: auth.signedHeaders, body: request.body) {
+        switch SDKSignature.canonicalRequest(
+            method: request.method, rawPath: request.path, query: request.query ?? [],
+            headers: request.headers, signedHeaders: auth.signedHeaders, body: request.body)
+        {
         case .success(let c): canonical = c
         case .failure(.missingHeader(let name)): throw deny("signed header \(name) is missing from the request")
         case .failure(.badPath): throw deny("the path is not valid percent-encoded UTF-8")
@@ -74,8 +76,11 @@ struct Authenticator: Sendable {
         case .failure(.unsignedPayloadNotAllowed):
             throw deny("X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD is accepted only with a signed Content-Type other than JSON; sign the body's hash")
         }
-        guard SDKSignature.isValid(signature: auth.signature, secret: credential.secretKey,
-                                   stringToSign: SDKSignature.stringToSign(date: date, canonicalRequest: canonical)) else {
+        guard
+            SDKSignature.isValid(
+                signature: auth.signature, secret: credential.secretKey,
+                stringToSign: SDKSignature.stringToSign(date: date, canonicalRequest: canonical))
+        else {
             throw deny("the signature does not match: check the secret key, and that nothing in the request changed after signing")
         }
         return credential
@@ -85,7 +90,8 @@ struct Authenticator: Sendable {
     static func parseSdkDate(_ s: String) -> Instant? {
         let b = Array(s.utf8)
         guard b.count == 16, b[8] == UInt8(ascii: "T"), b[15] == UInt8(ascii: "Z") else { return nil }
-        let text = "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.dropFirst(6).prefix(2))T\(s.dropFirst(9).prefix(2)):\(s.dropFirst(11).prefix(2)):\(s.dropFirst(13).prefix(2))Z"
+        let text =
+            "\(s.prefix(4))-\(s.dropFirst(4).prefix(2))-\(s.dropFirst(6).prefix(2))T\(s.dropFirst(9).prefix(2)):\(s.dropFirst(11).prefix(2)):\(s.dropFirst(13).prefix(2))Z"
         return Instant(rfc3339: text)
     }
 }

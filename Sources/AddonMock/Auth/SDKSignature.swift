@@ -31,11 +31,13 @@ enum SDKSignature {
             fields[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
         }
         guard let ak = fields["Access"], !ak.isEmpty, let signed = fields["SignedHeaders"], !signed.isEmpty,
-              let signature = fields["Signature"], signature.count == 64, signature.allSatisfy(\.isHexDigit) else {
+            let signature = fields["Signature"], signature.count == 64, signature.allSatisfy(\.isHexDigit)
+        else {
             throw .malformed
         }
-        return Authorization(accessKey: ak, signedHeaders: signed.split(separator: ";").map { String($0).lowercased() },
-                             signature: signature.lowercased())
+        return Authorization(
+            accessKey: ak, signedHeaders: signed.split(separator: ";").map { String($0).lowercased() },
+            signature: signature.lowercased())
     }
 
     /// Python's `quote(s, safe='~')`: everything but `A-Z a-z 0-9 _ . - ~` becomes `%XX` (upper-case hex, UTF-8).
@@ -46,7 +48,7 @@ enum SDKSignature {
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"):
+                UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "~"):
                 out.append(b)
             default:
                 out += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
@@ -76,8 +78,10 @@ enum SDKSignature {
     }
 
     /// The canonical request; nil with the name of a signed header the request lacks.
-    static func canonicalRequest(method: String, rawPath: String, query: [(name: String, value: String)],
-                                 headers: HTTPHeaders, signedHeaders: [String], body: [UInt8]) -> Result<String, CanonicalError> {
+    static func canonicalRequest(
+        method: String, rawPath: String, query: [(name: String, value: String)],
+        headers: HTTPHeaders, signedHeaders: [String], body: [UInt8]
+    ) -> Result<String, CanonicalError> {
         guard let uri = canonicalURI(rawPath) else { return .failure(.badPath) }
         var canonicalHeaders = ""
         for name in signedHeaders {
@@ -89,8 +93,11 @@ enum SDKSignature {
         case .success(let hash): payloadHash = hash
         case .failure(let e): return .failure(e)
         }
-        return .success([method.uppercased(), uri, canonicalQuery(query), canonicalHeaders, signedHeaders.joined(separator: ";"),
-                         payloadHash].joined(separator: "\n"))
+        return .success(
+            [
+                method.uppercased(), uri, canonicalQuery(query), canonicalHeaders, signedHeaders.joined(separator: ";"),
+                payloadHash,
+            ].joined(separator: "\n"))
     }
 
     static let unsignedPayload = "UNSIGNED-PAYLOAD"
@@ -109,7 +116,8 @@ enum SDKSignature {
         if claim == unsignedPayload {
             let contentType = (headers["Content-Type"] ?? "").lowercased()
             guard signedHeaders.contains("content-type"), !contentType.isEmpty,
-                  !contentType.hasPrefix("application/json"), !contentType.hasPrefix("application/bson") else {
+                !contentType.hasPrefix("application/json"), !contentType.hasPrefix("application/bson")
+            else {
                 return .failure(.unsignedPayloadNotAllowed)
             }
             return .success(claim)
@@ -134,8 +142,9 @@ enum SDKSignature {
     /// Constant-time check of a hex signature (swift-crypto compares the MACs without early exit).
     static func isValid(signature hex: String, secret: String, stringToSign: String) -> Bool {
         guard let mac = bytes(fromHex: hex) else { return false }
-        return HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(stringToSign.utf8),
-                                                      using: SymmetricKey(data: Array(secret.utf8)))
+        return HMAC<SHA256>.isValidAuthenticationCode(
+            mac, authenticating: Array(stringToSign.utf8),
+            using: SymmetricKey(data: Array(secret.utf8)))
     }
 
     private static func bytes(fromHex hex: String) -> [UInt8]? {

@@ -20,8 +20,9 @@ struct ControlService {
     let listening: @Sendable () -> String
 
     var mounted: MountedAPI {
-        MountedAPI(name: Self.serviceName, pathPrefixes: ["/_mock/"], errorFormat: ControlErrorFormat(), routes: routes,
-                   describe: { _ in RequestScope() }, emulated: false)
+        MountedAPI(
+            name: Self.serviceName, pathPrefixes: ["/_mock/"], errorFormat: ControlErrorFormat(), routes: routes,
+            describe: { _ in RequestScope() }, emulated: false)
     }
 
     private var routes: [ServiceRoute] {
@@ -73,7 +74,8 @@ struct ControlService {
             for scope in scopes {
                 let inKind = services.map { $0.filter(scope.kind.services.contains) } ?? scope.kind.services
                 guard !inKind.isEmpty else { continue }
-                deleted += try scope.isPrefix
+                deleted +=
+                    try scope.isPrefix
                     ? manager.reset(services: inKind, scopePrefix: scope.value, for: ctx.writes)
                     : manager.reset(services: inKind, scope: scope.value, for: ctx.writes)
             }
@@ -135,7 +137,10 @@ struct ControlService {
         case .bool(true)?: clock.pin()
         case .string(let text)?:
             guard let at = Instant(rfc3339: text) else { throw APIError(.badRequest, "pin must be true or an RFC 3339 time, got \"\(text)\"") }
-            guard at >= clock.now() else { throw APIError(.badRequest, "cannot pin the clock at \(text): it is before now (\(clock.now().rfc3339)) and time never goes backwards") }
+            guard at >= clock.now() else {
+                throw APIError(
+                    .badRequest, "cannot pin the clock at \(text): it is before now (\(clock.now().rfc3339)) and time never goes backwards")
+            }
             clock.pin(at: at)
         case let other?: throw APIError(.badRequest, "pin must be true or an RFC 3339 time, got \(other.typeName)")
         }
@@ -389,7 +394,9 @@ struct ControlService {
         setting("seed") { w.number(Int64(bitPattern: c.seed)) }
         setting("log-level") { w.string(c.logLevel) }
         setting("auth") { w.string(c.auth.rawValue) }
-        setting("credentials") { w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray() }
+        setting("credentials") {
+            w.beginArray(); for k in c.credentials { w.string(k.masked) }; w.endArray()
+        }
         setting("address-file") { w.optionalString(c.addressFile) }
         setting("control-token") { c.controlToken == nil ? w.null() : w.string("****") }
         setting("request-timeout") { w.number(Int64(c.requestTimeoutSeconds)) }

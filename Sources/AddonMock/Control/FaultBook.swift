@@ -80,14 +80,17 @@ final class FaultBook: OutcomeDecider {
 
     // MARK: OutcomeDecider
 
-    func outcome(for operation: Operation, service: String, scope: String, template: String,
-                 _ ctx: RequestContext) throws(APIError) -> Outcome {
+    func outcome(
+        for operation: Operation, service: String, scope: String, template: String,
+        _ ctx: RequestContext
+    ) throws(APIError) -> Outcome {
         let kind = kinds[service]
         let subject = ctx.faultSubject(template: template, scope: kind?.fields(of: scope) ?? [:], operation: operation)
         let table = kind?.lifecycle
         if let header = ctx.request.headers[Self.outcomeHeader] {
-            return try outcome(fromHeader: header, operation: operation, table: table, template: template,
-                               reason: ctx.request.headers[Self.reasonHeader])
+            return try outcome(
+                fromHeader: header, operation: operation, table: table, template: template,
+                reason: ctx.request.headers[Self.reasonHeader])
         }
         let fired: (String, ForcedFailure, String?, String?)? = state.withLock { s in
             for i in s.rules.indices {
@@ -97,33 +100,45 @@ final class FaultBook: OutcomeDecider {
             return nil
         }
         guard let (id, failure, reason, message) = fired else { return .succeed }
-        return Self.failure(failure, operation: operation, template: template, source: "fault rule \(id)",
-                            reason: reason, message: message)
+        return Self.failure(
+            failure, operation: operation, template: template, source: "fault rule \(id)",
+            reason: reason, message: message)
     }
 
-    private func outcome(fromHeader value: String, operation: Operation, table: LifecycleTable?, template: String,
-                         reason: String?) throws(APIError) -> Outcome {
+    private func outcome(
+        fromHeader value: String, operation: Operation, table: LifecycleTable?, template: String,
+        reason: String?
+    ) throws(APIError) -> Outcome {
         let failedPhase = table?.steps[operation]?.failed
         switch value {
         case "succeed", "success": return .succeed
         case "fail", "failed":
-            return Self.failure(failedPhase.map { .failedPhase($0, of: operation) } ?? .abnormal, operation: operation,
-                                template: template, source: Self.outcomeHeader, reason: reason, message: nil)
+            return Self.failure(
+                failedPhase.map { .failedPhase($0, of: operation) } ?? .abnormal, operation: operation,
+                template: template, source: Self.outcomeHeader, reason: reason, message: nil)
         default:
             guard let failure = ForcedFailure.parse(value, tables: table.map { [$0] } ?? []) else {
                 let phases = Operation.allCases.compactMap { table?.steps[$0]?.failed.rawValue }
-                throw APIError(.badRequest, "\(Self.outcomeHeader) must be succeed, fail, abnormal or one of \(phases.joined(separator: ", ")); got \"\(value)\"")
+                throw APIError(
+                    .badRequest, "\(Self.outcomeHeader) must be succeed, fail, abnormal or one of \(phases.joined(separator: ", ")); got \"\(value)\""
+                )
             }
             if let op = failure.operation, op != operation {
-                throw APIError(.badRequest, "\(Self.outcomeHeader) \(value) does not apply to this request, which starts a\(operation == .install || operation == .upgrade ? "n" : "") \(operation.rawValue)")
+                throw APIError(
+                    .badRequest,
+                    "\(Self.outcomeHeader) \(value) does not apply to this request, which starts a\(operation == .install || operation == .upgrade ? "n" : "") \(operation.rawValue)"
+                )
             }
-            return Self.failure(failure, operation: operation, template: template, source: Self.outcomeHeader,
-                                reason: reason, message: nil)
+            return Self.failure(
+                failure, operation: operation, template: template, source: Self.outcomeHeader,
+                reason: reason, message: nil)
         }
     }
 
-    static func failure(_ failure: ForcedFailure, operation: Operation, template: String?, source: String,
-                        reason: String?, message: String?) -> Outcome {
+    static func failure(
+        _ failure: ForcedFailure, operation: Operation, template: String?, source: String,
+        reason: String?, message: String?
+    ) -> Outcome {
         let defaultReason: String
         switch failure {
         case .abnormal: defaultReason = "Abnormal"

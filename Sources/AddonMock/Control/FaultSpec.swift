@@ -83,8 +83,9 @@ struct FaultSpec {
         guard probability > 0 && probability <= 1 else {
             throw APIError(.badRequest, "probability must be more than 0 and at most 1, got \(probability)")
         }
-        return FaultSpec(match: match, effect: effect, times: try body.optionalInt("times", in: 1...1_000_000),
-                         probability: probability)
+        return FaultSpec(
+            match: match, effect: effect, times: try body.optionalInt("times", in: 1...1_000_000),
+            probability: probability)
     }
 
     private static func decodeLatency(_ body: BodyReader) throws(APIError) -> ClosedRange<Int64>? {

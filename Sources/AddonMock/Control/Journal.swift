@@ -17,8 +17,10 @@ final class JournalEntry: Sendable {
     let resources: [String]
     let fault: String?
 
-    init(sequence: Int, time: Instant, method: String, path: String, query: [(name: String, value: String)], status: Int,
-         durationMs: Double, requestID: String, service: String?, route: String?, resources: [String], fault: String?) {
+    init(
+        sequence: Int, time: Instant, method: String, path: String, query: [(name: String, value: String)], status: Int,
+        durationMs: Double, requestID: String, service: String?, route: String?, resources: [String], fault: String?
+    ) {
         self.sequence = sequence
         self.time = time
         self.method = method
@@ -73,7 +75,11 @@ final class Journal: Sendable {
         }
     }
 
-    func clear() { state.withLock { s in s.entries = []; s.start = 0 } }
+    func clear() {
+        state.withLock { s in
+            s.entries = []; s.start = 0
+        }
+    }
 
     /// Oldest first; the newest `limit` that match.
     func entries(_ f: Filter) -> [JournalEntry] {

@@ -33,10 +33,11 @@ enum OpenAPIDocument {
         case .string(let s): return substitutions[s] ?? value
         case .array(let items): return .array(items.map { substitute($0, substitutions, scopeFields: scopeFields) })
         case .object(let members):
-            return .object(members.flatMap { member -> [(key: String, value: JSONValue)] in
-                let filled = substitute(member.value, substitutions, scopeFields: scopeFields)
-                return member.key == "$scopeFields" ? scopeFields.map { ($0, filled) } : [(member.key, filled)]
-            })
+            return .object(
+                members.flatMap { member -> [(key: String, value: JSONValue)] in
+                    let filled = substitute(member.value, substitutions, scopeFields: scopeFields)
+                    return member.key == "$scopeFields" ? scopeFields.map { ($0, filled) } : [(member.key, filled)]
+                })
         default: return value
         }
     }
@@ -45,7 +46,11 @@ enum OpenAPIDocument {
     static func render(_ document: JSONValue, serverURL: String) -> [UInt8] {
         guard case .object(var members) = document else { return RawJSON(document).bytes }
         let servers: JSONValue = .array([.object([("url", .string(serverURL)), ("description", .string("this addonmock"))])])
-        if let i = members.firstIndex(where: { $0.key == "servers" }) { members[i].value = servers } else { members.insert(("servers", servers), at: 2) }
+        if let i = members.firstIndex(where: { $0.key == "servers" }) {
+            members[i].value = servers
+        } else {
+            members.insert(("servers", servers), at: 2)
+        }
         return RawJSON(.object(members)).bytes
     }
 }

@@ -5,6 +5,8 @@ import AddonMockCore
 public protocol OutcomeDecider: Sendable {
     /// For the operation `ctx` starts on the resource `template` in `scope` of `service`. Throws a 400 for an
     /// outcome header that does not apply.
-    func outcome(for operation: Operation, service: String, scope: String, template: String,
-                 _ ctx: RequestContext) throws(APIError) -> Outcome
+    func outcome(
+        for operation: Operation, service: String, scope: String, template: String,
+        _ ctx: RequestContext
+    ) throws(APIError) -> Outcome
 }

@@ -25,8 +25,10 @@ public final class RequestContext: @unchecked Sendable {
     private var parsedBody: Result<BodyReader, APIError>?
     private var describedScope: RequestScope?
 
-    init(request: HTTPRequest, parameters: PathParameters, route: String, service: String, requestID: String,
-         writes: RequestWrites?, describe: @escaping @Sendable (RequestContext) -> RequestScope) {
+    init(
+        request: HTTPRequest, parameters: PathParameters, route: String, service: String, requestID: String,
+        writes: RequestWrites?, describe: @escaping @Sendable (RequestContext) -> RequestScope
+    ) {
         self.request = request
         self.parameters = parameters
         self.route = route

@@ -23,9 +23,11 @@ public struct ServiceDefinition: Sendable {
     /// The routes, built once the store and the catalog are ready.
     public var routes: @Sendable (ServiceEnvironment) -> [ServiceRoute]
 
-    public init(name: String, pathPrefixes: [String], errorFormat: any ErrorFormat, catalog: CatalogSource? = nil,
-                kinds: [ResourceKind], describe: @escaping @Sendable (RequestContext) -> RequestScope = { _ in RequestScope() },
-                openAPI: [UInt8], routes: @escaping @Sendable (ServiceEnvironment) -> [ServiceRoute]) {
+    public init(
+        name: String, pathPrefixes: [String], errorFormat: any ErrorFormat, catalog: CatalogSource? = nil,
+        kinds: [ResourceKind], describe: @escaping @Sendable (RequestContext) -> RequestScope = { _ in RequestScope() },
+        openAPI: [UInt8], routes: @escaping @Sendable (ServiceEnvironment) -> [ServiceRoute]
+    ) {
         self.name = name
         self.pathPrefixes = pathPrefixes
         self.errorFormat = errorFormat
@@ -77,8 +79,10 @@ public struct ResourceKind: Sendable {
     /// The `seed.json` field holding an entry's values (`values`, `inputs`).
     public var valuesField: String
 
-    public init(name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
-                status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values") {
+    public init(
+        name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
+        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values"
+    ) {
         self.name = name
         self.services = services
         self.scopeFields = scopeFields

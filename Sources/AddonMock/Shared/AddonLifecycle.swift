@@ -23,8 +23,9 @@ extension LifecycleTable {
         steps: [
             .install: Step(inFlight: .installing, succeeded: .running, failed: .installFailed),
             .upgrade: Step(inFlight: .upgrading, succeeded: .running, failed: .upgradeFailed, effect: .replaceRevision),
-            .rollback: Step(inFlight: .rollbacking, succeeded: .running, failed: .rollbackFailed,
-                            startsFrom: [.running, .available, .abnormal, .upgradeFailed, .rollbackFailed], effect: .restoreKept),
+            .rollback: Step(
+                inFlight: .rollbacking, succeeded: .running, failed: .rollbackFailed,
+                startsFrom: [.running, .available, .abnormal, .upgradeFailed, .rollbackFailed], effect: .restoreKept),
             .delete: Step(inFlight: .deleting, succeeded: nil, failed: .deleteFailed),
         ],
         degraded: .abnormal,

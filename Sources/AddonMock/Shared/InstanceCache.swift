@@ -1,4 +1,5 @@
 import AddonMockCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,8 @@ final class InstanceCache: @unchecked Sendable {
         init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
             self.stored = stored
             self.bodies = bodies
-            size = 512 + stored.current.values.bytes.count + (stored.previous?.values.bytes.count ?? 0)
+            size =
+                512 + stored.current.values.bytes.count + (stored.previous?.values.bytes.count ?? 0)
                 + (stored.pending?.target?.values.bytes.count ?? 0) + stored.annotations.bytes.count
                 + bodies.reduce(0) { $0 + $1.bytes.count }
         }

@@ -32,13 +32,16 @@ public final class InstanceManager: Sendable {
 
     /// `instance(service:scope:template:)` with the renderings kept for its stored record.
     func view(service: String, scope: String, template: String) throws -> InstanceView? {
-        try view(cached: { cache.entry(service: service, scope: scope, template: template) },
-                 stored: { try $0.instance(service: service, scope: scope, template: template) })
+        try view(
+            cached: { cache.entry(service: service, scope: scope, template: template) },
+            stored: { try $0.instance(service: service, scope: scope, template: template) })
     }
 
     /// A cache hit, or the stored record read (and remembered, if no commit happened meanwhile).
-    private func view(cached: () -> InstanceCache.Entry?,
-                      stored: (AddonMockStore.Connection) throws -> Instance?) throws -> InstanceView? {
+    private func view(
+        cached: () -> InstanceCache.Entry?,
+        stored: (AddonMockStore.Connection) throws -> Instance?
+    ) throws -> InstanceView? {
         let now = clock.now()
         if let hit = cached() { return cache.view(of: hit, at: now, engine: engine) }
         let generation = cache.generation
@@ -57,9 +60,11 @@ public final class InstanceManager: Sendable {
 
     /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
     /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
-    public func createOrModify(service: String, scope: String, template: String, for request: RequestWrites? = nil,
-                               create: (Instant) throws -> Instance,
-                               modify: (inout Instance, Instant) throws -> Void) throws -> Instance {
+    public func createOrModify(
+        service: String, scope: String, template: String, for request: RequestWrites? = nil,
+        create: (Instant) throws -> Instance,
+        modify: (inout Instance, Instant) throws -> Void
+    ) throws -> Instance {
         try database.write(for: request) { conn in
             let now = clock.now()
             let stored = try conn.instance(service: service, scope: scope, template: template)
@@ -75,15 +80,19 @@ public final class InstanceManager: Sendable {
 
     /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
     /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
-    public func modify(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> any Error,
-                       _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+    public func modify(
+        id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> any Error,
+        _ change: (inout Instance, Instant) throws -> Void
+    ) throws -> Instance {
         try database.write(for: request) { conn in
             try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
     }
 
-    public func modify(service: String, scope: String, template: String, for request: RequestWrites? = nil,
-                       notFound: () -> any Error, _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+    public func modify(
+        service: String, scope: String, template: String, for request: RequestWrites? = nil,
+        notFound: () -> any Error, _ change: (inout Instance, Instant) throws -> Void
+    ) throws -> Instance {
         try database.write(for: request) { conn in
             let stored = try conn.instance(service: service, scope: scope, template: template)
             return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
@@ -92,9 +101,11 @@ public final class InstanceManager: Sendable {
 
     /// Inside a write transaction: settle `stored`, apply `change`, persist. A refused change still persists
     /// what settling learned; a record that finished deleting is removed and reported as not found.
-    private func change(_ stored: Instance?, in conn: AddonMockStore.Connection, at now: Instant,
-                        belongs: (Instance) -> Bool, notFound: () -> any Error,
-                        _ change: (inout Instance, Instant) throws -> Void) throws -> Instance {
+    private func change(
+        _ stored: Instance?, in conn: AddonMockStore.Connection, at now: Instant,
+        belongs: (Instance) -> Bool, notFound: () -> any Error,
+        _ change: (inout Instance, Instant) throws -> Void
+    ) throws -> Instance {
         guard let stored else { throw notFound() }
         guard let live = engine.settled(stored, at: now) else {
             try remove(id: stored.id, conn)
@@ -118,8 +129,10 @@ public final class InstanceManager: Sendable {
 
     /// Applies the pending transition now, whatever its due time (the control API's "advance").
     /// Returns nil when that completed a delete.
-    public func advance(id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
-                        notFound: () -> any Error) throws -> Instance? {
+    public func advance(
+        id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
+        notFound: () -> any Error
+    ) throws -> Instance? {
         try database.write(for: request) { conn in
             let now = clock.now()
             guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
@@ -154,8 +167,10 @@ public final class InstanceManager: Sendable {
     }
 
     /// Deletes instances (all, or a scope) in one transaction; returns how many.
-    public func reset(services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil,
-                      for request: RequestWrites? = nil) throws -> Int {
+    public func reset(
+        services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil,
+        for request: RequestWrites? = nil
+    ) throws -> Int {
         try database.write(for: request) { conn in
             cache.forgetAll()
             return try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)

@@ -108,17 +108,18 @@ public struct Catalog: Sendable {
             let vf = FieldReader(value: rv, path: "\(where_).versions[\(i)]")
             let input = rv["input"] ?? .object([])
             guard input.isObject else { throw CatalogError(message: "\(vf.path): \"input\" must be an object") }
-            versions.append(TemplateVersion(
-                version: try vf.string("version"),
-                stable: try vf.bool("stable", default: true),
-                input: input,
-                translate: rv["translate"] ?? .object([]),
-                supportVersions: rv["supportVersions"] ?? .array([]),
-                description: try vf.string("description", default: ""),
-                detail: try vf.string("detail", default: ""),
-                workloads: try parseWorkloads(rv["workloads"], at: "\(vf.path).workloads"),
-                creationTimestamp: try vf.string("creationTimestamp", default: "2024-01-01T00:00:00Z"),
-                updateTimestamp: try vf.string("updateTimestamp", default: "2024-01-01T00:00:00Z")))
+            versions.append(
+                TemplateVersion(
+                    version: try vf.string("version"),
+                    stable: try vf.bool("stable", default: true),
+                    input: input,
+                    translate: rv["translate"] ?? .object([]),
+                    supportVersions: rv["supportVersions"] ?? .array([]),
+                    description: try vf.string("description", default: ""),
+                    detail: try vf.string("detail", default: ""),
+                    workloads: try parseWorkloads(rv["workloads"], at: "\(vf.path).workloads"),
+                    creationTimestamp: try vf.string("creationTimestamp", default: "2024-01-01T00:00:00Z"),
+                    updateTimestamp: try vf.string("updateTimestamp", default: "2024-01-01T00:00:00Z")))
         }
         versions.sort { VersionOrder.isLess($0.version, $1.version) }
         for (a, b) in zip(versions, versions.dropFirst()) where a.version == b.version {
@@ -152,9 +153,11 @@ public struct Catalog: Sendable {
             guard replicas >= 0, replicas == replicas.rounded() else {
                 throw CatalogError(message: "\(f.path): \"replicas\" must be a whole number")
             }
-            out.append(Workload(kind: try f.string("kind"), apiVersion: try f.string("apiVersion", default: "apps/v1"),
-                                namespace: try f.string("namespace", default: "kube-system"), name: try f.string("name"),
-                                replicas: Int(replicas), limits: try f.stringMap("limits"), requests: try f.stringMap("requests")))
+            out.append(
+                Workload(
+                    kind: try f.string("kind"), apiVersion: try f.string("apiVersion", default: "apps/v1"),
+                    namespace: try f.string("namespace", default: "kube-system"), name: try f.string("name"),
+                    replicas: Int(replicas), limits: try f.stringMap("limits"), requests: try f.stringMap("requests")))
         }
         return out
     }

@@ -8,7 +8,7 @@ public enum VersionOrder {
             if x == y { continue }
             switch (Int(x), Int(y)) {
             case let (nx?, ny?): return nx < ny
-            case (_?, nil): return false   // 1.0.0 > 1.0.0-beta style suffixes
+            case (_?, nil): return false // 1.0.0 > 1.0.0-beta style suffixes
             case (nil, _?): return true
             default: return x < y
             }

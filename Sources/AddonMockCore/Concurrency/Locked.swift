@@ -53,8 +53,10 @@ public final class Locked<State>: @unchecked Sendable {
 
     /// Waits (releasing the lock meanwhile) until `ready` holds or, with a `timeoutMicroseconds`, that much time
     /// has passed; then runs `body` under the lock. Waiters wake on `broadcast()`.
-    public func wait<T>(until ready: (inout State) -> Bool, timeoutMicroseconds: Int? = nil,
-                        then body: (inout State) throws -> T) rethrows -> T {
+    public func wait<T>(
+        until ready: (inout State) -> Bool, timeoutMicroseconds: Int? = nil,
+        then body: (inout State) throws -> T
+    ) rethrows -> T {
         var deadline = timespec()
         if let timeoutMicroseconds {
             clock_gettime(CLOCK_MONOTONIC, &deadline)

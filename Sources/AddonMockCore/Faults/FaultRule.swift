@@ -11,8 +11,10 @@ public struct FaultSubject: Sendable, Equatable {
     /// Known only when an operation begins (lifecycle rules).
     public var operation: Operation?
 
-    public init(method: String, route: String, service: String, template: String? = nil, scope: [String: String] = [:],
-                operation: Operation? = nil) {
+    public init(
+        method: String, route: String, service: String, template: String? = nil, scope: [String: String] = [:],
+        operation: Operation? = nil
+    ) {
         self.method = method
         self.route = route
         self.service = service
@@ -32,8 +34,10 @@ public struct FaultMatch: Sendable, Equatable {
     public var scope: [String: String]
     public var operation: Operation?
 
-    public init(method: String? = nil, route: String? = nil, service: String? = nil, template: String? = nil,
-                scope: [String: String] = [:], operation: Operation? = nil) {
+    public init(
+        method: String? = nil, route: String? = nil, service: String? = nil, template: String? = nil,
+        scope: [String: String] = [:], operation: Operation? = nil
+    ) {
         self.method = method
         self.route = route
         self.service = service

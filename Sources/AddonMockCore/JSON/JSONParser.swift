@@ -136,7 +136,7 @@ public struct JSONParser {
     private func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     private mutating func parseString() throws(JSONSyntaxError) -> String {
-        index += 1  // opening quote
+        index += 1 // opening quote
         // Most strings are plain ASCII with nothing escaped: find the closing quote and copy once.
         let start = index
         while index < bytes.count {

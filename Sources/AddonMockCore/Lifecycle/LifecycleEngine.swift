@@ -14,7 +14,8 @@ public enum LifecycleError: Error, Equatable, CustomStringConvertible {
         case let .busy(id, phase):
             return "instance \(id) is \(phase); wait until the operation finishes"
         case let .nothingKept(id, operation):
-            return "instance \(id) has no previous version to \(operation == .rollback ? "roll back" : operation.rawValue) to (isRollbackable is false)"
+            return
+                "instance \(id) has no previous version to \(operation == .rollback ? "roll back" : operation.rawValue) to (isRollbackable is false)"
         case let .notAllowed(id, operation, phase, allowed):
             let names = allowed.map(\.rawValue).sorted().joined(separator: ", ")
             return "instance \(id) is \(phase); \(operation.rawValue) is allowed only when it is one of: \(names)"
@@ -44,10 +45,13 @@ public struct LifecycleEngine: Sendable {
     }
 
     /// A new instance, in its kind's install step.
-    public func install(id: String, service: String, scope: String, template: String, revision: Revision,
-                        annotations: RawJSON, templateTiming: TimingTable?, outcome: Outcome, now: Instant) -> Instance {
-        var instance = Instance(id: id, service: service, scope: scope, template: template, current: revision,
-                                annotations: annotations, phase: "", createdAt: now, updatedAt: now)
+    public func install(
+        id: String, service: String, scope: String, template: String, revision: Revision,
+        annotations: RawJSON, templateTiming: TimingTable?, outcome: Outcome, now: Instant
+    ) -> Instance {
+        var instance = Instance(
+            id: id, service: service, scope: scope, template: template, current: revision,
+            annotations: annotations, phase: "", createdAt: now, updatedAt: now)
         guard let step = try? step(.install, of: instance) else { preconditionFailure("\(service) has no install step") }
         schedule(.install, step, on: &instance, templateTiming: templateTiming, outcome: outcome, now: now)
         return instance
@@ -56,8 +60,10 @@ public struct LifecycleEngine: Sendable {
     /// Starts `op` on a settled instance. A step that replaces the revision needs `revision`. `outcome` is
     /// evaluated only once the operation is allowed, so a refused request consumes no forced outcome.
     /// Throws `LifecycleError` when the operation may not start, or what `outcome` throws.
-    public func begin(_ op: Operation, on instance: inout Instance, revision: Revision? = nil,
-                      templateTiming: TimingTable?, outcome: @autoclosure () throws -> Outcome, now: Instant) throws {
+    public func begin(
+        _ op: Operation, on instance: inout Instance, revision: Revision? = nil,
+        templateTiming: TimingTable?, outcome: @autoclosure () throws -> Outcome, now: Instant
+    ) throws {
         guard !instance.isInFlight else { throw LifecycleError.busy(id: instance.id, phase: instance.phase) }
         let step = try step(op, of: instance)
         var target: Revision?
@@ -81,8 +87,10 @@ public struct LifecycleEngine: Sendable {
         schedule(op, step, on: &instance, templateTiming: templateTiming, outcome: decided, now: now, target: target)
     }
 
-    private func schedule(_ op: Operation, _ step: LifecycleTable.Step, on instance: inout Instance, templateTiming: TimingTable?,
-                          outcome: Outcome, now: Instant, target: Revision? = nil) {
+    private func schedule(
+        _ op: Operation, _ step: LifecycleTable.Step, on instance: inout Instance, templateTiming: TimingTable?,
+        outcome: Outcome, now: Instant, target: Revision? = nil
+    ) {
         let due = timing.delay(for: op, templateTiming: templateTiming).map { now.adding(milliseconds: $0) }
         instance.phase = step.inFlight
         instance.reason = ""
@@ -109,7 +117,8 @@ public struct LifecycleEngine: Sendable {
     /// service has no table: a row this build does not serve is left as it is).
     public func complete(_ instance: Instance, at when: Instant) -> Instance? {
         guard let pending = instance.pending, let table = tables[instance.service],
-              let step = table.steps[pending.operation] else { return instance }
+            let step = table.steps[pending.operation]
+        else { return instance }
         var next = instance
         next.pending = nil
         next.updatedAt = when

@@ -49,10 +49,12 @@ public struct Instance: Sendable, Equatable {
     public var createdAt: Instant
     public var updatedAt: Instant
 
-    public init(id: String, service: String, scope: String, template: String, current: Revision,
-                previous: Revision? = nil, annotations: RawJSON = .emptyObject, phase: Phase,
-                reason: String = "", message: String = "", pending: PendingTransition? = nil,
-                createdAt: Instant, updatedAt: Instant) {
+    public init(
+        id: String, service: String, scope: String, template: String, current: Revision,
+        previous: Revision? = nil, annotations: RawJSON = .emptyObject, phase: Phase,
+        reason: String = "", message: String = "", pending: PendingTransition? = nil,
+        createdAt: Instant, updatedAt: Instant
+    ) {
         self.id = id
         self.service = service
         self.scope = scope

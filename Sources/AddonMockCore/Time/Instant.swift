@@ -15,7 +15,8 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
         let secondOfDay = seconds - days * 86_400
         let (y, m, d) = Self.civilDate(daysSinceEpoch: days)
         guard (0...9999).contains(y) else {
-            return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))Z"
+            return
+                "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))Z"
         }
         // Two of these are written per instance in every response: digits straight into the string's storage.
         return String(unsafeUninitializedCapacity: 20) { out in
@@ -48,8 +49,9 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
             return v
         }
         guard b.count >= 20, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 116, b[13] == 58, b[16] == 58,
-              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
-              (1...12).contains(mo), (1...Self.daysIn(month: mo, year: y)).contains(d), h < 24, mi < 60, s < 61 else { return nil }
+            let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let s = num(17, 2),
+            (1...12).contains(mo), (1...Self.daysIn(month: mo, year: y)).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
         var i = 19
         var millis: Int64 = 0
         if b[i] == 46 {

@@ -1,4 +1,5 @@
 import AddonMockCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -65,8 +66,10 @@ final class RawHTTPConnection {
         }
     }
 
-    func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-              close: Bool = false) throws -> HTTPResult {
+    func send(
+        _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        close: Bool = false
+    ) throws -> HTTPResult {
         var head = "\(method) \(target) HTTP/1.1\r\n"
         var names = Set<String>()
         for (k, v) in headers { head += "\(k): \(v)\r\n"; names.insert(k.lowercased()) }

@@ -69,7 +69,9 @@ final class ServerProcess {
     }
 
     /// Runs the executable to completion (for start-up failures), with a time limit.
-    static func run(_ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(
+        _ arguments: [String], environment extra: [String: String] = [:], directory: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
@@ -87,8 +89,10 @@ final class ServerProcess {
             p.waitUntilExit()
             return (-1, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "still running after 10 s")
         }
-        return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
-                String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        return (
+            p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        )
     }
 
     private static func readLine(_ fd: Int32, timeoutMs: Int32) -> String? {

@@ -1,5 +1,6 @@
 import AddonMockCore
 import Logging
+
 @testable import AddonMock
 
 /// An in-process server on an ephemeral port with a pinned clock: tests move time by hand.
@@ -8,17 +9,20 @@ final class TestServer {
     let clock: VirtualClock
     var port: UInt16 { app.port }
 
-    static let t0 = Instant(milliseconds: 1_795_341_600_000)   // 2026-11-22T10:00:00Z
+    static let t0 = Instant(milliseconds: 1_795_341_600_000) // 2026-11-22T10:00:00Z
 
     convenience init(profile: Profile = .fast, database: String = ":memory:", fixtures: String? = nil) throws {
-        try self.init(configuration: Configuration(host: "127.0.0.1", port: 0, database: database, profile: profile, fixtures: fixtures,
-                                                   seed: 1, logLevel: "critical", seedWasRandom: false))
+        try self.init(
+            configuration: Configuration(
+                host: "127.0.0.1", port: 0, database: database, profile: profile, fixtures: fixtures,
+                seed: 1, logLevel: "critical", seedWasRandom: false))
     }
 
     init(configuration: Configuration) throws {
         clock = VirtualClock(pinnedAt: Self.t0)
-        app = try Application(configuration: configuration, clock: clock,
-                              logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        app = try Application(
+            configuration: configuration, clock: clock,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     deinit { app.stop() }
@@ -37,7 +41,8 @@ final class TestServer {
 enum Bodies {
     static func install(cluster: String = "c1", template: String = "coredns", version: String? = nil, values: String = "{}") -> String {
         let v = version.map { #""version": "\#($0)", "# } ?? ""
-        return #"{"kind": "Addon", "apiVersion": "v3", "metadata": {"annotations": {"addon.install/type": "install"}}, "spec": {\#(v)"clusterID": "\#(cluster)", "values": \#(values), "addonTemplateName": "\#(template)"}}"#
+        return
+            #"{"kind": "Addon", "apiVersion": "v3", "metadata": {"annotations": {"addon.install/type": "install"}}, "spec": {\#(v)"clusterID": "\#(cluster)", "values": \#(values), "addonTemplateName": "\#(template)"}}"#
     }
 
     static func upgrade(cluster: String = "c1", template: String = "coredns", version: String, values: String = "{}") -> String {

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+
 @testable import AddonMock
 
 /// A third emulated API, written in this one folder without touching any other file: the proof that a service
@@ -10,8 +11,9 @@ enum Widgets {
         catalog: CatalogSource(file: "widget-models.json", builtIn: Array(catalog.utf8), noun: "widget model"),
         kinds: [ResourceKind(name: "widgets", services: ["widgets"], scopeFields: ["workspace"], lifecycle: lifecycle)],
         describe: { ctx in
-            RequestScope(template: ctx.parameters.value("name") ?? ctx.peek("model"),
-                         fields: ctx.parameters.value("workspace").map { ["workspace": $0] } ?? [:])
+            RequestScope(
+                template: ctx.parameters.value("name") ?? ctx.peek("model"),
+                fields: ctx.parameters.value("workspace").map { ["workspace": $0] } ?? [:])
         },
         openAPI: Array(openAPI.utf8),
         routes: { env in
@@ -25,8 +27,10 @@ enum Widgets {
 
     /// assembling -> ready | jammed; scrapping -> gone | jammed; any of them -> wobbly when unhealthy.
     static let lifecycle = LifecycleTable(
-        steps: [.install: .init(inFlight: "assembling", succeeded: "ready", failed: "jammed"),
-                .delete: .init(inFlight: "scrapping", succeeded: nil, failed: "jammed")],
+        steps: [
+            .install: .init(inFlight: "assembling", succeeded: "ready", failed: "jammed"),
+            .delete: .init(inFlight: "scrapping", succeeded: nil, failed: "jammed"),
+        ],
         degraded: "wobbly", settled: ["ready", "jammed", "wobbly"], healthy: ["ready"])
 
     static let catalog = #"{"templates": [{"name": "gear", "versions": [{"version": "1.0.0", "input": {"teeth": 12}}]}]}"#
@@ -46,13 +50,17 @@ enum Widgets {
     private static func create(_ ctx: RequestContext, _ env: ServiceEnvironment) throws -> HTTPResponse {
         let workspace = ctx.parameters["workspace"]
         let (model, version) = try env.catalog.resolve(try ctx.body().identifier("model"), version: nil, noun: "widget model")
-        let widget = try env.manager.createOrModify(service: "widgets", scope: workspace, template: model.name, for: ctx.writes, create: { now in
-            env.manager.engine.install(id: Identifiers.uuid(), service: "widgets", scope: workspace, template: model.name,
-                                       revision: Revision(version: version.version, values: RawJSON(version.input)),
-                                       annotations: .emptyObject, templateTiming: nil,
-                                       outcome: try env.outcomes.outcome(for: .install, service: "widgets", scope: workspace,
-                                                                         template: model.name, ctx), now: now)
-        }, modify: { existing, _ in throw APIError(.conflict, "widget \(existing.template) exists in \(workspace)") })
+        let widget = try env.manager.createOrModify(
+            service: "widgets", scope: workspace, template: model.name, for: ctx.writes,
+            create: { now in
+                env.manager.engine.install(
+                    id: Identifiers.uuid(), service: "widgets", scope: workspace, template: model.name,
+                    revision: Revision(version: version.version, values: RawJSON(version.input)),
+                    annotations: .emptyObject, templateTiming: nil,
+                    outcome: try env.outcomes.outcome(
+                        for: .install, service: "widgets", scope: workspace,
+                        template: model.name, ctx), now: now)
+            }, modify: { existing, _ in throw APIError(.conflict, "widget \(existing.template) exists in \(workspace)") })
         ctx.touched(widget)
         return .json(200, body(widget))
     }
@@ -65,11 +73,15 @@ enum Widgets {
 
     private static func scrap(_ ctx: RequestContext, _ env: ServiceEnvironment) throws -> HTTPResponse {
         let (workspace, name) = (ctx.parameters["workspace"], ctx.parameters["name"])
-        let widget = try env.manager.modify(service: "widgets", scope: workspace, template: name, for: ctx.writes,
-                                            notFound: { APIError(.notFound, "no widget \(name)") }) { widget, now in
+        let widget = try env.manager.modify(
+            service: "widgets", scope: workspace, template: name, for: ctx.writes,
+            notFound: { APIError(.notFound, "no widget \(name)") }
+        ) { widget, now in
             try APIError.conflicts("widget busy") {
-                try env.manager.engine.begin(.delete, on: &widget, templateTiming: nil, outcome: try env.outcomes.outcome(
-                    for: .delete, service: "widgets", scope: workspace, template: name, ctx), now: now)
+                try env.manager.engine.begin(
+                    .delete, on: &widget, templateTiming: nil,
+                    outcome: try env.outcomes.outcome(
+                        for: .delete, service: "widgets", scope: workspace, template: name, ctx), now: now)
             }
         }
         return .json(200, body(widget))

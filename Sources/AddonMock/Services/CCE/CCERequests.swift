@@ -17,11 +17,12 @@ struct InstanceRequest {
         let spec = try root.object("spec")
         let version = versionRequired ? try spec.string("version") : try spec.optionalString("version")
         if let version, version.isEmpty { throw APIError(.badRequest, "spec.version must not be empty") }
-        return InstanceRequest(clusterID: try spec.identifier("clusterID"),
-                               templateName: try spec.identifier("addonTemplateName"),
-                               version: version,
-                               values: try spec.object("values").value,
-                               annotations: annotations)
+        return InstanceRequest(
+            clusterID: try spec.identifier("clusterID"),
+            templateName: try spec.identifier("addonTemplateName"),
+            version: version,
+            values: try spec.object("values").value,
+            annotations: annotations)
     }
 }
 

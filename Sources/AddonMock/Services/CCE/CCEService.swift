@@ -11,8 +11,9 @@ enum CCE {
         kinds: [ResourceKind(name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage)],
         describe: { ctx in
             let cluster = CCEService.clusterNamed(by: ctx.request)?.value ?? ctx.peek("spec", "clusterID") ?? ctx.peek("clusterID")
-            return RequestScope(template: ctx.request.queryValue("addon_template_name") ?? ctx.peek("spec", "addonTemplateName"),
-                                fields: cluster.map { ["cluster": $0] } ?? [:])
+            return RequestScope(
+                template: ctx.request.queryValue("addon_template_name") ?? ctx.peek("spec", "addonTemplateName"),
+                fields: cluster.map { ["cluster": $0] } ?? [:])
         },
         openAPI: PackageResources.cce_openapi_json,
         routes: { CCEService(environment: $0).routes })
@@ -54,21 +55,29 @@ struct CCEService {
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
-        let instance = try manager.createOrModify(service: kind, scope: body.clusterID, template: template.name, for: ctx.writes, create: { now in
-            try manager.engine.install(id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
-                                   revision: revision, annotations: RawJSON(annotations),
-                                   templateTiming: template.timing,
-                                   outcome: outcomes.outcome(for: .install, service: kind, scope: body.clusterID, template: template.name, ctx), now: now)
-        }, modify: { existing, _ in
-            throw APIError(.conflict, "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))")
-        })
+        let instance = try manager.createOrModify(
+            service: kind, scope: body.clusterID, template: template.name, for: ctx.writes,
+            create: { now in
+                try manager.engine.install(
+                    id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
+                    revision: revision, annotations: RawJSON(annotations),
+                    templateTiming: template.timing,
+                    outcome: outcomes.outcome(for: .install, service: kind, scope: body.clusterID, template: template.name, ctx), now: now)
+            },
+            modify: { existing, _ in
+                throw APIError(
+                    .conflict,
+                    "Addon instance has installed: \(template.name) already exists in cluster \(body.clusterID) as \(existing.id) (status \(existing.phase.rawValue))"
+                )
+            })
         ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
     }
 
     private func list(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         guard let cluster = try namedCluster(ctx.request) else {
-            throw APIError(.badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
+            throw APIError(
+                .badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
         let items = try manager.instances(service: kind, scope: cluster)
         items.forEach(ctx.touched)
@@ -91,15 +100,19 @@ struct CCEService {
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
-        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
-                                          notFound: { notFound(id, body.clusterID) }) { instance, now in
+        let instance = try manager.modify(
+            id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
+            notFound: { notFound(id, body.clusterID) }
+        ) { instance, now in
             guard instance.template == template.name else {
-                throw APIError(.badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
+                throw APIError(
+                    .badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
             }
             let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
-                try manager.engine.begin(.upgrade, on: &instance, revision: revision, templateTiming: template.timing,
-                                         outcome: outcomes.outcome(for: .upgrade, service: kind, scope: scope, template: name, ctx), now: now)
+                try manager.engine.begin(
+                    .upgrade, on: &instance, revision: revision, templateTiming: template.timing,
+                    outcome: outcomes.outcome(for: .upgrade, service: kind, scope: scope, template: name, ctx), now: now)
             }
             if let annotations = body.annotations { instance.annotations = RawJSON(annotations) }
         }
@@ -110,12 +123,14 @@ struct CCEService {
     private func delete(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
-        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) { instance, now in
+        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) {
+            instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
-                try manager.engine.begin(.delete, on: &instance, templateTiming: timing,
-                                         outcome: outcomes.outcome(for: .delete, service: kind, scope: scope, template: name, ctx), now: now)
+                try manager.engine.begin(
+                    .delete, on: &instance, templateTiming: timing,
+                    outcome: outcomes.outcome(for: .delete, service: kind, scope: scope, template: name, ctx), now: now)
             }
         }
         ctx.touched(instance)
@@ -127,13 +142,16 @@ struct CCEService {
         let id = ctx.parameters["id"]
         let body = try RollbackRequest.decode(try ctx.body())
         try checkClusterMatches(body.clusterID, ctx.request)
-        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
-                                          notFound: { notFound(id, body.clusterID) }) { instance, now in
+        let instance = try manager.modify(
+            id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
+            notFound: { notFound(id, body.clusterID) }
+        ) { instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
-                try manager.engine.begin(.rollback, on: &instance, templateTiming: timing,
-                                         outcome: outcomes.outcome(for: .rollback, service: kind, scope: scope, template: name, ctx), now: now)
+                try manager.engine.begin(
+                    .rollback, on: &instance, templateTiming: timing,
+                    outcome: outcomes.outcome(for: .rollback, service: kind, scope: scope, template: name, ctx), now: now)
             }
         }
         ctx.touched(instance)
@@ -145,7 +163,10 @@ struct CCEService {
             return .json(200, wire.templateListBody(catalog.templates))
         }
         guard Self.isValidTemplateName(name) else {
-            throw APIError(.badRequest, "addon_template_name \"\(name)\" is invalid: 2 to 30 characters of letters, digits, '.', '_' or '-', starting and ending with a letter or digit")
+            throw APIError(
+                .badRequest,
+                "addon_template_name \"\(name)\" is invalid: 2 to 30 characters of letters, digits, '.', '_' or '-', starting and ending with a letter or digit"
+            )
         }
         return .json(200, wire.templateListBody([try resolve(name, nil).0]))
     }
@@ -182,7 +203,6 @@ struct CCEService {
         }
     }
 
-
     /// The requested cluster, refused with a 400 naming where it came from unless it is an identifier.
     private func namedCluster(_ request: HTTPRequest) throws(APIError) -> String? {
         guard let (value, field) = Self.clusterNamed(by: request) else { return nil }
@@ -197,7 +217,7 @@ struct CCEService {
         if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return (h, "X-Cluster-ID") }
         // Most hosts are an IP address or a single name: no dot-separated prefix to look at.
         guard let host = request.headers["Host"], !host.hasPrefix("["), host.utf8.contains(UInt8(ascii: ".")),
-              !host.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
+            !host.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
         else { return nil }
         let name = host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
@@ -211,8 +231,11 @@ struct CCEService {
         let b = Array(s.utf8)
         guard b.count == 36 else { return false }
         for (i, c) in b.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 { if c != UInt8(ascii: "-") { return false } }
-            else if !((48...57).contains(c) || (97...102).contains(c) || (65...70).contains(c)) { return false }
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                if c != UInt8(ascii: "-") { return false }
+            } else if !((48...57).contains(c) || (97...102).contains(c) || (65...70).contains(c)) {
+                return false
+            }
         }
         return true
     }

@@ -5,7 +5,10 @@ import AddonMockCore
 private func checkPluginTypeHeader(_ root: BodyReader) throws(APIError) {
     let apiVersion = try root.string("apiVersion"), kind = try root.string("kind")
     guard (apiVersion, kind) == ("v2", "Plugin") || (apiVersion, kind) == ("Plugin", "v2") else {
-        throw APIError(.badRequest, "apiVersion must be \"v2\" and kind \"Plugin\" (the documented swap is accepted too), got apiVersion \"\(apiVersion)\" and kind \"\(kind)\"")
+        throw APIError(
+            .badRequest,
+            "apiVersion must be \"v2\" and kind \"Plugin\" (the documented swap is accepted too), got apiVersion \"\(apiVersion)\" and kind \"\(kind)\""
+        )
     }
 }
 
@@ -20,8 +23,9 @@ struct PluginCreateRequest {
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")
         if version?.isEmpty == true { throw APIError(.badRequest, "spec.template.version must not be empty") }
-        return PluginCreateRequest(name: try template.identifier("name"), version: version,
-                                   inputs: try template.optionalObject("inputs")?.value ?? .object([]))
+        return PluginCreateRequest(
+            name: try template.identifier("name"), version: version,
+            inputs: try template.optionalObject("inputs")?.value ?? .object([]))
     }
 }
 
@@ -37,7 +41,8 @@ struct PluginPatchRequest {
         let template = try root.object("spec").object("template")
         let version = try template.optionalString("version")
         if version?.isEmpty == true { throw APIError(.badRequest, "spec.template.version must not be empty") }
-        return PluginPatchRequest(name: try template.optionalIdentifier("name"), version: version,
-                                  inputs: try template.optionalObject("inputs")?.value)
+        return PluginPatchRequest(
+            name: try template.optionalIdentifier("name"), version: version,
+            inputs: try template.optionalObject("inputs")?.value)
     }
 }

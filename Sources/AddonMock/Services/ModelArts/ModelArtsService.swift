@@ -7,15 +7,20 @@ import AddonMockResources
 enum ModelArts {
     static let definition = ServiceDefinition(
         name: "modelarts", pathPrefixes: ["/v1/", "/v2/"], errorFormat: ModelArtsErrorFormat(),
-        catalog: CatalogSource(file: "modelarts-plugin-templates.json", builtIn: BuiltInResources.modelArtsPluginTemplates,
-                               noun: "plug-in template"),
-        kinds: [ResourceKind(name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
-                             lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs")],
+        catalog: CatalogSource(
+            file: "modelarts-plugin-templates.json", builtIn: BuiltInResources.modelArtsPluginTemplates,
+            noun: "plug-in template"),
+        kinds: [
+            ResourceKind(
+                name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
+                lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs")
+        ],
         describe: { ctx in
             var fields: [String: String] = [:]
             fields["project"] = ctx.parameters.value("project_id")
             fields["pool"] = ctx.parameters.value("pool_name")
-            let template = ctx.parameters.value("template_name") ?? ctx.parameters.value("plugintemplate_name")
+            let template =
+                ctx.parameters.value("template_name") ?? ctx.parameters.value("plugintemplate_name")
                 ?? ctx.request.queryValue("templateName") ?? ctx.peek("spec", "template", "name")
             return RequestScope(template: template, fields: fields)
         },
@@ -66,16 +71,20 @@ struct ModelArtsService {
         let (template, newestOrAsked) = try resolve(body.name, body.version)
         // Merged before the write: the writer lock is held for the SQL, not for JSON work.
         let asked = revision(newestOrAsked, inputs: body.inputs)
-        let instance = try manager.createOrModify(service: ModelArts.service, scope: scope, template: template.name, for: ctx.writes, create: { now in
-            try manager.engine.install(id: Identifiers.uuid(), service: ModelArts.service, scope: scope, template: template.name,
-                                       revision: asked, annotations: .emptyObject, templateTiming: template.timing,
-                                       outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
-        }, modify: { plugin, now in
-            // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
-            let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
-            let target = version.version == asked.version ? asked : revision(version, inputs: body.inputs)
-            try upgrade(&plugin, to: target, template: template, now: now, ctx)
-        })
+        let instance = try manager.createOrModify(
+            service: ModelArts.service, scope: scope, template: template.name, for: ctx.writes,
+            create: { now in
+                try manager.engine.install(
+                    id: Identifiers.uuid(), service: ModelArts.service, scope: scope, template: template.name,
+                    revision: asked, annotations: .emptyObject, templateTiming: template.timing,
+                    outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
+            },
+            modify: { plugin, now in
+                // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
+                let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
+                let target = version.version == asked.version ? asked : revision(version, inputs: body.inputs)
+                try upgrade(&plugin, to: target, template: template, now: now, ctx)
+            })
         ctx.touched(instance)
         return .json(200, wire.pluginBody(instance, detail: true))
     }
@@ -119,11 +128,13 @@ struct ModelArtsService {
         // only if the plug-in changed in between.
         let before = try manager.instance(service: ModelArts.service, scope: scope, template: name)
         let planned = try before.map { (base: $0.current, result: try patched($0.current, template: $0.template)) }
-        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) })
+        { plugin, now in
             if let renamed = body.name, renamed != plugin.template {
                 throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
             }
-            let (template, target) = try planned.flatMap { $0.base == plugin.current ? $0.result : nil }
+            let (template, target) =
+                try planned.flatMap { $0.base == plugin.current ? $0.result : nil }
                 ?? patched(plugin.current, template: plugin.template)
             try upgrade(&plugin, to: target, template: template, now: now, ctx)
         }
@@ -134,11 +145,13 @@ struct ModelArtsService {
     private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
         let name = ctx.parameters["template_name"]
-        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) }) { plugin, now in
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) })
+        { plugin, now in
             let (scope, name) = (plugin.scope, plugin.template)
             try APIError.conflicts("plug-in operation conflict") {
-                try manager.engine.begin(.delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,
-                                         outcome: outcome(.delete, scope: scope, template: name, ctx), now: now)
+                try manager.engine.begin(
+                    .delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,
+                    outcome: outcome(.delete, scope: scope, template: name, ctx), now: now)
             }
         }
         ctx.touched(plugin)
@@ -172,8 +185,9 @@ struct ModelArtsService {
         guard revision != plugin.current || plugin.isInFlight else { return }
         let scope = plugin.scope
         try APIError.conflicts("plug-in operation conflict") {
-            try manager.engine.begin(.upgrade, on: &plugin, revision: revision, templateTiming: template.timing,
-                                     outcome: outcome(.upgrade, scope: scope, template: template.name, ctx), now: now)
+            try manager.engine.begin(
+                .upgrade, on: &plugin, revision: revision, templateTiming: template.timing,
+                outcome: outcome(.upgrade, scope: scope, template: template.name, ctx), now: now)
         }
     }
 
