@@ -39,7 +39,8 @@ public enum RouteMatch: Sendable {
     case notFound
 }
 
-/// Matches `/a/{b}/c` style patterns segment by segment. Literal segments beat parameters, so
+/// Matches `/a/{b}/c` style patterns segment by segment (empty segments are skipped, but a trailing slash is an
+/// empty last segment). Literal segments beat parameters, so
 /// `/addons/precheck` could coexist with `/addons/{id}`.
 ///
 /// Hands back an index rather than a generic handler: a generic method called from another module runs
@@ -91,7 +92,9 @@ public struct Router: Sendable {
                 var count = 0
                 var start = 0
                 for i in 0...bytes.count where i == bytes.count || bytes[i] == UInt8(ascii: "/") {
-                    if i > start {
+                    // Empty segments inside the path are skipped; a trailing slash is an empty last segment, so
+                    // `/addons/` (an SDK's empty id) fills `{id}` with "" instead of falling back to `/addons`.
+                    if i > start || (i == bytes.count && count > 0 && start == bytes.count) {
                         guard count < maxSegments else { return .notFound }
                         ranges[count] = start..<i
                         count += 1

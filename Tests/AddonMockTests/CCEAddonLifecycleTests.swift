@@ -144,6 +144,24 @@ import Testing
         #expect(try show(id).string("status.status") == "running")
     }
 
+    /// The SDK's `SupportVersions.cluster_type`: Autopilot clusters are VirtualMachine clusters only.
+    @Test func autopilotTemplatesListOnlyVirtualMachineClusters() throws {
+        func clusterTypes(_ prefix: String) throws -> Set<String> {
+            guard case .array(let items)? = try server.get("\(prefix)/addontemplates").json()["items"] else { return [] }
+            var types = Set<String>()
+            for item in items {
+                guard case .array(let versions)? = item.at("spec.versions") else { continue }
+                for v in versions {
+                    guard case .array(let support)? = v["supportVersions"] else { continue }
+                    for entry in support { if let t = entry.string("clusterType") { types.insert(t) } }
+                }
+            }
+            return types
+        }
+        #expect(try clusterTypes("/api/v3").isSuperset(of: ["VirtualMachine", "BareMetal", "ARM64"]))
+        #expect(try clusterTypes("/autopilot/v3") == ["VirtualMachine"])
+    }
+
     @Test func autopilotIsItsOwnNamespace() throws {
         let id = try #require(try install(prefix: "/autopilot/v3").string("metadata.uid"))
         #expect(try show(id, prefix: "/autopilot/v3").string("spec.clusterID") == "c1")

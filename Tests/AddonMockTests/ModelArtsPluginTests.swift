@@ -69,6 +69,19 @@ enum PluginBodies {
         #expect(p.string("status.resources.0.involvedObject.name") == "nvidia-driver-installer")
         #expect(CCEService.isUUID(Substring(p.string("status.resources.0.involvedObject.uid") ?? "")))
         #expect(p.string("status.resources.0.involvedObject.resourceVersion") != nil)
+
+        // Every change below happens within one second of the pinned clock, and each still gets a new version.
+        var versions = [p.string("status.resources.0.involvedObject.resourceVersion")]
+        server.advance(ms: 200)
+        for inputs in [#"{"driver_version": "1"}"#, #"{"driver_version": "2"}"#] {
+            _ = try server.request("PATCH", "\(plugins())/gpu-driver", body: #"{"spec": {"template": {"inputs": \#(inputs)}}}"#)
+            server.advance(ms: 200)
+            let shown = try server.get("\(plugins())/gpu-driver?detail=true").json()
+            versions.append(shown.string("status.resources.0.involvedObject.resourceVersion"))
+        }
+        #expect(Set(versions).count == 3, "\(versions)")
+        let again = try server.get("\(plugins())/gpu-driver?detail=true").json()
+        #expect(again.string("status.resources.0.involvedObject.resourceVersion") == versions.last!, "unchanged when nothing changed")
         #expect(p.at("status.resources.0.replicas") == .number("3"))
         #expect(p.string("status.resources.0.limits.cpu") == "1")
         #expect(p.string("status.resources.0.requests.memory") == "256Mi")

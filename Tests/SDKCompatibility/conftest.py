@@ -12,7 +12,9 @@ from huaweicloudsdkmodelarts.v1 import ModelArtsClient
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import addonmock_process  # noqa: E402
+from response_schemas import ResponseRecorder  # noqa: E402
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK, SK = "TESTAK0000000000", "TESTSK0000000000000000000000000000000000"
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -23,6 +25,7 @@ class Server:
 
     def __init__(self, *args):
         self.proc, self.url = addonmock_process.start("--db", ":memory:", "--log-level", "warning", *args)
+        RECORDER.watch(self.url)
 
     def stop(self):
         self.proc.terminate()
@@ -62,6 +65,19 @@ class Server:
         if http_handler is not None:
             builder = builder.with_http_handler(http_handler)
         return builder.build()
+
+
+RECORDER = ResponseRecorder()
+RECORDER.install()
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_openapi_document():
+    """Every response a test saw (SDK calls, control calls, raw requests) is documented and matches its schema."""
+    RECORDER.take()
+    yield
+    checked, problems = RECORDER.violations()
+    assert not problems, f"{len(problems)} of {checked} responses do not match /_mock/openapi.json:\n" + "\n".join(problems)
 
 
 @pytest.fixture(scope="module")

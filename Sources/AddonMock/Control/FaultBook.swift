@@ -84,14 +84,14 @@ final class FaultBook: OutcomeDecider {
         for operation: Operation, service: String, scope: String, template: String,
         _ ctx: RequestContext
     ) throws(APIError) -> Outcome {
-        let kind = kinds[service]
-        let subject = ctx.faultSubject(template: template, scope: kind?.fields(of: scope) ?? [:], operation: operation)
-        let table = kind?.lifecycle
         if let header = ctx.request.headers[Self.outcomeHeader] {
             return try outcome(
-                fromHeader: header, operation: operation, table: table, template: template,
+                fromHeader: header, operation: operation, table: kinds[service]?.lifecycle, template: template,
                 reason: ctx.request.headers[Self.reasonHeader])
         }
+        // Every write starts an operation: with no lifecycle rule in force, nothing is built for matching.
+        guard state.withLock({ s in s.rules.contains { $0.isLifecycle && !$0.isExhausted } }) else { return .succeed }
+        let subject = ctx.faultSubject(template: template, scope: kinds[service]?.fields(of: scope) ?? [:], operation: operation)
         let fired: (String, ForcedFailure, String?, String?)? = state.withLock { s in
             for i in s.rules.indices {
                 guard case let .lifecycle(failure, reason, message) = s.rules[i].effect else { continue }

@@ -108,12 +108,6 @@ struct BodyReader {
         }
         return Int(d)
     }
-
-    /// A fixed-value field such as `kind: "Addon"`.
-    func constant(_ key: String, _ expected: String) throws(APIError) {
-        let s = try string(key)
-        guard s == expected else { throw APIError(.badRequest, "\(name(key)) must be \"\(expected)\", got \"\(s)\"") }
-    }
 }
 
 /// Best-effort look into a request body for fault matching: a string at a path, or nil.

@@ -8,11 +8,11 @@ struct InstanceRequest {
     let values: JSONValue
     let annotations: JSONValue?
 
-    /// Field rules from the CCE docs: kind "Addon", apiVersion "v3", spec.clusterID, spec.addonTemplateName and
-    /// spec.values required; spec.version required only for an upgrade.
+    /// Field rules from the CCE docs: spec.clusterID, spec.addonTemplateName and spec.values required;
+    /// spec.version required only for an upgrade. `kind` and `apiVersion` are not read: the SDK's model says of
+    /// both "fixed value; a value passed here has no effect", so a request the real service serves whatever they
+    /// say is served here too (answers always say Addon / v3).
     static func decode(_ root: BodyReader, versionRequired: Bool) throws(APIError) -> InstanceRequest {
-        try root.constant("kind", "Addon")
-        try root.constant("apiVersion", "v3")
         let annotations = try root.optionalObject("metadata")?.stringMap("annotations")
         let spec = try root.object("spec")
         let version = versionRequired ? try spec.string("version") : try spec.optionalString("version")

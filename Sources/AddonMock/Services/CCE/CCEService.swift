@@ -24,12 +24,15 @@ struct CCEService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: CCEWire
+    /// Autopilot clusters are VirtualMachine clusters: their templates list no other cluster type.
+    let autopilotWire: CCEWire
     let outcomes: any OutcomeDecider
 
     init(environment: ServiceEnvironment) {
         manager = environment.manager
         catalog = environment.catalog
         wire = CCEWire(catalog: environment.catalog)
+        autopilotWire = CCEWire(catalog: environment.catalog, clusterTypes: ["VirtualMachine"])
         outcomes = environment.outcomes
     }
 
@@ -42,7 +45,7 @@ struct CCEService {
                 ServiceRoute("PUT", "\(prefix)/addons/{id}", service: kind) { try upgrade($0, kind) },
                 ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind) { try delete($0, kind) },
                 ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind) { try rollback($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) { try templates($0) },
+                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) { try templates($0, kind == "autopilot" ? autopilotWire : wire) },
             ]
         }
     }
@@ -158,7 +161,7 @@ struct CCEService {
         return .json(200, wire.instanceBody(instance))
     }
 
-    private func templates(_ ctx: RequestContext) throws -> HTTPResponse {
+    private func templates(_ ctx: RequestContext, _ wire: CCEWire) throws -> HTTPResponse {
         guard let name = ctx.request.queryValue("addon_template_name"), !name.isEmpty else {
             return .json(200, wire.templateListBody(catalog.templates))
         }

@@ -11,7 +11,9 @@ struct CCEWire: Sendable {
     /// `status.targetVersions` per template and version (a JSON array, or null when nothing is newer).
     private let targetVersions: [String: [String: RawJSON]]
 
-    init(catalog: Catalog) {
+    /// `clusterTypes`: the cluster types a template version may list in `supportVersions` (nil: all the catalog
+    /// gives). Autopilot clusters are VirtualMachine only, as the SDK's `SupportVersions.cluster_type` says.
+    init(catalog: Catalog, clusterTypes: Set<String>? = nil) {
         self.catalog = catalog
         var versions: [String: [String: RawJSON]] = [:]
         var templates: [String: RawJSON] = [:]
@@ -26,15 +28,21 @@ struct CCEWire: Sendable {
             }
             versions[t.name] = perVersion
             targets[t.name] = newer
-            templates[t.name] = Self.encodeTemplate(t)
+            templates[t.name] = Self.encodeTemplate(t, clusterTypes: clusterTypes)
         }
         versionObjects = versions
         templateObjects = templates
         targetVersions = targets
     }
 
+    /// `supportVersions` without the entries of other cluster types.
+    private static func entries(of supportVersions: JSONValue, for clusterTypes: Set<String>?) -> JSONValue {
+        guard let clusterTypes, case .array(let entries) = supportVersions else { return supportVersions }
+        return .array(entries.filter { $0["clusterType"]?.stringValue.map(clusterTypes.contains) ?? true })
+    }
+
     /// The `Versions` object. Inside an instance's `currentVersion` the real API sends `supportVersions: null`.
-    private static func encodeVersion(_ v: TemplateVersion, supportVersions: Bool) -> RawJSON {
+    private static func encodeVersion(_ v: TemplateVersion, supportVersions: Bool, clusterTypes: Set<String>? = nil) -> RawJSON {
         var w = JSONWriter(capacity: 512)
         w.beginObject()
         w.field("version", v.version)
@@ -42,14 +50,14 @@ struct CCEWire: Sendable {
         w.field("stable", v.stable)
         w.key("translate"); w.value(v.translate)
         w.key("supportVersions")
-        if supportVersions { w.value(v.supportVersions) } else { w.null() }
+        if supportVersions { w.value(Self.entries(of: v.supportVersions, for: clusterTypes)) } else { w.null() }
         w.field("creationTimestamp", v.creationTimestamp)
         w.field("updateTimestamp", v.updateTimestamp)
         w.endObject()
         return RawJSON(trusted: w.bytes)
     }
 
-    private static func encodeTemplate(_ t: Template) -> RawJSON {
+    private static func encodeTemplate(_ t: Template, clusterTypes: Set<String>?) -> RawJSON {
         var w = JSONWriter(capacity: 2048)
         Self.beginAddonObject(&w)
         w.key("metadata")
@@ -72,7 +80,7 @@ struct CCEWire: Sendable {
         w.field("description", t.description)
         w.key("versions")
         w.beginArray()
-        for v in t.versions { w.raw(encodeVersion(v, supportVersions: true)) }
+        for v in t.versions { w.raw(encodeVersion(v, supportVersions: true, clusterTypes: clusterTypes)) }
         w.endArray()
         w.endObject()
         w.endObject()

@@ -16,6 +16,24 @@ struct ModelArtsWire: Sendable {
         }
     }
 
+    /// Changes whenever the plug-in changes, like a Kubernetes resourceVersion: a digest of everything it shows
+    /// and when it last changed (two changes within one second used to share the epoch second).
+    static func resourceVersion(of i: Instance) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+            for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            hash = (hash ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        mix(String(i.updatedAt.milliseconds).utf8)
+        mix(i.phase.rawValue.utf8)
+        mix(i.current.version.utf8)
+        mix(i.current.values.bytes)
+        mix(i.reason.utf8)
+        mix(i.message.utf8)
+        mix((i.pending?.operation.rawValue ?? "").utf8)
+        return String(hash % 1_000_000_000_000)
+    }
+
     func pluginBody(_ i: Instance, detail: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 2048)
         write(i, detail: detail, to: &w)
@@ -81,8 +99,7 @@ struct ModelArtsWire: Sendable {
         w.field("namespace", workload.namespace)
         w.field("name", workload.name)
         w.field("uid", Identifiers.derivedUUID("\(i.id)/\(workload.kind)/\(workload.name)"))
-        // Changes whenever the plug-in changes, like a Kubernetes resourceVersion.
-        w.field("resourceVersion", String(i.updatedAt.milliseconds / 1000 % 100_000_000))
+        w.field("resourceVersion", Self.resourceVersion(of: i))
         w.endObject()
         w.key("replicas"); w.number(Int64(workload.replicas))
         w.key("limits"); w.value(workload.limits)
