@@ -1,4 +1,5 @@
 import AddonMockCore
+import Dispatch
 import Testing
 
 @testable import AddonMock
@@ -407,5 +408,81 @@ extension TestServer {
         #expect(!Dispatcher.constantTimeEquals(expected + Array(repeating: 0, count: 256), expected))
         #expect(!Dispatcher.constantTimeEquals(Array(expected.dropLast()), expected))
         #expect(!Dispatcher.constantTimeEquals([], expected))
+    }
+}
+
+/// `POST /_mock/wait`: a state, not a duration. The clock is pinned, so nothing moves unless a test moves it: a wait
+/// for a state not reached can only time out, and one reached answers at once.
+@Suite struct WaitTests {
+    let server: TestServer
+    init() throws { server = try TestServer(profile: .fast) }
+
+    func install() throws -> String {
+        try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+    }
+
+    @Test func aResourceReachesAStatusOrTheWaitTimesOutNamingWhereItIs() throws {
+        let id = try install()
+        let timedOut = try server.controlError("POST", "/_mock/wait", #"{"addon": "\#(id)", "status": "running", "timeoutMs": 50}"#, status: 408)
+        #expect(timedOut == "waited 50 ms: addon \(id) is installing, not running")
+        server.advance(ms: 150)
+        let reached = try server.control("POST", "/_mock/wait", #"{"addon": "\#(id)", "status": "running"}"#)
+        #expect(reached.status == 200)
+        #expect(try reached.json().at("reached") == .bool(true))
+        #expect(try reached.json().string("resource.status") == "running")
+        #expect(try reached.json().string("resource.cluster") == "c1")
+    }
+
+    /// The answer is held on the connection (no worker waits) while the clock is moved by another request.
+    @Test func aHeldWaitAnswersWhenTheClockMoves() throws {
+        let id = try install()
+        let answer = Locked<HTTPResult?>(nil)
+        let port = server.port
+        DispatchQueue.global().async {
+            let r = try? RawHTTPConnection(port: port).send(
+                "POST", "/_mock/wait", body: Array(#"{"addon": "\#(id)", "status": "running", "timeoutMs": 60000}"#.utf8), close: true)
+            answer.withLock { $0 = r }
+            answer.broadcast()
+        }
+        // Whether the wait is already held or not, it can only answer 200 once the clock has moved.
+        _ = try server.control("POST", "/_mock/clock", #"{"advanceMs": 200}"#)
+        let r = answer.wait(until: { $0 != nil }, timeoutMicroseconds: 30_000_000) { $0 }
+        #expect(r?.status == 200, "\(r?.text ?? "no answer")")
+        #expect(try r?.json().string("resource.status") == "running")
+    }
+
+    @Test func goneAndSettledAndPluginsByName() throws {
+        let id = try install()
+        _ = try server.request("POST", "/v2/p/pools/a/plugins", body: PluginBodies.create("volcano"))
+        let notSettled = try server.controlError("POST", "/_mock/wait", #"{"settled": true, "project": "p", "timeoutMs": 30}"#, status: 408)
+        #expect(notSettled.hasPrefix("waited 30 ms: 1 still in flight, e.g. plugin "))
+        #expect(notSettled.hasSuffix(" Pending"))
+        server.advance(ms: 200)
+        #expect(try server.control("POST", "/_mock/wait", #"{"settled": true}"#).json().at("inFlight") == .number("0"))
+        let plugin = try server.control("POST", "/_mock/wait", #"{"plugin": {"project": "p", "pool": "a", "name": "volcano"}, "phase": "Running"}"#)
+        #expect(try plugin.json().string("resource.pool") == "a")
+
+        _ = try server.request("DELETE", "/api/v3/addons/\(id)")
+        #expect(
+            try server.controlError("POST", "/_mock/wait", #"{"addon": "\#(id)", "gone": true, "timeoutMs": 20}"#, status: 408)
+                == "waited 20 ms: addon \(id) is deleting, not gone")
+        server.advance(ms: 100)
+        let gone = try server.control("POST", "/_mock/wait", #"{"addon": "\#(id)", "gone": true}"#).json()
+        #expect(gone.at("resource") == .null)
+    }
+
+    @Test(arguments: [
+        ("{}", "name one thing to wait for: addon, plugin or settled: true"),
+        (#"{"addon": "x"}"#, "give the addon's status (or phase), or gone: true"),
+        (
+            #"{"addon": "x", "status": "flying"}"#,
+            "addon status must be one of installing, upgrading, rollbacking, deleting, running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed; got \"flying\""
+        ),
+        (#"{"settled": true, "status": "running"}"#, "status is for a resource; settled waits for nothing in flight"),
+        (#"{"addon": "x", "gone": true, "timeoutMs": 0}"#, "timeoutMs must be a whole number from 1 to 600000"),
+        (#"{"plugin": {"project": "p", "name": "v"}, "gone": true}"#, "plugin.pool is required"),
+    ])
+    func refusesWhatItCannotWaitFor(body: String, message: String) throws {
+        #expect(try server.controlError("POST", "/_mock/wait", body) == message)
     }
 }

@@ -103,9 +103,13 @@ final class Dispatcher: HTTPHandler {
         }
         if request.method == "HEAD" { response.body = [] }
         let answered = Answered(request: request, requestID: requestID, started: started, served: served)
-        guard commit != nil || served.latencyMs != nil else { return finish(response, answered) }
+        // A handler may hold its own answer (`/_mock/wait`); it is finished (journal, request id) once released.
+        let handlerHold = response.hold
+        response.hold = nil
+        guard commit != nil || served.latencyMs != nil || handlerHold != nil else { return finish(response, answered) }
         // Held on a suspended connection, not on this thread: a latency fault occupies no worker.
-        response.hold = AnswerHold(commit: commit, delayMs: served.latencyMs, answer: response, answered: answered, dispatcher: self)
+        response.hold = AnswerHold(
+            commit: commit, delayMs: served.latencyMs, inner: handlerHold, answer: response, answered: answered, dispatcher: self)
         return response
     }
 
@@ -280,7 +284,8 @@ final class Dispatcher: HTTPHandler {
     }
 }
 
-/// Holds an answer until its write is committed and a latency fault's delay has passed (either may be absent);
+/// Holds an answer until its write is committed, a latency fault's delay has passed and the handler's own hold has
+/// released it (each may be absent);
 /// then sends it finished (request id, journal), or, when the commit rolled back, an internal error in the
 /// service's format instead. The delay runs on a timer, never on a worker thread, and `expedite` (the server is
 /// stopping) cuts it short; nothing cuts a commit short.
@@ -290,23 +295,31 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
         var delayDone: Bool
         /// nil while the commit is outstanding; then its outcome (nil error: committed).
         var committed: (any Error)??
+        /// nil while the handler's hold is outstanding; then the answer it gave (nil: the answer as it is).
+        var handed: HTTPResponse??
         var sent = false
     }
 
     private let commit: PendingCommit?
     private let delayMs: Int64?
+    private let inner: (any ResponseHold)?
     private let answer: HTTPResponse
     private let answered: Dispatcher.Answered
     private let dispatcher: Dispatcher
     private let state: Locked<State>
 
-    init(commit: PendingCommit?, delayMs: Int64?, answer: HTTPResponse, answered: Dispatcher.Answered, dispatcher: Dispatcher) {
+    init(
+        commit: PendingCommit?, delayMs: Int64?, inner: (any ResponseHold)?, answer: HTTPResponse, answered: Dispatcher.Answered,
+        dispatcher: Dispatcher
+    ) {
         self.commit = commit
         self.delayMs = delayMs
+        self.inner = inner
         self.answer = answer
         self.answered = answered
         self.dispatcher = dispatcher
-        state = Locked(State(delayDone: delayMs == nil, committed: commit == nil ? .some(nil) : nil))
+        state = Locked(
+            State(delayDone: delayMs == nil, committed: commit == nil ? .some(nil) : nil, handed: inner == nil ? .some(nil) : nil))
     }
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
@@ -318,10 +331,17 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
             state.withLock { $0.committed = .some(failure) }
             fireIfDue()
         }
+        inner?.whenReleased { [self] answer in
+            state.withLock { $0.handed = .some(answer) }
+            fireIfDue()
+        }
         fireIfDue()
     }
 
-    func expedite() { delayPassed() }
+    func expedite() {
+        inner?.expedite()
+        delayPassed()
+    }
 
     private func delayPassed() {
         state.withLock { $0.delayDone = true }
@@ -329,13 +349,13 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
     }
 
     private func fireIfDue() {
-        let due: (release: @Sendable (HTTPResponse?) -> Void, failure: (any Error)?)? = state.withLock { s in
-            guard !s.sent, s.delayDone, let committed = s.committed, let release = s.release else { return nil }
+        let due: (release: @Sendable (HTTPResponse?) -> Void, failure: (any Error)?, answer: HTTPResponse)? = state.withLock { s in
+            guard !s.sent, s.delayDone, let committed = s.committed, let handed = s.handed, let release = s.release else { return nil }
             s.sent = true
             s.release = nil // it refers back to whoever holds this hold: drop the cycle
-            return (release, committed)
+            return (release, committed, handed ?? answer)
         }
         guard let due else { return }
-        due.release(dispatcher.finish(due.failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
+        due.release(dispatcher.finish(due.failure.map { dispatcher.commitFailed($0, answered) } ?? due.answer, answered))
     }
 }

@@ -43,6 +43,7 @@ struct ControlService {
             ServiceRoute("GET", "/_mock/requests") { try requests($0) },
             ServiceRoute("GET", "/_mock/config") { _ in .json(200, configBody()) },
             ServiceRoute("GET", "/_mock/openapi.json") { _ in .json(200, openAPI()) },
+            ServiceRoute("POST", "/_mock/wait") { try wait($0) },
         ]
     }
 
@@ -225,7 +226,7 @@ struct ControlService {
         return w.bytes
     }
 
-    private func writeResource(_ i: Instance, _ kind: ResourceKind, to w: inout JSONWriter) {
+    func writeResource(_ i: Instance, _ kind: ResourceKind, to w: inout JSONWriter) {
         w.beginObject()
         w.field("id", i.id)
         w.field("kind", kind.name)

@@ -1,0 +1,32 @@
+"""The README's curl walkthroughs, run as pasted: each shell block in one go against a fresh server with the profile
+the README starts it with. Every call must succeed; the only 4xx allowed are the 404s the README itself shows (a
+`curl` line whose comment says 404)."""
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+BLOCKS = [b for b in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S) if b.startswith("B=http://127.0.0.1:8080")]
+# curl's write-out goes to stderr (%{stderr}), so what the walkthrough pipes and parses is untouched.
+WRAPPER = """set -euo pipefail
+curl() { command curl -w '%{stderr}STATUS %{http_code} %{method}\\n' "$@"; }
+"""
+
+
+def test_the_readme_has_both_walkthroughs():
+    assert len(BLOCKS) == 2, BLOCKS
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=["cce", "modelarts"])
+def test_walkthrough_runs_as_pasted(start, block):
+    server = start("--profile", "fast")
+    script = WRAPPER + block.replace("http://127.0.0.1:8080", server.url)
+    run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    statuses = [line.split()[1:] for line in run.stderr.splitlines() if line.startswith("STATUS ")]
+    assert len(statuses) == len(re.findall(r"^(?:\S+=\$\()?curl ", block, re.M)), run.stderr
+    documented_404s = len(re.findall(r"^curl [^#\n]*#[^\n]*\b404\b", block, re.M))
+    unexpected = [s for s in statuses if s[0] not in ("200", "201")]
+    assert unexpected == [["404", "GET"]] * documented_404s, run.stdout + run.stderr
