@@ -181,7 +181,7 @@ import Testing
     @Test func templatesListFilterAndAlias() throws {
         let all = try server.get("/api/v3/addontemplates").json()
         guard case .array(let items)? = all.at("items") else { Issue.record("no items"); return }
-        #expect(items.count == 8)
+        #expect(items.count == 9)
         #expect(all.string("kind") == "Addon")
         let gpu = try server.get("/api/v3/addontemplates?addon_template_name=gpu-device-plugin").json()
         #expect(gpu.string("items.0.metadata.name") == "gpu-beta")

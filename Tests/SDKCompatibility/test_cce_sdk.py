@@ -109,7 +109,7 @@ def test_templates(start, family):
     cce = server.cce()
     request = FAMILIES[family][6]
     everything = call(cce, family, "templates", request())
-    assert len(everything.items) == 8
+    assert len(everything.items) == 9   # storage-driver is there for the UpdateAddonInstance example
     gpu = call(cce, family, "templates", request(addon_template_name="gpu-device-plugin")).items[0]
     assert gpu.metadata.name == "gpu-beta"
     assert gpu.spec.versions[0].support_versions[0].cluster_type == "VirtualMachine"
