@@ -6,14 +6,14 @@ extension Connection {
     private static let columns = """
         id, service, scope, template, version, values_json, previous_version, previous_values_json, \
         annotations_json, phase, reason, message, pending_operation, pending_due, pending_outcome, pending_reason, \
-        pending_message, pending_target_version, pending_target_values_json, created_at, updated_at
+        pending_message, pending_target_version, pending_target_values_json, created_at, updated_at, previous_version_shown
         """
 
     // Built once: statements are cached by their text, and these run on every request.
     private static let byID = "SELECT \(columns) FROM instances WHERE id = ?1"
     private static let byName = "SELECT \(columns) FROM instances WHERE service = ?1 AND scope = ?2 AND template = ?3"
     private static let byScope = "SELECT \(columns) FROM instances WHERE service = ?1 AND scope = ?2 ORDER BY created_at, rowid"
-    private static let insertRow = "INSERT INTO instances (\(columns)) VALUES (\((1...21).map { "?\($0)" }.joined(separator: ", ")))"
+    private static let insertRow = "INSERT INTO instances (\(columns)) VALUES (\((1...22).map { "?\($0)" }.joined(separator: ", ")))"
 
     public func instance(id: String) throws -> Instance? {
         try first(Self.byID, [.text(id)])
@@ -50,7 +50,7 @@ extension Connection {
             UPDATE instances SET version = ?5, values_json = ?6, previous_version = ?7, previous_values_json = ?8,
                 annotations_json = ?9, phase = ?10, reason = ?11, message = ?12, pending_operation = ?13, pending_due = ?14,
                 pending_outcome = ?15, pending_reason = ?16, pending_message = ?17, pending_target_version = ?18,
-                pending_target_values_json = ?19, updated_at = ?21
+                pending_target_values_json = ?19, updated_at = ?21, previous_version_shown = ?22
             WHERE id = ?1 AND service = ?2 AND scope = ?3 AND template = ?4 AND created_at = ?20
             """, Self.values(of: i))
     }
@@ -110,6 +110,7 @@ extension Connection {
             outcome, reason, message,
             p?.target.map { .text($0.version) } ?? .null, p?.target.map { .utf8($0.values.bytes) } ?? .null,
             .integer(i.createdAt.milliseconds), .integer(i.updatedAt.milliseconds),
+            i.previousVersion.map { .text($0) } ?? .null,
         ]
     }
 
@@ -158,6 +159,7 @@ extension Connection {
             id: id, service: service, scope: s.text(2), template: s.text(3),
             current: Revision(version: s.text(4), values: RawJSON(trusted: s.bytes(5))),
             previous: s.optionalText(6).map { Revision(version: $0, values: RawJSON(trusted: s.bytes(7))) },
+            previousVersion: s.optionalText(21),
             annotations: RawJSON(trusted: s.bytes(8)), phase: phase, reason: s.text(10), message: s.text(11),
             pending: pending, createdAt: Instant(milliseconds: s.int64(19)), updatedAt: Instant(milliseconds: s.int64(20)))
     }

@@ -41,6 +41,11 @@ public enum Migrations {
         """
         PRAGMA application_id = \(DatabaseIdentity.applicationID);
         """,
+        // 4: the version before the last upgrade or rollback, which outlives the kept revision (CCE's
+        // status.previousVersion after a rollback). NULL on older rows: the kept revision's version stands in.
+        """
+        ALTER TABLE instances ADD COLUMN previous_version_shown TEXT;
+        """,
     ]
 
     public static var latest: Int { steps.count }

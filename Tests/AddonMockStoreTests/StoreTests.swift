@@ -219,7 +219,7 @@ func sampleInstance(
     Instance(
         id: id, service: service, scope: scope, template: template,
         current: Revision(version: "1.2.3", values: RawJSON(trusted: Array(#"{"basic":{"x":"é"}}"#.utf8))),
-        previous: Revision(version: "1.2.0", values: RawJSON(trusted: Array("{}".utf8))),
+        previous: Revision(version: "1.2.0", values: RawJSON(trusted: Array("{}".utf8))), previousVersion: "1.1.9",
         annotations: RawJSON(trusted: Array(#"{"addon.install/type":"install"}"#.utf8)),
         phase: .upgrading, reason: "r", message: "m",
         pending: PendingTransition(

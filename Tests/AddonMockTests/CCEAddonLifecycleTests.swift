@@ -88,6 +88,9 @@ import Testing
         #expect(body.string("spec.version") == "1.28.4")
         #expect(body.string("spec.values.basic.cluster_ip") == "10.247.3.10")
         #expect(body.at("status.isRollbackable") == .bool(false))
+        // The SDK: "the version before the last upgrade or rollback": the version rolled back from.
+        #expect(body.string("status.previousVersion") == "1.30.6")
+        #expect(try server.control("GET", "/_mock/resources/addons/\(id)").json().string("previousVersion") == "1.30.6")
 
         r = try server.request("DELETE", "/api/v3/addons/\(id)?cluster_id=c1")
         #expect(r.status == 200)

@@ -85,6 +85,7 @@ import Testing
         if let phase = e["phase"]?.stringValue { #expect(r.phase.rawValue == phase, "\(label): phase") }
         if let version = e["version"]?.stringValue { #expect(r.current.version == version, "\(label): version") }
         if let previous = e["previous"] { #expect(r.previous?.version == previous.stringValue, "\(label): previous") }
+        if let shown = e["previousVersion"] { #expect(r.shownPreviousVersion == shown.stringValue, "\(label): previousVersion") }
         if let reason = e["reason"]?.stringValue { #expect(r.reason == reason, "\(label): reason") }
     }
 

@@ -239,7 +239,7 @@ struct ControlService {
         w.field("phase", i.phase.rawValue)
         w.field("reason", i.reason)
         w.field("message", i.message)
-        w.key("previousVersion"); w.optionalString(i.previous?.version)
+        w.key("previousVersion"); w.optionalString(i.shownPreviousVersion)
         w.key("pending")
         if let p = i.pending {
             w.beginObject()

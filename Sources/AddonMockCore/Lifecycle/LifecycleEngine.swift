@@ -82,6 +82,7 @@ public struct LifecycleEngine: Sendable {
         let decided = try outcome()
         if step.effect == .replaceRevision, let revision {
             instance.previous = instance.current
+            instance.previousVersion = instance.current.version
             instance.current = revision
         }
         schedule(op, step, on: &instance, templateTiming: templateTiming, outcome: decided, now: now, target: target)
@@ -126,7 +127,10 @@ public struct LifecycleEngine: Sendable {
         case .succeed:
             guard let succeeded = step.succeeded else { return nil }
             if step.effect == .restoreKept {
-                if let target = pending.target { next.current = target }
+                if let target = pending.target {
+                    next.previousVersion = next.current.version
+                    next.current = target
+                }
                 next.previous = nil
             }
             next.phase = succeeded

@@ -23,10 +23,11 @@ public struct LifecycleTable: Sendable, Equatable {
     /// What a step does to the resource's revisions.
     public enum Effect: Sendable, Equatable {
         case none
-        /// The requested revision becomes current when the step begins; the replaced one is kept, and it is what
-        /// `restoreKept` brings back.
+        /// The requested revision becomes current when the step begins; the replaced one is kept (and named as the
+        /// previous version), and it is what `restoreKept` brings back.
         case replaceRevision
-        /// Needs a kept revision; on success it becomes current again and is no longer kept.
+        /// Needs a kept revision; on success it becomes current again and is no longer kept, and the version it
+        /// replaced is named as the previous version.
         case restoreKept
     }
 

@@ -40,6 +40,10 @@ public struct Instance: Sendable, Equatable {
     public var current: Revision
     /// What a rollback would restore; its presence is what makes an instance rollbackable.
     public var previous: Revision?
+    /// The version before the last revision change (an upgrade, or a rollback): what CCE shows as
+    /// `status.previousVersion`. Outlives `previous`: after a rollback nothing is kept, but this names the version
+    /// rolled back from. nil on records stored before it was kept: then `previous` tells.
+    public var previousVersion: String?
     /// Free-form metadata the client sent (CCE: metadata.annotations).
     public var annotations: RawJSON
     public var phase: Phase
@@ -51,7 +55,7 @@ public struct Instance: Sendable, Equatable {
 
     public init(
         id: String, service: String, scope: String, template: String, current: Revision,
-        previous: Revision? = nil, annotations: RawJSON = .emptyObject, phase: Phase,
+        previous: Revision? = nil, previousVersion: String? = nil, annotations: RawJSON = .emptyObject, phase: Phase,
         reason: String = "", message: String = "", pending: PendingTransition? = nil,
         createdAt: Instant, updatedAt: Instant
     ) {
@@ -61,6 +65,7 @@ public struct Instance: Sendable, Equatable {
         self.template = template
         self.current = current
         self.previous = previous
+        self.previousVersion = previousVersion
         self.annotations = annotations
         self.phase = phase
         self.reason = reason
@@ -71,6 +76,9 @@ public struct Instance: Sendable, Equatable {
     }
 
     public var isRollbackable: Bool { previous != nil }
+
+    /// `previousVersion`, or for records stored before it was kept, the kept revision's.
+    public var shownPreviousVersion: String? { previousVersion ?? previous?.version }
 
     /// An operation is under way: any other operation on the instance is a conflict until it settles.
     public var isInFlight: Bool { pending != nil }

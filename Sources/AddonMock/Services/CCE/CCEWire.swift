@@ -155,7 +155,7 @@ struct CCEWire: Sendable {
         w.key("currentVersion")
         if let raw = versionObjects[i.template]?[i.current.version] { w.raw(raw) } else { w.null() }
         w.field("isRollbackable", i.isRollbackable)
-        w.field("previousVersion", i.previous?.version ?? "")
+        w.field("previousVersion", i.shownPreviousVersion ?? "")
         w.endObject()
         w.endObject()
     }
