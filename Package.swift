@@ -71,9 +71,14 @@ let package = Package(
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
+        // A raw HTTP/1.1 client for tests that talk to real servers over sockets.
+        .target(name: "AddonMockTestSupport", dependencies: ["AddonMockCore"], path: "Tests/TestSupport"),
+        // The HTTP layer alone: router, held answers, stops, half-closed and slow clients, on a real libmicrohttpd.
+        .testTarget(name: "AddonMockHTTPTests", dependencies: ["AddonMockHTTP", "AddonMockCore", "AddonMockTestSupport"]),
         // Golden/ holds the lifecycle tables' golden cases, read from the source tree.
         .testTarget(
-            name: "AddonMockTests", dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "addonmock"],
+            name: "AddonMockTests",
+            dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockTestSupport", "addonmock"],
             exclude: ["Golden"]),
         // A third, toy service in one folder (Widgets/), run beside the built-in ones: the service boundary's proof.
         .testTarget(

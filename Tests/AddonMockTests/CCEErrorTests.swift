@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockTestSupport
 import Testing
 
 @testable import AddonMock

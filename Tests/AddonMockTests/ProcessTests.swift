@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockStore
+import AddonMockTestSupport
 import Foundation
 import Testing
 

@@ -90,11 +90,20 @@ public final class Application: Sendable {
         self.journal = journal
         // The bound port is known only once the server listens; the control API reads it from here.
         let boundURL = Locked("")
-        let openAPI = OpenAPIDocument.assemble(services: services, registry: registry)
+        // Assembled on first request, not at start-up (start-up is measured in milliseconds).
+        let openAPI = Locked<JSONValue?>(nil)
+        let assembled: @Sendable () -> JSONValue = {
+            openAPI.withLock { cached in
+                if let cached { return cached }
+                let document = OpenAPIDocument.assemble(services: services, registry: registry)
+                cached = document
+                return document
+            }
+        }
         let control = ControlService(
             registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
             configuration: configuration, seeder: seeder,
-            openAPI: { OpenAPIDocument.render(openAPI, serverURL: boundURL.withLock { $0 }) },
+            openAPI: { OpenAPIDocument.render(assembled(), serverURL: boundURL.withLock { $0 }) },
             listening: { boundURL.withLock { $0 } })
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(

@@ -1,3 +1,4 @@
+import AddonMockTestSupport
 import Foundation
 
 /// The built `addonmock` executable, run as a child process: for what only a real process shows

@@ -24,15 +24,15 @@ struct CCEService {
     let manager: InstanceManager
     let catalog: Catalog
     let wire: CCEWire
-    /// Autopilot clusters are VirtualMachine clusters: their templates list no other cluster type.
-    let autopilotWire: CCEWire
+    /// Autopilot clusters are VirtualMachine clusters: their templates list no other cluster type. Encoded on
+    /// first use, not at start-up (the template list is rarely asked for).
+    let autopilotWire = Locked<CCEWire?>(nil)
     let outcomes: any OutcomeDecider
 
     init(environment: ServiceEnvironment) {
         manager = environment.manager
         catalog = environment.catalog
         wire = CCEWire(catalog: environment.catalog)
-        autopilotWire = CCEWire(catalog: environment.catalog, clusterTypes: ["VirtualMachine"])
         outcomes = environment.outcomes
     }
 
@@ -45,7 +45,9 @@ struct CCEService {
                 ServiceRoute("PUT", "\(prefix)/addons/{id}", service: kind) { try upgrade($0, kind) },
                 ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind) { try delete($0, kind) },
                 ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind) { try rollback($0, kind) },
-                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) { try templates($0, kind == "autopilot" ? autopilotWire : wire) },
+                ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) {
+                    try templates($0, kind == "autopilot" ? autopilotTemplatesWire() : wire)
+                },
             ]
         }
     }
@@ -159,6 +161,15 @@ struct CCEService {
         }
         ctx.touched(instance)
         return .json(200, wire.instanceBody(instance))
+    }
+
+    private func autopilotTemplatesWire() -> CCEWire {
+        autopilotWire.withLock { cached in
+            if let cached { return cached }
+            let made = CCEWire(catalog: catalog, clusterTypes: ["VirtualMachine"])
+            cached = made
+            return made
+        }
     }
 
     private func templates(_ ctx: RequestContext, _ wire: CCEWire) throws -> HTTPResponse {

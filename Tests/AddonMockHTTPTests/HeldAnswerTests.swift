@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockTestSupport
 import Dispatch
 import Testing
 

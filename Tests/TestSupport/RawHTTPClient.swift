@@ -4,24 +4,25 @@ import AddonMockCore
 import Glibc
 #endif
 
-struct TestHTTPError: Error, CustomStringConvertible {
-    let description: String
+public struct TestHTTPError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A parsed HTTP/1.1 response.
-struct HTTPResult {
-    let status: Int
-    let headers: [(name: String, value: String)]
-    let body: [UInt8]
+public struct HTTPResult {
+    public let status: Int
+    public let headers: [(name: String, value: String)]
+    public let body: [UInt8]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 
     /// The body parsed as JSON (fails the test with the body text if it is not JSON).
-    func json() throws -> JSONValue {
+    public func json() throws -> JSONValue {
         do { return try JSONParser.parse(body, maxDepth: 512) } catch {
             throw TestHTTPError(description: "status \(status) body is not JSON: \(text)")
         }
@@ -30,11 +31,11 @@ struct HTTPResult {
 
 /// One TCP connection speaking HTTP/1.1 by hand, so tests can send exactly the bytes they mean
 /// (bad escapes, chunked bodies, pipelines) and reuse a connection to check keep-alive.
-final class RawHTTPConnection {
+public final class RawHTTPConnection {
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(port: UInt16, host: String = "127.0.0.1") throws {
+    public init(port: UInt16, host: String = "127.0.0.1") throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestHTTPError(description: "socket() failed") }
         var timeout = timeval(tv_sec: 15, tv_usec: 0)
@@ -55,9 +56,9 @@ final class RawHTTPConnection {
     deinit { close(fd) }
 
     /// Closes the sending side only (HTTP allows it); the answer can still be read.
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
-    func sendRaw(_ bytes: [UInt8]) throws {
+    public func sendRaw(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -66,7 +67,7 @@ final class RawHTTPConnection {
         }
     }
 
-    func send(
+    public func send(
         _ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         close: Bool = false
     ) throws -> HTTPResult {
@@ -92,7 +93,7 @@ final class RawHTTPConnection {
         return true
     }
 
-    func readResponse(method: String = "GET") throws -> HTTPResult {
+    public func readResponse(method: String = "GET") throws -> HTTPResult {
         let separator: [UInt8] = [13, 10, 13, 10]
         var headerEnd: Int?
         while headerEnd == nil {
@@ -129,14 +130,14 @@ final class RawHTTPConnection {
     }
 
     /// True when the server has closed its side.
-    func isClosedByPeer() -> Bool {
+    public func isClosedByPeer() -> Bool {
         var b: UInt8 = 0
         return recv(fd, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
     }
 }
 
 extension String {
-    func trimmingSpaces() -> String {
+    fileprivate func trimmingSpaces() -> String {
         var s = Substring(self)
         while s.first == " " { s = s.dropFirst() }
         while s.last == " " { s = s.dropLast() }
@@ -145,5 +146,5 @@ extension String {
 }
 
 extension Substring {
-    func trimmingSpaces() -> String { String(self).trimmingSpaces() }
+    fileprivate func trimmingSpaces() -> String { String(self).trimmingSpaces() }
 }
