@@ -16,13 +16,15 @@ struct Root: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "addonmock",
         abstract: "A local emulator of Huawei Cloud's CCE add-on and ModelArts pool plug-in APIs.",
+        version: AddonMockVersion.current,
         subcommands: [Serve.self, Health.self],
         defaultSubcommand: Serve.self)
 }
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the emulated APIs (the default command). Every flag has an ADDONMOCK_<FLAG> environment twin; the flag wins.")
+        abstract: "Serve the emulated APIs (the default command). Every flag has an ADDONMOCK_<FLAG> environment twin; the flag wins.",
+        version: AddonMockVersion.current)
 
     @Option(help: "Address to listen on (ADDONMOCK_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port; 0 picks a free one (ADDONMOCK_PORT, default 8080).") var port: String?
@@ -88,7 +90,7 @@ struct Serve: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "addonmock")
-        logger.info("starting: \(config.summary)")
+        logger.info("addonmock \(AddonMockVersion.current) starting: \(config.summary)")
 
         let app: Application
         do {

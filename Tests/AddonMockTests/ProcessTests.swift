@@ -8,6 +8,19 @@ import Testing
 
 /// The command-line contract, checked on the real executable.
 @Suite struct CommandLineTests {
+    @Test func tellsItsVersion() throws {
+        for arguments in [["--version"], ["serve", "--version"]] {
+            let r = try ServerProcess.run(arguments)
+            #expect(r.status == 0)
+            #expect(r.stdout == "\(AddonMockVersion.current)\n")
+        }
+        let server = try ServerProcess(["--port", "0", "--db", ":memory:", "--log-level", "info"])
+        #expect(try server.request("GET", "/_mock/config").json().string("version") == AddonMockVersion.current)
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        #expect(server.stderr.contains("addonmock \(AddonMockVersion.current) starting: "))
+    }
+
     @Test func printsExactlyOneReadyLineServesHealthAndStopsCleanlyOnSIGTERM() throws {
         let dir = TempDirectory()
         let server = try ServerProcess(["--port", "0", "--db", dir.file("a.sqlite")])

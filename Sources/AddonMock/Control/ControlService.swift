@@ -377,6 +377,7 @@ struct ControlService {
         let c = configuration
         var w = JSONWriter()
         w.beginObject()
+        w.field("version", AddonMockVersion.current)
         w.field("listening", listening())
         w.key("settings")
         w.beginObject()
