@@ -159,6 +159,29 @@ import Testing
         #expect(try expectError(server.get("/api/v3/addons"), 400, "CCE.03400001").hasPrefix("cluster_id is required"))
     }
 
+    /// Browsers may call it: a preflight gets the path's methods and the headers asked for; an answer to a request
+    /// naming an Origin allows that origin and exposes the request id. Without an Origin nothing is added.
+    @Test func browsersMayCallIt() throws {
+        let origin = ("Origin", "http://demo.local")
+        let pre = try server.request(
+            "OPTIONS", "/api/v3/addons",
+            headers: [origin, ("Access-Control-Request-Method", "POST"), ("Access-Control-Request-Headers", "content-type, x-auth-token")])
+        #expect(pre.status == 204)
+        #expect(pre.header("Access-Control-Allow-Origin") == "http://demo.local")
+        #expect(pre.header("Access-Control-Allow-Methods") == "POST, GET, OPTIONS")
+        #expect(pre.header("Access-Control-Allow-Headers") == "content-type, x-auth-token")
+        let list = try server.request("GET", "/api/v3/addons?cluster_id=c1", headers: [origin])
+        #expect(list.status == 200)
+        #expect(list.header("Access-Control-Allow-Origin") == "http://demo.local")
+        #expect(list.header("Access-Control-Expose-Headers") == "X-Request-Id, Retry-After")
+        let plain = try server.request("OPTIONS", "/v2/p/pools/a/plugins/x")
+        #expect(plain.status == 204)
+        #expect(plain.header("Allow") == "GET, PATCH, DELETE, OPTIONS")
+        #expect(plain.header("Access-Control-Allow-Origin") == nil)
+        #expect(try server.get("/api/v3/addons?cluster_id=c1").header("Access-Control-Allow-Origin") == nil)
+        #expect(try server.request("OPTIONS", "/api/v3/nothing", headers: [origin]).status == 404)
+    }
+
     @Test func unknownRouteAndWrongMethod() throws {
         try expectError(server.get("/api/v3/nothing"), 404, "CCE.03404001")
         try expectError(server.get("/api/v3/addons/a/b/c"), 404, "CCE.03404001")

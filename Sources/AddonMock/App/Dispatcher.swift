@@ -94,7 +94,7 @@ final class Dispatcher: HTTPHandler {
         // (GET, HEAD) write nothing: they skip that bookkeeping, and a commit does not wait for them to finish.
         var response: HTTPResponse
         var commit: PendingCommit?
-        if request.method == "GET" || request.method == "HEAD" {
+        if request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS" {
             response = answer(request, requestID: requestID, writes: nil, served: &served)
         } else {
             let writes = database.beginRequest()
@@ -138,6 +138,13 @@ final class Dispatcher: HTTPHandler {
         var response = response
         // Handlers never set it: appended, not replaced.
         if !response.dropConnection { response.headers.add("X-Request-Id", answered.requestID) }
+        // Browsers may read every answer (a demo page, a console): the asking origin is allowed, for requests that
+        // name one (other clients pay nothing).
+        if let origin = answered.request.headers["Origin"] {
+            response.headers.set("Access-Control-Allow-Origin", origin)
+            response.headers.add("Vary", "Origin")
+            response.headers.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+        }
         let duration = monotonicMs() - answered.started
         let now = clock.now()
         let request = answered.request
@@ -198,6 +205,8 @@ final class Dispatcher: HTTPHandler {
             return error(
                 APIError(.notFound, "The API does not exist or has not been published in the environment: \(request.method) \(request.path)"),
                 pathFormat)
+        case .methodNotAllowed(let allowed) where request.method == "OPTIONS":
+            return preflight(request, allowed: allowed)
         case .methodNotAllowed(let allowed):
             var r = error(
                 APIError(
@@ -262,6 +271,25 @@ final class Dispatcher: HTTPHandler {
             }
         }
     }
+
+    /// What a browser asks before a cross-origin request (and what plain `OPTIONS` asks): 204 with the path's
+    /// methods; with an `Origin`, the CORS grant for them and for the headers asked for (or the ones the SDKs send).
+    private func preflight(_ request: HTTPRequest, allowed: [String]) -> HTTPResponse {
+        var r = HTTPResponse(status: 204)
+        let methods = (allowed + ["OPTIONS"]).joined(separator: ", ")
+        r.headers.set("Allow", methods)
+        if request.headers["Origin"] != nil {
+            r.headers.set("Access-Control-Allow-Methods", methods)
+            r.headers.set("Access-Control-Allow-Headers", request.headers["Access-Control-Request-Headers"] ?? Self.corsHeaders)
+            r.headers.set("Access-Control-Max-Age", "600")
+        }
+        return r
+    }
+
+    static let corsHeaders = [
+        "Content-Type", "Authorization", "X-Auth-Token", "X-Project-Id", "X-Sdk-Date", "X-Sdk-Content-Sha256", "X-Cluster-ID",
+        "X-Addonmock-Outcome", "X-Addonmock-Reason",
+    ].joined(separator: ", ")
 
     /// Compares every byte whatever the first difference, so the answer's timing says nothing about the token.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
