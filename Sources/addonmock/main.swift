@@ -26,34 +26,48 @@ struct Serve: ParsableCommand {
         abstract: "Serve the emulated APIs (the default command). Every flag has an ADDONMOCK_<FLAG> environment twin; the flag wins.",
         version: AddonMockVersion.current)
 
-    @Option(help: "Address to listen on (ADDONMOCK_HOST, default 127.0.0.1).") var host: String?
-    @Option(help: "Port; 0 picks a free one (ADDONMOCK_PORT, default 8080).") var port: String?
-    @Option(help: "SQLite file, or :memory: (ADDONMOCK_DB, default addonmock.sqlite).") var db: String?
-    @Option(help: "realistic | fast | instant | manual (ADDONMOCK_PROFILE, default realistic).") var profile: String?
-    @Option(help: "Directory whose catalog files replace the built-in ones (ADDONMOCK_FIXTURES).") var fixtures: String?
-    @Option(help: "Seed for timing jitter, so runs repeat (ADDONMOCK_SEED, default random).") var seed: String?
-    @Option(help: "trace | debug | info | notice | warning | error | critical (ADDONMOCK_LOG_LEVEL).") var logLevel: String?
-    @Option(help: "none | token | aksk: how clients of the emulated APIs authenticate (ADDONMOCK_AUTH, default none).") var auth: String?
-    @Option(help: "AK:SK or AK:SK:PROJECT accepted in aksk mode; repeatable (ADDONMOCK_CREDENTIALS, comma-separated).")
+    // Values are taken as given (validated by Configuration), so `--port -1` gets the range check's message
+    // instead of being read as a flag.
+    @Option(parsing: .unconditional, help: "Address to listen on (ADDONMOCK_HOST, default 127.0.0.1).") var host: String?
+    @Option(parsing: .unconditional, help: "Port; 0 picks a free one (ADDONMOCK_PORT, default 8080).") var port: String?
+    @Option(parsing: .unconditional, help: "SQLite file, or :memory: (ADDONMOCK_DB, default addonmock.sqlite).") var db: String?
+    @Option(parsing: .unconditional, help: "realistic | fast | instant | manual (ADDONMOCK_PROFILE, default realistic).") var profile: String?
+    @Option(parsing: .unconditional, help: "Directory whose catalog files replace the built-in ones (ADDONMOCK_FIXTURES).") var fixtures: String?
+    @Option(parsing: .unconditional, help: "Seed for timing jitter, so runs repeat (ADDONMOCK_SEED, default random).") var seed: String?
+    @Option(parsing: .unconditional, help: "trace | debug | info | notice | warning | error | critical (ADDONMOCK_LOG_LEVEL).") var logLevel: String?
+    @Option(parsing: .unconditional, help: "none | token | aksk: how clients of the emulated APIs authenticate (ADDONMOCK_AUTH, default none).")
+    var auth: String?
+    @Option(
+        parsing: .unconditionalSingleValue, help: "AK:SK or AK:SK:PROJECT accepted in aksk mode; repeatable (ADDONMOCK_CREDENTIALS, comma-separated)."
+    )
     var credentials: [String] = []
     @Option(
+        parsing: .unconditional,
         help:
             "Write the URL the server listens on to this file once ready, and remove it on stop; `addonmock health` reads it (ADDONMOCK_ADDRESS_FILE)."
     )
     var addressFile: String?
-    @Option(help: "Require `Authorization: Bearer TOKEN` on every /_mock call but GET /_mock/health (ADDONMOCK_CONTROL_TOKEN).")
+    @Option(
+        parsing: .unconditional, help: "Require `Authorization: Bearer TOKEN` on every /_mock call but GET /_mock/health (ADDONMOCK_CONTROL_TOKEN).")
     var controlToken: String?
-    @Option(help: "Seconds a stop waits for answers still held (commits, latency faults) before answering 503 (ADDONMOCK_DRAIN_TIMEOUT, default 5).")
+    @Option(
+        parsing: .unconditional,
+        help: "Seconds a stop waits for answers still held (commits, latency faults) before answering 503 (ADDONMOCK_DRAIN_TIMEOUT, default 5).")
     var drainTimeout: String?
     @Option(
+        parsing: .unconditional,
         help: "Seconds a connection may take to send a whole request, and may stay idle between requests (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
     var requestTimeout: String?
     @Option(
+        parsing: .unconditional,
         help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
     var maxConnections: String?
-    @Option(help: "MiB the instance cache may keep, records and rendered bodies (ADDONMOCK_CACHE_MIB, default 64; 0 turns it off).")
+    @Option(
+        parsing: .unconditional,
+        help: "MiB the instance cache may keep, records and rendered bodies (ADDONMOCK_CACHE_MIB, default 64; 0 turns it off).")
     var cacheMib: String?
     @Option(
+        parsing: .unconditional,
         help:
             "MiB of request bodies held at once over all connections; past it a request gets a 503 with Retry-After (ADDONMOCK_BODY_BUDGET_MIB, default 64)."
     )

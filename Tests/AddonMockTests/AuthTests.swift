@@ -205,10 +205,18 @@ import Testing
     @Test(arguments: [
         (CommandLineValues(auth: "basic"), "--auth must be one of none, token, aksk, got \"basic\""),
         (CommandLineValues(auth: "aksk"), "--auth aksk needs at least one --credentials AK:SK[:PROJECT] (or ADDONMOCK_CREDENTIALS)"),
-        (CommandLineValues(credentials: ["justakey"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"justakey:****…\""),
-        (CommandLineValues(credentials: ["A:B:C:D"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:****…\""),
-        (CommandLineValues(credentials: ["A:"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:****…\""),
+        (CommandLineValues(credentials: ["justakey"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"justakey\""),
+        (CommandLineValues(credentials: ["A:B:C:D"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:****:C:D\""),
+        (CommandLineValues(credentials: ["A:"]), "--credentials must be AK:SK or AK:SK:PROJECT, got \"A:\""),
         (CommandLineValues(credentials: ["A:B", "A:C"]), "--credentials names access key A twice"),
+        (
+            CommandLineValues(credentials: ["A:B"]),
+            "--credentials is only used with --auth aksk (auth is none): add --auth aksk, or drop the credentials"
+        ),
+        (
+            CommandLineValues(auth: "token", credentials: ["A:B"]),
+            "--credentials is only used with --auth aksk (auth is token): add --auth aksk, or drop the credentials"
+        ),
     ])
     func refusesUnusableAuthSettings(flags: CommandLineValues, message: String) {
         do {

@@ -306,7 +306,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"addons": [{"cluster": "c", "template": "nosuch"}]}"#, "seed.json: addon template \"nosuch\" not found"),
+        (#"{"addons": [{"cluster": "c", "template": "nosuch"}]}"#, "seed.json: addons[0]: addon template \"nosuch\" not found"),
+        (
+            #"{"addons": [{"cluster": "c", "template": "coredns"}, {"cluster": "c", "template": "npd", "version": "9"}]}"#,
+            "seed.json: addons[1]: version \"9\" of addon template \"npd\" does not exist; available versions: 1.13.5, 1.18.14, 1.19.1, 1.19.7"
+        ),
         (#"{"addons": [{"template": "coredns"}]}"#, "seed.json: addons[0].cluster is required"),
         (
             #"{"plugins": [{"project": "p", "pool": "a", "template": "volcano", "status": "upgrading"}]}"#,
@@ -314,7 +318,8 @@ import Testing
         ),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
         (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, plugins"),
-        ("{", "seed.json: request body is not valid JSON: malformed JSON at byte 1: expected a string key"),
+        ("{", "seed.json is not valid JSON: malformed JSON at byte 1: expected a string key"),
+        ("[]", "seed.json: must be a JSON object, got array"),
     ])
     func brokenSeedStopsStartUpNamingTheProblem(seed: String, message: String) throws {
         let dir = TempDirectory()

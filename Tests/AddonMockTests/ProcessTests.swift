@@ -46,6 +46,8 @@ import Testing
     @Test(arguments: [
         (["--port", "99999"], "addonmock: --port must be a port number from 0 to 65535, got \"99999\""),
         (["--port", "http"], "addonmock: --port must be a port number from 0 to 65535, got \"http\""),
+        (["--port", "-1"], "addonmock: --port must be a port number from 0 to 65535, got \"-1\""),
+        (["--request-timeout", "-3"], "addonmock: --request-timeout must be a whole number of seconds from 1 to 3600, got \"-3\""),
         (["--profile", "slow"], "addonmock: --profile must be one of realistic, fast, instant, manual, got \"slow\""),
         (["--seed=-4"], "addonmock: --seed must be a non-negative integer, got \"-4\""),
         (["--log-level", "loud"], "addonmock: --log-level must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),

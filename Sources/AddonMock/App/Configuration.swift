@@ -186,10 +186,9 @@ extension Configuration {
         for text in credentialTexts {
             let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard (2...3).contains(parts.count), !parts[0].isEmpty, !parts[1].isEmpty, parts.count == 2 || !parts[2].isEmpty else {
-                throw ConfigurationError(
-                    message:
-                        "\(credentialSource) must be AK:SK or AK:SK:PROJECT, got \"\(Credential(accessKey: parts.first ?? "", secretKey: "").masked)…\""
-                )
+                // Echoed as typed, but with the secret (the second field) masked.
+                let echoed = parts.enumerated().map { $0.offset == 1 && !$0.element.isEmpty ? "****" : $0.element }.joined(separator: ":")
+                throw ConfigurationError(message: "\(credentialSource) must be AK:SK or AK:SK:PROJECT, got \"\(echoed)\"")
             }
             guard !credentials.contains(where: { $0.accessKey == parts[0] }) else {
                 throw ConfigurationError(message: "\(credentialSource) names access key \(parts[0]) twice")
@@ -198,6 +197,10 @@ extension Configuration {
         }
         if auth == .aksk && credentials.isEmpty {
             throw ConfigurationError(message: "--auth aksk needs at least one --credentials AK:SK[:PROJECT] (or ADDONMOCK_CREDENTIALS)")
+        }
+        if auth != .aksk && !credentials.isEmpty {
+            throw ConfigurationError(
+                message: "\(credentialSource) is only used with --auth aksk (auth is \(auth.rawValue)): add --auth aksk, or drop the credentials")
         }
 
         let fixtures = pick(flags.fixtures, "fixtures")?.value

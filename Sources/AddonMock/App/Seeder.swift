@@ -31,7 +31,15 @@ struct Seeder: Sendable {
     static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder
     {
         let root: BodyReader
-        do { root = try BodyReader.parse(bytes) } catch { throw StartupError(message: "\(source): \(error.message)") }
+        do {
+            let value = try JSONParser.parse(bytes)
+            guard value.isObject else { throw StartupError(message: "\(source): must be a JSON object, got \(value.typeName)") }
+            root = BodyReader(value)
+        } catch let e as JSONSyntaxError {
+            throw StartupError(message: "\(source) is not valid JSON: \(e.description)")
+        } catch {
+            throw StartupError(message: "\(error)")
+        }
         var entries: [Entry] = []
         do throws(APIError) {
             for (kind, catalog, noun) in kinds {
@@ -58,7 +66,11 @@ struct Seeder: Sendable {
         var fields: [String: String] = [:]
         for field in kind.scopeFields { fields[field] = try e.identifier(field) }
         let values = try e.optionalObject(kind.valuesField)?.value ?? .object([])
-        let (template, version) = try catalog.resolve(try e.identifier("template"), version: try e.optionalString("version"), noun: noun)
+        let name = try e.identifier("template"), asked = try e.optionalString("version")
+        let (template, version): (Template, TemplateVersion)
+        do { (template, version) = try catalog.resolve(name, version: asked, noun: noun) } catch {
+            throw APIError(.badRequest, "\(e.path): \(error.message)") // names the entry at fault
+        }
         let installing = kind.lifecycle.steps[.install]?.inFlight
         let status = try e.optionalString("status") ?? kind.lifecycle.settled[0].rawValue
         let phase: Phase?
