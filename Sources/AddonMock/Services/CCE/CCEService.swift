@@ -128,16 +128,7 @@ struct CCEService {
     private func delete(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
-        let instance = try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) {
-            instance, now in
-            let timing = catalog.template(named: instance.template)?.timing
-            let (scope, name) = (instance.scope, instance.template)
-            try lifecycle {
-                try manager.engine.begin(
-                    .delete, on: &instance, templateTiming: timing,
-                    outcome: outcomes.outcome(for: .delete, service: kind, scope: scope, template: name, ctx), now: now)
-            }
-        }
+        let instance = try begin(.delete, id: id, kind, cluster: cluster, ctx)
         ctx.touched(instance)
         // The real API answers a plain-text "success"; the SDK's DeleteAddonInstanceResponse.body reads it as is.
         return .text(200, "success")
@@ -147,20 +138,24 @@ struct CCEService {
         let id = ctx.parameters["id"]
         let body = try RollbackRequest.decode(try ctx.body())
         try checkClusterMatches(body.clusterID, ctx.request)
-        let instance = try manager.modify(
-            id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
-            notFound: { notFound(id, body.clusterID) }
-        ) { instance, now in
+        let instance = try begin(.rollback, id: id, kind, cluster: body.clusterID, ctx)
+        ctx.touched(instance)
+        return .json(200, wire.instanceBody(instance))
+    }
+
+    /// Starts `op` (one that needs no new revision: delete, rollback) on the add-on `id` of `cluster`, with the
+    /// template's timing and the outcome the request or a fault rule decides.
+    private func begin(_ op: Operation, id: String, _ kind: String, cluster: String?, _ ctx: RequestContext) throws -> Instance {
+        try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) {
+            instance, now in
             let timing = catalog.template(named: instance.template)?.timing
             let (scope, name) = (instance.scope, instance.template)
             try lifecycle {
                 try manager.engine.begin(
-                    .rollback, on: &instance, templateTiming: timing,
-                    outcome: outcomes.outcome(for: .rollback, service: kind, scope: scope, template: name, ctx), now: now)
+                    op, on: &instance, templateTiming: timing,
+                    outcome: outcomes.outcome(for: op, service: kind, scope: scope, template: name, ctx), now: now)
             }
         }
-        ctx.touched(instance)
-        return .json(200, wire.instanceBody(instance))
     }
 
     private func autopilotTemplatesWire() -> CCEWire {
