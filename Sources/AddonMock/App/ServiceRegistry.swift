@@ -53,6 +53,8 @@ struct ServiceRegistry: Sendable {
         let kind: ResourceKind
         let value: String
         let isPrefix: Bool
+
+        func contains(_ scope: String) -> Bool { isPrefix ? scope.hasPrefix(value) : scope == value }
     }
 
     /// The scopes the named fields select in each kind that has them, outermost first (`cluster`; `project`, or

@@ -25,7 +25,8 @@ extension ControlService {
 
     private enum Target {
         case resource(ResourceKind, id: String?, scope: String?, name: String?, goal: Goal)
-        case settled([ResourceKind], [ServiceRegistry.ScopeFilter]?)
+        /// Each kind to look at, narrowed to a scope when the request named one.
+        case settled([(kind: ResourceKind, scope: ServiceRegistry.ScopeFilter?)])
     }
 
     func wait(_ ctx: RequestContext) throws -> HTTPResponse {
@@ -66,7 +67,7 @@ extension ControlService {
             var fields: [String: String] = [:]
             for field in registry.scopeFields { fields[field] = try body.optionalString(field) }
             let filters = try registry.scopes(named: fields)
-            target = .settled(filters.map { $0.map(\.kind) } ?? registry.kinds, filters)
+            target = .settled(filters?.map { ($0.kind, $0) } ?? registry.kinds.map { ($0, nil) })
         }
 
         let started = Self.monotonicMs()
@@ -93,11 +94,10 @@ extension ControlService {
 
     /// Status words a resource of `kind` can show: phase names and the service's own words for them.
     private static func states(of kind: ResourceKind) -> [String] {
-        var phases = Operation.allCases.compactMap { kind.lifecycle.steps[$0]?.inFlight } + kind.lifecycle.settled
-        for p in kind.lifecycle.settled + phases where !phases.contains(Phase(kind.status(p))) { phases.append(Phase(kind.status(p))) }
-        var seen: [String] = []
-        for p in phases where !seen.contains(p.rawValue) { seen.append(p.rawValue) }
-        return seen
+        let phases = Operation.allCases.compactMap { kind.lifecycle.steps[$0]?.inFlight } + kind.lifecycle.settled
+        var names: [String] = []
+        for name in phases.map(\.rawValue) + phases.map(kind.status) where !names.contains(name) { names.append(name) }
+        return names
     }
 
     private func evaluate(_ target: Target, waitedMs: Int64) throws -> (reached: Bool, body: [UInt8], state: String) {
@@ -128,13 +128,11 @@ extension ControlService {
             if let found { writeResource(found, kind, to: &w) } else { w.null() }
             w.endObject()
             return (reached, w.bytes, state)
-        case let .settled(kinds, filters):
+        case let .settled(scopes):
             var inFlight: [(Instance, ResourceKind)] = []
-            for kind in kinds {
-                let scoped = filters?.filter { $0.kind.name == kind.name }
-                for i in try manager.allInstances(services: kind.services) where i.isInFlight {
-                    let inScope = scoped.map { $0.contains { f in f.isPrefix ? i.scope.hasPrefix(f.value) : i.scope == f.value } } ?? true
-                    if inScope { inFlight.append((i, kind)) }
+            for (kind, scope) in scopes {
+                for i in try manager.allInstances(services: kind.services) where i.isInFlight && scope?.contains(i.scope) ?? true {
+                    inFlight.append((i, kind))
                 }
             }
             w.key("inFlight"); w.number(Int64(inFlight.count))
