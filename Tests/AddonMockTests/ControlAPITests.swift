@@ -170,7 +170,7 @@ extension TestServer {
     @Test(arguments: [
         (#"{"cluster": "c1", "project": "p"}"#, "name a cluster or a project, not both"),
         (#"{"pool": "a"}"#, "pool needs project"),
-        (#"{"service": "ecs"}"#, "service must be one of cce, autopilot, modelarts, got \"ecs\""),
+        (#"{"service": "ecs"}"#, "service must be one of cce, autopilot, addoncheck, modelarts, got \"ecs\""),
         (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
         (
             #"{"everything": true}"#,
@@ -258,7 +258,9 @@ extension TestServer {
     }
 
     @Test func unknownKindOrId() throws {
-        #expect(try server.controlError("GET", "/_mock/resources/pods", status: 404) == "unknown resource kind \"pods\": use addons or plugins")
+        #expect(
+            try server.controlError("GET", "/_mock/resources/pods", status: 404)
+                == "unknown resource kind \"pods\": use addons, addonchecks or plugins")
         #expect(
             try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
     }
@@ -473,7 +475,7 @@ extension TestServer {
     }
 
     @Test(arguments: [
-        ("{}", "name one thing to wait for: addon, plugin or settled: true"),
+        ("{}", "name one thing to wait for: addon, addoncheck, plugin or settled: true"),
         (#"{"addon": "x"}"#, "give the addon's status (or phase), or gone: true"),
         (
             #"{"addon": "x", "status": "flying"}"#,

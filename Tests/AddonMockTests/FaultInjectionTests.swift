@@ -107,11 +107,14 @@ import Testing
         (#"{"latencyMs": "slow"}"#, "latencyMs must be a number or {\"min\":…,\"max\":…}, got string"),
         (#"{"status": 503, "probability": 0}"#, "probability must be more than 0 and at most 1, got 0.0"),
         (#"{"status": 503, "times": 0}"#, "times must be a whole number from 1 to 1000000"),
-        (#"{"outcome": "exploded"}"#, "outcome must be installFailed, upgradeFailed, rollbackFailed, deleteFailed or abnormal, got \"exploded\""),
+        (
+            #"{"outcome": "exploded"}"#,
+            "outcome must be installFailed, upgradeFailed, rollbackFailed, deleteFailed, Failed or abnormal, got \"exploded\""
+        ),
         (#"{"outcome": "installFailed", "status": 500}"#, "status is for HTTP faults and cannot be combined with outcome (a lifecycle fault)"),
         (#"{"outcome": "installFailed", "match": {"operation": "delete"}}"#, "outcome installFailed cannot happen to a delete (match.operation)"),
         (#"{"status": 500, "match": {"operation": "delete"}}"#, "match.operation is for outcome rules; HTTP faults match on method and route"),
-        (#"{"status": 500, "match": {"service": "ecs"}}"#, "match.service must be one of cce, autopilot, modelarts, got \"ecs\""),
+        (#"{"status": 500, "match": {"service": "ecs"}}"#, "match.service must be one of cce, autopilot, addoncheck, modelarts, got \"ecs\""),
         (
             #"{"status": 500, "match": {"region": "x"}}"#,
             "unknown field match.region; expected one of: cluster, method, operation, pool, project, route, service, template"

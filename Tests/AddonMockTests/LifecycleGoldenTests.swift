@@ -8,7 +8,7 @@ import Testing
 /// outcome, and the record expected while it is in flight and once it is due. A change to a table that changes
 /// behaviour shows up as a failing case named in words.
 @Suite struct LifecycleGoldenTests {
-    static let tables: [String: LifecycleTable] = ["managedPackage": .managedPackage]
+    static let tables: [String: LifecycleTable] = ["managedPackage": .managedPackage, "addonCheck": AddonCheck.lifecycle]
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     static let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()) ?? []
 

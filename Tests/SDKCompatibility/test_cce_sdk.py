@@ -3,6 +3,7 @@ import pytest
 import requests
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException, ServerResponseException
 from huaweicloudsdkcce.v3 import (
+    AddonCheckRequest, AddonCheckSpec, AddonInfo, BatchCreateAddonPrecheckRequest, ListAddonPrecheckTasksRequest,
     AddonInstanceRollbackRequest, AddonMetadata, CreateAddonInstanceRequest, CreateAutopilotAddonInstanceRequest,
     DeleteAddonInstanceRequest, DeleteAutopilotAddonInstanceRequest, InstanceRequest, InstanceRequestSpec,
     ListAddonInstancesRequest, ListAddonTemplatesRequest, ListAutopilotAddonInstancesRequest,
@@ -82,6 +83,49 @@ def test_full_lifecycle_in_the_manual_profile(start, family):
     with pytest.raises(ClientRequestException) as e:
         call(cce, family, "show", show_r(id=uid, cluster_id=CLUSTER))
     assert_sdk_error(e, server, 404, "CCE.03404001")
+
+
+def test_addon_precheck_tasks_through_the_sdk(start):
+    """BatchCreateAddonPrecheck and ListAddonPrecheckTasks: one task per add-on, Running until advanced, risks
+    derived from the stored add-on and the catalog, every list filter."""
+    server = start("--profile", "manual")
+    cce = server.cce(project="p1")
+    uid = cce.create_addon_instance(CreateAddonInstanceRequest(body=instance_body("coredns", "1.28.4"))).metadata.uid
+    server.advance("addons", uid)
+
+    batch = cce.batch_create_addon_precheck(BatchCreateAddonPrecheckRequest(cluster_id=CLUSTER, body=AddonCheckRequest(
+        kind="AddonCheck", api_version="v3", spec=AddonCheckSpec(cluster_id=CLUSTER, addon_list=[
+            AddonInfo(addon_template_name="coredns", addon_instance_id=uid, type="addonUpgrade", target_version="1.30.6"),
+            AddonInfo(addon_template_name="coredns", addon_instance_id=uid, type="addonUpgrade", target_version="9.0.0"),
+            AddonInfo(addon_instance_id="not-installed", type="addonStatic")]))))
+    assert (batch.kind, batch.api_version, batch.spec.cluster_id) == ("AddonCheck", "v3", CLUSTER)
+    assert batch.status.phase == "Running"
+    task_ids = [item.name for item in batch.status.items_status]
+    assert len(task_ids) == 3 and all(i.phase == "Running" for i in batch.status.items_status)
+
+    def tasks(**filters):
+        listed = cce.list_addon_precheck_tasks(ListAddonPrecheckTasksRequest(cluster_id=CLUSTER, **filters))
+        assert listed.page_info.current_count == len(listed.items)
+        return listed.items
+
+    assert [t.status.status for t in tasks()] == ["Running"] * 3, "manual: a check waits for an advance"
+    for task_id in task_ids:
+        server.advance("addonchecks", task_id)
+    clean, missing_version, missing_addon = (tasks(task_id=i)[0] for i in task_ids)
+    assert clean.status.status == "Success" and clean.spec.addon_target_version == "1.30.6"
+    assert clean.metadata.addon_instance_name == "coredns" and clean.metadata.expire_time_stamp
+    assert all(r.status == "Success" for r in clean.status.risk_list)
+    assert missing_version.status.status == "Failed"
+    assert [(r.risk_name, r.level) for r in missing_version.status.risk_list if r.status == "Failed"] == \
+        [("TargetVersionExists", "Fatal")]
+    assert missing_addon.status.message == f"1 risk found: addon instance not-installed not found in cluster {CLUSTER}"
+
+    assert len(tasks(type="addonUpgrade")) == 2
+    assert len(tasks(addon_instance_id=uid)) == 2
+    assert tasks(type="addonStatic", addon_instance_id=uid) == []
+    with pytest.raises(ClientRequestException) as e:
+        tasks(type="weekly")
+    assert_sdk_error(e, server, 400, "CCE.03400001")
 
 
 def test_instant_profile_next_read_is_settled(start):

@@ -88,6 +88,6 @@ import Testing
         #expect(doc["paths"]?["/api/v3/addons"] != nil)
         let resource = doc["components"]?["schemas"]?["Resource"]?["properties"]
         #expect(resource?["workspace"] != nil && resource?["cluster"] != nil && resource?["pool"] != nil)
-        #expect(resource?["kind"]?["enum"] == .array([.string("addons"), .string("plugins"), .string("widgets")]))
+        #expect(resource?["kind"]?["enum"] == .array([.string("addons"), .string("addonchecks"), .string("plugins"), .string("widgets")]))
     }
 }

@@ -72,7 +72,7 @@ public final class Application: Sendable {
         }
 
         let seedKinds = zip(services, catalogs).flatMap { service, catalog in
-            service.kinds.map { (kind: $0, catalog: catalog, noun: service.catalog?.noun ?? "template") }
+            service.kinds.filter(\.seedable).map { (kind: $0, catalog: catalog, noun: service.catalog?.noun ?? "template") }
         }
         let seeder = try Self.loadSeed(directory: configuration.fixtures, kinds: seedKinds)
         if let seeder {

@@ -61,7 +61,7 @@ struct Seeder: Sendable {
         try e.allowOnly(Set(kind.scopeFields + ["template", "version", kind.valuesField, "status", "reason", "message"] + (many ? ["service"] : [])))
         let service = many ? try e.optionalString("service") ?? kind.services[0] : kind.services[0]
         guard kind.services.contains(service) else {
-            throw APIError(.badRequest, "\(e.path).service must be \(kind.services.joined(separator: " or ")), got \"\(service)\"")
+            throw APIError(.badRequest, "\(e.path).service must be \(kind.services.orList), got \"\(service)\"")
         }
         var fields: [String: String] = [:]
         for field in kind.scopeFields { fields[field] = try e.identifier(field) }

@@ -73,7 +73,8 @@ struct ServiceRegistry: Sendable {
             let missing = kind.scopeFields.prefix { named[$0] == nil }
             throw APIError(.badRequest, "\(names.joined(separator: " and ")) needs \(missing.joined(separator: " and "))")
         }
-        let choices = kinds.map { $0.scopeFields.first! }
+        var choices: [String] = []
+        for kind in kinds where !choices.contains(kind.scopeFields[0]) { choices.append(kind.scopeFields[0]) }
         throw APIError(.badRequest, "name a \(choices.joined(separator: " or a ")), not both")
     }
 }

@@ -155,7 +155,7 @@ struct ControlService {
     private func resourceKind(_ ctx: RequestContext) throws(APIError) -> ResourceKind {
         let name = ctx.parameters["kind"]
         guard let kind = registry.kind(named: name) else {
-            throw APIError(.notFound, "unknown resource kind \"\(name)\": use \(registry.kinds.map(\.name).joined(separator: " or "))")
+            throw APIError(.notFound, "unknown resource kind \"\(name)\": use \(registry.kinds.map(\.name).orList)")
         }
         return kind
     }

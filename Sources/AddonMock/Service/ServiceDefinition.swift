@@ -78,10 +78,13 @@ public struct ResourceKind: Sendable {
     public var status: @Sendable (Phase) -> String
     /// The `seed.json` field holding an entry's values (`values`, `inputs`).
     public var valuesField: String
+    /// Whether `seed.json` may create it: a record made from a catalog template and values. Records derived from
+    /// others (add-on checks) are not.
+    public var seedable: Bool
 
     public init(
         name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
-        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values"
+        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values", seedable: Bool = true
     ) {
         self.name = name
         self.services = services
@@ -89,6 +92,7 @@ public struct ResourceKind: Sendable {
         self.lifecycle = lifecycle
         self.status = status
         self.valuesField = valuesField
+        self.seedable = seedable
     }
 
     /// The scope's fields by name (`"p1/pool-a"` -> project p1, pool pool-a).

@@ -78,6 +78,17 @@ public final class InstanceManager: Sendable {
         }
     }
 
+    /// Stores the new instances `make` returns (each with a fresh id) in one transaction; returns them settled at
+    /// the time of the write (a check due at once is already finished).
+    public func create(for request: RequestWrites? = nil, _ make: (Instant) throws -> [Instance]) throws -> [Instance] {
+        try database.write(for: request) { conn in
+            let now = clock.now()
+            let made = try make(now).compactMap { engine.settled($0, at: now) }
+            for instance in made { try add(instance, conn) }
+            return made
+        }
+    }
+
     /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
     /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
     public func modify(

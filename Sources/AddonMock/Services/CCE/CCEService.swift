@@ -8,15 +8,23 @@ enum CCE {
     static let definition = ServiceDefinition(
         name: "cce", pathPrefixes: ["/api/v3/", "/autopilot/v3/"], errorFormat: CCEErrorFormat(),
         catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates, noun: "addon template"),
-        kinds: [ResourceKind(name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage)],
+        kinds: [
+            ResourceKind(name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage),
+            AddonCheck.kind,
+        ],
         describe: { ctx in
-            let cluster = CCEService.clusterNamed(by: ctx.request)?.value ?? ctx.peek("spec", "clusterID") ?? ctx.peek("clusterID")
+            let cluster =
+                ctx.parameters.value("cluster_id") ?? CCEService.clusterNamed(by: ctx.request)?.value ?? ctx.peek("spec", "clusterID")
+                ?? ctx.peek("clusterID")
             return RequestScope(
                 template: ctx.request.queryValue("addon_template_name") ?? ctx.peek("spec", "addonTemplateName"),
                 fields: cluster.map { ["cluster": $0] } ?? [:])
         },
         openAPI: PackageResources.cce_openapi_json,
-        routes: { CCEService(environment: $0).routes })
+        routes: { env in
+            CCEService(environment: env).routes
+                + AddonCheckService(manager: env.manager, catalog: env.catalog, outcomes: env.outcomes).routes
+        })
 }
 
 /// The handlers.
