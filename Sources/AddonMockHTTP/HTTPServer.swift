@@ -75,6 +75,31 @@ public final class HTTPServer: Sendable {
         self.handler = handler
     }
 
+    /// libmicrohttpd says only that it could not start: binding a socket of our own tells why, in words that say
+    /// what to do. nil when that bind works (the failure was something else).
+    static func whyBindFails(host: String, port: UInt16) -> String? {
+        var hints = addrinfo()
+        hints.ai_flags = AI_PASSIVE
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, String(port), &hints, &found) == 0, let info = found else {
+            return "\(host) is not an address or a name this machine can resolve: check --host"
+        }
+        defer { freeaddrinfo(found) }
+        let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var on: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) != 0 else { return nil }
+        switch errno {
+        case EADDRINUSE: return "port \(port) is in use by another process: stop it, or pick another --port (0 picks a free one)"
+        case EADDRNOTAVAIL: return "\(host) is not an address of this machine: check --host (0.0.0.0 listens on every address)"
+        case EACCES: return "port \(port) needs privileges: pick one above 1023"
+        default: return String(cString: strerror(errno))
+        }
+    }
+
     /// Binds and starts serving; returns the bound port (useful with port 0).
     @discardableResult
     public func start() throws(HTTPServerError) -> UInt16 {
@@ -89,7 +114,7 @@ public final class HTTPServer: Sendable {
                 UInt32(max(1, options.maxConnections)), UInt32(max(1, options.requestTimeoutSeconds)), &err)
         else {
             Unmanaged<HTTPServer>.fromOpaque(context).release()
-            let reason = err.map { String(cString: $0) } ?? "cannot start"
+            let reason = Self.whyBindFails(host: options.host, port: options.port) ?? err.map { String(cString: $0) } ?? "cannot start"
             throw HTTPServerError(message: "cannot listen on \(options.host):\(options.port): \(reason)")
         }
         book.started(daemon, context: context)

@@ -72,6 +72,12 @@ struct Serve: ParsableCommand {
             "MiB of request bodies held at once over all connections; past it a request gets a 503 with Retry-After (ADDONMOCK_BODY_BUDGET_MIB, default 64)."
     )
     var bodyBudgetMib: String?
+    @Option(parsing: .unconditional, help: "text | json: one line per event on stderr (ADDONMOCK_LOG_FORMAT, default text).")
+    var logFormat: String?
+    @Option(
+        parsing: .unconditional,
+        help: "Origins whose pages may call the server, comma-separated, or * for any (ADDONMOCK_CORS; default: no CORS grants).")
+    var cors: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -90,7 +96,7 @@ struct Serve: ParsableCommand {
                     seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
                     addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
                     requestTimeout: requestTimeout, maxConnections: maxConnections,
-                    cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib),
+                    cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib, logFormat: logFormat, cors: cors),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")
@@ -98,13 +104,10 @@ struct Serve: ParsableCommand {
         }
 
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { _ in LogLines(format: config.logFormat, level: level) }
         let logger = Logger(label: "addonmock")
         logger.info("addonmock \(AddonMockVersion.current) starting: \(config.summary)")
+        for warning in config.warnings { logger.warning("\(warning)") }
 
         let app: Application
         do {

@@ -159,9 +159,14 @@ import Testing
         #expect(try expectError(server.get("/api/v3/addons"), 400, "CCE.03400001").hasPrefix("cluster_id is required"))
     }
 
-    /// Browsers may call it: a preflight gets the path's methods and the headers asked for; an answer to a request
-    /// naming an Origin allows that origin and exposes the request id. Without an Origin nothing is added.
-    @Test func browsersMayCallIt() throws {
+    /// With `--cors`, pages of the named origins may call it: a preflight gets the path's methods and the headers
+    /// asked for; an answer to a request from that origin allows it and exposes the request id. Other origins, and
+    /// every origin without `--cors`, get no grant; `OPTIONS` still says what the path allows.
+    @Test func browsersOfTheOriginsCorsNamesMayCallIt() throws {
+        var settings = try Configuration.resolve(
+            CommandLineValues(port: "0", database: ":memory:", profile: "fast", cors: "http://demo.local"), environment: [:])
+        settings.logLevel = "critical"
+        let server = try TestServer(configuration: settings)
         let origin = ("Origin", "http://demo.local")
         let pre = try server.request(
             "OPTIONS", "/api/v3/addons",
@@ -170,16 +175,45 @@ import Testing
         #expect(pre.header("Access-Control-Allow-Origin") == "http://demo.local")
         #expect(pre.header("Access-Control-Allow-Methods") == "POST, GET, OPTIONS")
         #expect(pre.header("Access-Control-Allow-Headers") == "content-type, x-auth-token")
+        #expect(pre.header("Vary") == "Origin")
         let list = try server.request("GET", "/api/v3/addons?cluster_id=c1", headers: [origin])
         #expect(list.status == 200)
         #expect(list.header("Access-Control-Allow-Origin") == "http://demo.local")
         #expect(list.header("Access-Control-Expose-Headers") == "X-Request-Id, Retry-After")
+        let stranger = try server.request("GET", "/api/v3/addons?cluster_id=c1", headers: [("Origin", "http://evil.example")])
+        #expect(stranger.status == 200)
+        #expect(stranger.header("Access-Control-Allow-Origin") == nil)
+        #expect(
+            try server.request("OPTIONS", "/api/v3/addons", headers: [("Origin", "http://evil.example")]).header("Access-Control-Allow-Methods")
+                == nil)
         let plain = try server.request("OPTIONS", "/v2/p/pools/a/plugins/x")
         #expect(plain.status == 204)
         #expect(plain.header("Allow") == "GET, PATCH, DELETE, OPTIONS")
         #expect(plain.header("Access-Control-Allow-Origin") == nil)
         #expect(try server.get("/api/v3/addons?cluster_id=c1").header("Access-Control-Allow-Origin") == nil)
         #expect(try server.request("OPTIONS", "/api/v3/nothing", headers: [origin]).status == 404)
+    }
+
+    @Test func withoutCorsNoOriginGetsAGrant() throws {
+        let origin = ("Origin", "http://demo.local")
+        let pre = try server.request("OPTIONS", "/api/v3/addons", headers: [origin, ("Access-Control-Request-Method", "POST")])
+        #expect(pre.status == 204)
+        #expect(pre.header("Allow") == "POST, GET, OPTIONS")
+        #expect(pre.header("Access-Control-Allow-Origin") == nil && pre.header("Access-Control-Allow-Methods") == nil)
+        #expect(try server.request("GET", "/api/v3/addons?cluster_id=c1", headers: [origin]).header("Access-Control-Allow-Origin") == nil)
+    }
+
+    @Test func corsSettings() throws {
+        func resolve(_ value: String) throws -> [String]? {
+            try Configuration.resolve(CommandLineValues(cors: value), environment: [:]).corsOrigins
+        }
+        #expect(try resolve("*") == ["*"])
+        #expect(try resolve("http://localhost:3000, https://demo.example") == ["http://localhost:3000", "https://demo.example"])
+        #expect(try Configuration.resolve(CommandLineValues(), environment: ["ADDONMOCK_CORS": "*"]).corsOrigins == ["*"])
+        #expect(try Configuration.resolve(CommandLineValues(), environment: [:]).corsOrigins == nil)
+        for bad in ["localhost:3000", "http://demo.example/path", ","] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try resolve(bad) }
+        }
     }
 
     @Test func unknownRouteAndWrongMethod() throws {

@@ -51,7 +51,12 @@ import Testing
         (["--profile", "slow"], "addonmock: --profile must be one of realistic, fast, instant, manual, got \"slow\""),
         (["--seed=-4"], "addonmock: --seed must be a non-negative integer, got \"-4\""),
         (["--log-level", "loud"], "addonmock: --log-level must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
-        (["--bogus"], "addonmock: Unknown option '--bogus'"),
+        (["--bogus"], "addonmock: Unknown option '--bogus'. Did you mean '--cors'?"),
+        (["--log-format", "xml"], "addonmock: --log-format must be text or json, got \"xml\""),
+        (
+            ["--cors", "demo.local"],
+            "addonmock: --cors takes * or comma-separated origins like http://localhost:3000 (scheme://host[:port], no path), got \"demo.local\""
+        ),
         (["--fixtures", "/nonexistent/dir", "--db", ":memory:"], "addonmock: --fixtures /nonexistent/dir is not a directory"),
     ])
     func badFlagsExitWith2AndOneLine(arguments: [String], line: String) throws {
@@ -60,6 +65,63 @@ import Testing
         let lines = r.stderr.split(separator: "\n").filter { !$0.contains(" info addonmock:") }
         #expect(lines == [Substring(line)], "stderr: \(r.stderr)")
         #expect(r.stdout.isEmpty)
+    }
+
+    /// One access line per request at info, under one label; JSON lines carry the same as fields; health probes
+    /// stay out of the info log.
+    @Test func accessLinesInTextAndJSON() throws {
+        let text = try ServerProcess(["--port", "0", "--db", ":memory:", "--profile", "fast"])
+        _ = try text.request("GET", "/api/v3/addons/missing?cluster_id=c1")
+        _ = try text.request("GET", "/_mock/health")
+        text.signal(SIGTERM)
+        #expect(text.waitForExit() == 0)
+        let lines = text.stderr.split(separator: "\n")
+        #expect(lines.allSatisfy { $0.contains(" addonmock: ") && !$0.contains("[AddonMock]") && !$0.contains("[addonmock]") }, "\(lines)")
+        let access = try #require(lines.first { $0.contains("GET /api/v3/addons/missing") })
+        #expect(access.contains(" info addonmock: GET /api/v3/addons/missing?cluster_id=c1 404 "))
+        #expect(access.contains(" error_code=CCE.03404001 request_id="))
+        #expect(access.contains(" service=cce"))
+        #expect(!lines.contains { $0.contains("/_mock/health") })
+
+        let json = try ServerProcess(["--port", "0", "--db", ":memory:", "--log-format", "json"])
+        _ = try json.request("POST", "/api/v3/addons", body: "{")
+        json.signal(SIGTERM)
+        #expect(json.waitForExit() == 0)
+        let objects = try json.stderr.split(separator: "\n").map { try JSONParser.parse(Array($0.utf8)) }
+        let entry = try #require(objects.first { $0["path"]?.stringValue == "/api/v3/addons" })
+        #expect(entry["label"]?.stringValue == "addonmock")
+        #expect(entry["level"]?.stringValue == "info")
+        #expect(entry["method"]?.stringValue == "POST")
+        #expect(entry["status"] == .number("400"))
+        #expect(entry["error_code"]?.stringValue == "CCE.03400001")
+        #expect(entry["duration_ms"].map { if case .number = $0 { true } else { false } } == true)
+        #expect(entry["time"]?.stringValue?.hasSuffix("Z") == true)
+    }
+
+    @Test func ignoredSettingsAreNamed() throws {
+        let server = try ServerProcess(
+            ["--port", "0", "--db", ":memory:"], environment: ["ADDONMOCK_PROFIEL": "fast", "ADDONMOCK_PORT": "9", "ADDONMOCK_BIN": "/x"])
+        server.signal(SIGTERM)
+        #expect(server.waitForExit() == 0)
+        let warnings = server.stderr.split(separator: "\n").filter { $0.contains(" warning addonmock: ") }.map {
+            $0.split(separator: ": ", maxSplits: 1)[1]
+        }
+        #expect(
+            warnings == [
+                "ADDONMOCK_PORT=9 is ignored: --port wins",
+                "ADDONMOCK_PROFIEL is not an addonmock setting (did you mean ADDONMOCK_PROFILE?); ignored",
+            ])
+    }
+
+    @Test func aPortInUseIsOneLineSayingWhatToDo() throws {
+        let first = try ServerProcess(["--port", "0", "--db", ":memory:"])
+        let second = try ServerProcess.run(["--port", String(first.port), "--db", ":memory:"])
+        #expect(second.status == 2)
+        let lines = second.stderr.split(separator: "\n").filter { !$0.contains(" info addonmock:") }
+        #expect(
+            lines == [
+                "addonmock: cannot listen on 127.0.0.1:\(first.port): port \(first.port) is in use by another process: stop it, or pick another --port (0 picks a free one)"
+            ])
     }
 
     @Test func environmentTwinsApplyAndFlagsWin() throws {

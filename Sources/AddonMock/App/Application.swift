@@ -114,7 +114,8 @@ public final class Application: Sendable {
         let dispatcher = Dispatcher(
             apis: emulated + [control.mounted], database: database,
             authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
-            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger)
+            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger,
+            corsOrigins: configuration.corsOrigins)
         self.dispatcher = dispatcher
         server = HTTPServer(
             options: .init(

@@ -54,8 +54,14 @@ public struct Configuration: Sendable, Equatable {
     public var cacheBytes: Int = 64 << 20
     /// Bytes of request bodies the server holds at once, all connections together.
     public var bodyBudgetBytes: Int = 64 << 20
+    /// `text` (one human line per event) or `json` (one object per line).
+    public var logFormat: LogFormat = .text
+    /// Origins browsers may call from (`*`: any); nil: no CORS grants.
+    public var corsOrigins: [String]? = nil
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
+    /// Settings that were given but have no effect, one line each, for the start-up log.
+    public var warnings: [String] = []
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 }
@@ -84,13 +90,15 @@ public struct CommandLineValues: Sendable {
     public var maxConnections: String?
     public var cacheMiB: String?
     public var bodyBudgetMiB: String?
+    public var logFormat: String?
+    public var cors: String?
 
     public init(
         host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
         fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
         credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
         drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil,
-        cacheMiB: String? = nil, bodyBudgetMiB: String? = nil
+        cacheMiB: String? = nil, bodyBudgetMiB: String? = nil, logFormat: String? = nil, cors: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -108,6 +116,8 @@ public struct CommandLineValues: Sendable {
         self.maxConnections = maxConnections
         self.cacheMiB = cacheMiB
         self.bodyBudgetMiB = bodyBudgetMiB
+        self.logFormat = logFormat
+        self.cors = cors
     }
 }
 
@@ -119,9 +129,14 @@ extension Configuration {
         randomSeed: () -> UInt64 = { UInt64.random(in: 1...UInt64(UInt32.max)) }
     ) throws(ConfigurationError) -> Configuration {
         var sources: [String: String] = [:]
+        var warnings: [String] = []
         func pick(_ flag: String?, _ name: String) -> (value: String, source: String)? {
-            if let flag { sources[name] = "flag"; return (flag, "--\(name)") }
-            let env = "ADDONMOCK_" + String(name.uppercased().map { $0 == "-" ? "_" : $0 })
+            let env = environmentName(of: name)
+            if let flag {
+                sources[name] = "flag"
+                if let v = environment[env], !v.isEmpty, v != flag { warnings.append("\(env)=\(v) is ignored: --\(name) wins") }
+                return (flag, "--\(name)")
+            }
             if let v = environment[env], !v.isEmpty { sources[name] = "env \(env)"; return (v, env) }
             sources[name] = "default"
             return nil
@@ -181,6 +196,9 @@ extension Configuration {
             credentialSource = source
         } else {
             sources["credentials"] = credentialTexts.isEmpty ? "default" : "flag"
+            if !credentialTexts.isEmpty, let v = environment["ADDONMOCK_CREDENTIALS"], !v.isEmpty {
+                warnings.append("ADDONMOCK_CREDENTIALS is ignored: --credentials wins")
+            }
         }
         var credentials: [Credential] = []
         for text in credentialTexts {
@@ -247,12 +265,58 @@ extension Configuration {
         }
         let cacheBytes = try mebibytes(flags.cacheMiB, "cache-mib", range: 0...65536)
         let bodyBudgetBytes = try mebibytes(flags.bodyBudgetMiB, "body-budget-mib", range: 1...65536)
+        var logFormat = LogFormat.text
+        if let (v, source) = pick(flags.logFormat, "log-format") {
+            guard let f = LogFormat(rawValue: v) else { throw ConfigurationError(message: "\(source) must be text or json, got \"\(v)\"") }
+            logFormat = f
+        }
+        var corsOrigins: [String]?
+        if let (v, source) = pick(flags.cors, "cors") {
+            let origins = v.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+            for origin in origins where origin != "*" && !Self.isOrigin(origin) {
+                throw ConfigurationError(
+                    message:
+                        "\(source) takes * or comma-separated origins like http://localhost:3000 (scheme://host[:port], no path), got \"\(origin)\"")
+            }
+            guard !origins.isEmpty else { throw ConfigurationError(message: "\(source) must name at least one origin, or *") }
+            corsOrigins = origins
+        }
+        // A misspelt variable would otherwise be ignored without a word.
+        let known = Set(Self.settingNames.map(environmentName)).union(Self.clientVariables)
+        for name in environment.keys.sorted() where name.hasPrefix("ADDONMOCK_") && !known.contains(name) {
+            let guess = known.min { distance($0, name) < distance($1, name) }
+            let hint = guess.flatMap { distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
+            warnings.append("\(name) is not an addonmock setting\(hint); ignored")
+        }
         return Configuration(
             host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
             logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
             requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections,
-            cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, sources: sources)
+            cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, logFormat: logFormat, corsOrigins: corsOrigins,
+            sources: sources, warnings: warnings)
+    }
+
+    /// Every setting's flag name; each has the environment twin `environmentName(of:)`.
+    static let settingNames = [
+        "host", "port", "db", "profile", "fixtures", "seed", "log-level", "log-format", "auth", "credentials",
+        "address-file", "control-token", "drain-timeout", "request-timeout", "max-connections", "cache-mib",
+        "body-budget-mib", "cors",
+    ]
+
+    /// `ADDONMOCK_` variables read by the tools around the server (the pytest plugin, the test harness), not by it.
+    static let clientVariables: Set<String> = ["ADDONMOCK_BIN", "ADDONMOCK_URL", "ADDONMOCK_IMAGE_CACHE"]
+
+    /// `scheme://host[:port]`, as a browser sends it in `Origin`.
+    static func isOrigin(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard let colon = b.firstIndex(of: UInt8(ascii: ":")), colon > 0, b.count > colon + 3,
+            b[colon + 1] == UInt8(ascii: "/"), b[colon + 2] == UInt8(ascii: "/")
+        else { return false }
+        let scheme = b[..<colon], rest = b[(colon + 3)...]
+        let letter = { (c: UInt8) in (c | 0x20) >= UInt8(ascii: "a") && (c | 0x20) <= UInt8(ascii: "z") }
+        return scheme.allSatisfy { letter($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            && !rest.contains(UInt8(ascii: "/")) && rest.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
     /// One line for the log at start-up (secrets masked).
@@ -262,7 +326,30 @@ extension Configuration {
             + (addressFile.map { " address-file=\($0)" } ?? "")
             + (controlToken == nil ? "" : " control-token=****")
             + (drainTimeoutMs == 5000 ? "" : " drain-timeout=\(Double(drainTimeoutMs) / 1000)s")
+            + (logFormat == .text ? "" : " log-format=\(logFormat.rawValue)")
+            + (corsOrigins.map { " cors=\($0.joined(separator: ","))" } ?? "")
     }
+}
+
+/// `log-level` -> `ADDONMOCK_LOG_LEVEL`.
+func environmentName(of setting: String) -> String {
+    "ADDONMOCK_" + String(setting.uppercased().map { $0 == "-" ? "_" : $0 })
+}
+
+/// Edit distance, for "did you mean" hints.
+func distance(_ a: String, _ b: String) -> Int {
+    let a = Array(a.utf8), b = Array(b.utf8)
+    var row = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+        var previous = row[0]
+        row[0] = i
+        for j in 1...max(1, b.count) where !b.isEmpty {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return a.isEmpty ? b.count : row[b.count]
 }
 
 fileprivate extension String {

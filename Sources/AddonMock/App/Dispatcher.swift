@@ -52,10 +52,12 @@ final class Dispatcher: HTTPHandler {
     private let controlAuthorization: [UInt8]?
     private let clock: any Clock
     private let logger: Logger
+    /// `--cors`: the page origins that get CORS grants (`*`: any; nil: none).
+    private let corsOrigins: Set<String>?
 
     init(
         apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
-        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger
+        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger, corsOrigins: [String]? = nil
     ) {
         var router = Router()
         var endpoints: [Endpoint] = []
@@ -77,6 +79,14 @@ final class Dispatcher: HTTPHandler {
         self.journal = journal
         self.clock = clock
         self.logger = logger
+        self.corsOrigins = corsOrigins.map(Set.init)
+    }
+
+    /// The request's `Origin` when `--cors` allows it.
+    private func grantedOrigin(_ request: HTTPRequest) -> String? {
+        guard let corsOrigins, let origin = request.headers["Origin"], corsOrigins.contains("*") || corsOrigins.contains(origin)
+        else { return nil }
+        return origin
     }
 
     var routePatterns: [(method: String, pattern: String)] { router.patterns }
@@ -138,9 +148,8 @@ final class Dispatcher: HTTPHandler {
         var response = response
         // Handlers never set it: appended, not replaced.
         if !response.dropConnection { response.headers.add("X-Request-Id", answered.requestID) }
-        // Browsers may read every answer (a demo page, a console): the asking origin is allowed, for requests that
-        // name one (other clients pay nothing).
-        if let origin = answered.request.headers["Origin"] {
+        // Pages of the origins `--cors` names may read every answer (other clients pay nothing).
+        if let origin = grantedOrigin(answered.request) {
             response.headers.set("Access-Control-Allow-Origin", origin)
             response.headers.add("Vary", "Origin")
             response.headers.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
@@ -156,8 +165,26 @@ final class Dispatcher: HTTPHandler {
                 route: answered.served.context?.route, resources: answered.served.context?.resourceIDs ?? [],
                 fault: answered.served.fault)
         }
-        logger.debug("\(request.method) \(request.path) -> \(response.status)", metadata: ["request_id": "\(answered.requestID)"])
+        // One access line per request at info; health probes (a container polls them) only at debug.
+        let level: Logger.Level = request.path == ControlService.healthPattern ? .debug : .info
+        if logger.logLevel <= level { accessLog(level, request, response, duration, answered) }
         return response
+    }
+
+    private func accessLog(_ level: Logger.Level, _ request: HTTPRequest, _ response: HTTPResponse, _ duration: Double, _ answered: Answered) {
+        let query = (request.query ?? []).map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+        let status = response.dropConnection ? 0 : response.status
+        var fields: Logger.Metadata = [
+            "method": "\(request.method)", "path": "\(request.path)", "status": .stringConvertible(status),
+            "duration_ms": .stringConvertible((duration * 1000).rounded() / 1000), "request_id": "\(answered.requestID)",
+        ]
+        if !query.isEmpty { fields["query"] = "\(query)" }
+        if let service = answered.served.context?.service { fields["service"] = "\(service)" }
+        if let fault = answered.served.fault { fields["fault"] = "\(fault)" }
+        if status >= 400, let code = peekString(response.body, "error_code") { fields["error_code"] = "\(code)" }
+        logger.log(
+            level: level, "\(AccessLog.message(method: request.method, path: request.path, query: query, status: status, durationMs: duration))",
+            metadata: fields)
     }
 
     /// An answer whose commit failed: an internal error in the format of the request's service.
@@ -273,12 +300,13 @@ final class Dispatcher: HTTPHandler {
     }
 
     /// What a browser asks before a cross-origin request (and what plain `OPTIONS` asks): 204 with the path's
-    /// methods; with an `Origin`, the CORS grant for them and for the headers asked for (or the ones the SDKs send).
+    /// methods; from an origin `--cors` allows, the CORS grant for them and for the headers asked for (or the ones
+    /// the SDKs send).
     private func preflight(_ request: HTTPRequest, allowed: [String]) -> HTTPResponse {
         var r = HTTPResponse(status: 204)
         let methods = (allowed + ["OPTIONS"]).joined(separator: ", ")
         r.headers.set("Allow", methods)
-        if request.headers["Origin"] != nil {
+        if grantedOrigin(request) != nil { // Allow-Origin is added with every granted answer's (finish)
             r.headers.set("Access-Control-Allow-Methods", methods)
             r.headers.set("Access-Control-Allow-Headers", request.headers["Access-Control-Request-Headers"] ?? Self.corsHeaders)
             r.headers.set("Access-Control-Max-Age", "600")

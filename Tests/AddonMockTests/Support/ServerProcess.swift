@@ -9,6 +9,9 @@ final class ServerProcess {
     let readyLine: String
     private let stdoutPipe: Pipe
     private let stderrPipe: Pipe
+    /// stderr as read so far: drained as it comes (one access line per request would otherwise fill the pipe and
+    /// stall the server).
+    private let stderrText = Collected()
 
     /// Next to the test bundle in the build folder (the test target depends on the executable).
     static var executable: String {
@@ -33,12 +36,18 @@ final class ServerProcess {
         stderrPipe = Pipe()
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
+        stderrPipe.fileHandleForReading.readabilityHandler = { [stderrText] handle in
+            let data = handle.availableData
+            if data.isEmpty { handle.readabilityHandler = nil } // end of file
+            stderrText.append(data)
+        }
         try process.run()
         guard let line = Self.readLine(stdoutPipe.fileHandleForReading.fileDescriptor, timeoutMs: 10_000) else {
             process.terminate()
             process.waitUntilExit()
-            let err = String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw TestHTTPError(description: "server did not print its ready line; stderr: \(err)")
+            stderrPipe.fileHandleForReading.readabilityHandler = nil
+            stderrText.append(stderrPipe.fileHandleForReading.readDataToEndOfFile())
+            throw TestHTTPError(description: "server did not print its ready line; stderr: \(stderrText.text)")
         }
         readyLine = line
         guard let portText = line.split(separator: ":").last, let port = UInt16(portText) else {
@@ -63,7 +72,15 @@ final class ServerProcess {
     }
 
     var remainingStdout: String { String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
-    var stderr: String { String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    /// What the server wrote to stderr so far (all of it once it has exited).
+    var stderr: String {
+        if !process.isRunning {
+            stderrPipe.fileHandleForReading.readabilityHandler = nil
+            let rest = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+            stderrText.append(rest)
+        }
+        return stderrText.text
+    }
 
     func request(_ method: String, _ target: String, body: String? = nil) throws -> HTTPResult {
         try RawHTTPConnection(port: port).send(method, target, body: body.map { Array($0.utf8) }, close: true)
@@ -129,4 +146,13 @@ final class TempDirectory {
     }
 
     func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
+}
+
+/// Text appended from a pipe's reader thread and read from the test's.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bytes = Data()
+
+    func append(_ data: Data) { lock.withLock { bytes.append(data) } }
+    var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
 }
