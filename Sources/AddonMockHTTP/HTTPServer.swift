@@ -38,12 +38,15 @@ public final class HTTPServer: Sendable {
         /// Request bodies held at once, all connections together; a body that would pass it is not read and its
         /// request gets the handler's `overloaded` 503.
         public var bodyBudgetBytes: Int
+        /// Paths (exact) whose bodies may be larger than `maxBodyBytes`, and how large (a world import).
+        public var largerBodies: [String: Int] = [:]
 
         public init(
             host: String = "127.0.0.1", port: UInt16 = 8080, threads: Int = 2, maxBodyBytes: Int = 1 << 20,
             requestTimeoutSeconds: Int = 10, maxConnections: Int = 10_000, drainTimeoutMs: Int = 5000,
-            bodyBudgetBytes: Int = 64 << 20
+            largerBodies: [String: Int] = [:], bodyBudgetBytes: Int = 64 << 20
         ) {
+            self.largerBodies = largerBodies
             self.bodyBudgetBytes = bodyBudgetBytes
             self.host = host
             self.port = port
@@ -338,9 +341,21 @@ private final class RequestState: @unchecked Sendable {
     /// The body did not fit in the budget for bodies in flight; `counted` is what this request holds of it.
     var overBudget = false
     var counted = 0
+    /// `maxBodyBytes`, or the path's own limit (`Options.largerBodies`), looked up once a body passes the first.
+    var limit: Int?
     var held: HTTPResponse?
     /// The held answer was written to the socket directly (the client had half-closed): close on re-entry.
     var answeredDirectly = false
+}
+
+extension HTTPServer {
+    /// Whether `size` bytes are more body than `state`'s request may send: `maxBodyBytes`, unless its path is one
+    /// of `largerBodies` (looked up once, and only for the rare body that passes the default).
+    fileprivate func exceedsLimit(_ size: Int, _ state: RequestState, _ url: UnsafePointer<CChar>) -> Bool {
+        guard size > options.maxBodyBytes else { return false }
+        if state.limit == nil { state.limit = options.largerBodies[String(cString: url)] ?? options.maxBodyBytes }
+        return size > state.limit!
+    }
 }
 
 // MARK: - libmicrohttpd callbacks (C function pointers: all context arrives through `cls`)
@@ -362,7 +377,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         }
         if let text = MHD_lookup_connection_value(connection, .HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) {
             let length = Int(strtoll(text, nil, 10))
-            if length > server.options.maxBodyBytes {
+            if server.exceedsLimit(length, state, url) {
                 state.tooLarge = true
                 return respond(connection, server, url: url, method: method, state: state)
             }
@@ -378,13 +393,13 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     if uploadSize.pointee > 0 {
         let n = uploadSize.pointee
         if let uploadData, !state.tooLarge, !state.overBudget {
-            if state.body.count + n > server.options.maxBodyBytes {
+            if server.exceedsLimit(state.body.count + n, state, url) {
                 state.tooLarge = true
                 state.body = []
                 server.release(state)
             } else if state.body.count + n > state.counted,
                 // A body of unannounced length (chunked) is budgeted in doubling steps, as it grows.
-                !server.budget(min(server.options.maxBodyBytes, max(state.body.count + n, state.counted * 2)), for: state)
+                !server.budget(min(state.limit ?? server.options.maxBodyBytes, max(state.body.count + n, state.counted * 2)), for: state)
             {
                 state.body = []
             } else {

@@ -102,7 +102,7 @@ public final class Application: Sendable {
         }
         let control = ControlService(
             registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
-            configuration: configuration, seeder: seeder,
+            configuration: configuration, seeder: seeder, seedKinds: seedKinds,
             openAPI: { OpenAPIDocument.render(assembled(), serverURL: boundURL.withLock { $0 }) },
             listening: { boundURL.withLock { $0 } })
         let emulated = zip(services, catalogs).map { service, catalog in
@@ -124,6 +124,7 @@ public final class Application: Sendable {
                 requestTimeoutSeconds: configuration.requestTimeoutSeconds,
                 maxConnections: configuration.maxConnections,
                 drainTimeoutMs: configuration.drainTimeoutMs,
+                largerBodies: [ControlService.importPattern: ControlService.importBodyBytes],
                 bodyBudgetBytes: configuration.bodyBudgetBytes),
             handler: dispatcher)
         do {

@@ -43,7 +43,7 @@ public struct LogLines: LogHandler {
     }
 
     func render(time: Instant, level: Logger.Level, message: String, fields: Logger.Metadata) -> String {
-        let stamp = Self.stamp(time)
+        let stamp = time.rfc3339Milliseconds
         let keys = fields.keys.sorted()
         switch format {
         case .text:
@@ -72,12 +72,6 @@ public struct LogLines: LogHandler {
             w.endObject()
             return String(decoding: w.bytes, as: UTF8.self) + "\n"
         }
-    }
-
-    /// RFC 3339 with milliseconds, UTC.
-    static func stamp(_ time: Instant) -> String {
-        let ms = time.milliseconds % 1000
-        return String(time.rfc3339.dropLast()) + "." + String(ms + 1000).dropFirst() + "Z"
     }
 
     /// Control characters escaped, so one event is one line whatever a request carried.

@@ -11,6 +11,11 @@ import AddonMockStore
 /// Applied at start-up and after a full reset, only where the slot is empty: a restart never duplicates or
 /// overwrites what is stored. The install step's phase (`installing`, or as the service shows it, `Pending`)
 /// starts a real install under the profile's timing.
+///
+/// `GET /_mock/export` writes the same document with every field of a record (`WorldExport`): its `id`,
+/// `annotations`, the kept `previous` revision and `previousVersion`, the operation in flight (`pending`, with the
+/// time it has left) and its timestamps; `POST /_mock/import` and `seed.json` read them back, so a world restores
+/// exactly.
 struct Seeder: Sendable {
     struct Entry: Sendable {
         let service: String
@@ -21,6 +26,20 @@ struct Seeder: Sendable {
         let phase: Phase?
         let reason: String
         let message: String
+        /// The fields an export adds; nil (or empty) in a hand-written seed.
+        var record = Record()
+    }
+
+    /// What an exported entry carries beyond a seed entry.
+    struct Record: Sendable {
+        var id: String?
+        var annotations: RawJSON = .emptyObject
+        var previous: Revision?
+        var previousVersion: String?
+        /// The operation in flight and the milliseconds it has left (nil: it waits for an advance).
+        var pending: (operation: Operation, remainingMs: Int64?, outcome: Outcome, target: Revision?)?
+        var createdAt: Instant?
+        var updatedAt: Instant?
     }
 
     let entries: [Entry]
@@ -56,9 +75,14 @@ struct Seeder: Sendable {
         return Seeder(entries: entries)
     }
 
+    static let recordFields = ["id", "annotations", "previous", "previousVersion", "pending", "createdAt", "updatedAt"]
+
     private static func entry(_ e: BodyReader, _ kind: ResourceKind, _ catalog: Catalog, _ noun: String) throws(APIError) -> Entry {
         let many = kind.services.count > 1
-        try e.allowOnly(Set(kind.scopeFields + ["template", "version", kind.valuesField, "status", "reason", "message"] + (many ? ["service"] : [])))
+        try e.allowOnly(
+            Set(
+                kind.scopeFields + ["template", "version", kind.valuesField, "status", "reason", "message"] + (many ? ["service"] : []) + recordFields
+            ))
         let service = many ? try e.optionalString("service") ?? kind.services[0] : kind.services[0]
         guard kind.services.contains(service) else {
             throw APIError(.badRequest, "\(e.path).service must be \(kind.services.orList), got \"\(service)\"")
@@ -73,8 +97,11 @@ struct Seeder: Sendable {
         }
         let installing = kind.lifecycle.steps[.install]?.inFlight
         let status = try e.optionalString("status") ?? kind.lifecycle.settled[0].rawValue
+        let record = try Self.record(e, kind, status: status)
         let phase: Phase?
-        if let installing, status == installing.rawValue || status == kind.status(installing) {
+        if let pending = record.pending {
+            phase = kind.lifecycle.steps[pending.operation]?.inFlight
+        } else if let installing, status == installing.rawValue || status == kind.status(installing) {
             phase = nil
         } else if let p = kind.settledPhase(named: status) {
             phase = p
@@ -88,29 +115,93 @@ struct Seeder: Sendable {
         return Entry(
             service: service, scope: kind.scope(fields), template: template,
             revision: Revision(version: version.version, values: RawJSON(version.input.merging(values))),
-            phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "")
+            phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "", record: record)
     }
 
-    /// Creates every entry whose slot is free; returns how many were created. With a request (a reset through the
-    /// control API), its answer waits for the commit; otherwise this does.
+    /// The exported fields of an entry, validated.
+    private static func record(_ e: BodyReader, _ kind: ResourceKind, status: String) throws(APIError) -> Record {
+        var r = Record()
+        r.id = try e.optionalIdentifier("id")
+        r.annotations = RawJSON(try e.stringMap("annotations") ?? .object([]))
+        r.previous = try e.optionalObject("previous").map { p throws(APIError) in try revision(p) }
+        r.previousVersion = try e.optionalString("previousVersion")
+        r.createdAt = try instant(e, "createdAt")
+        r.updatedAt = try instant(e, "updatedAt")
+        guard let p = try e.optionalObject("pending") else { return r }
+        try p.allowOnly(["operation", "remainingMs", "outcome", "reason", "message", "target"])
+        let name = try p.string("operation")
+        guard let operation = Operation(rawValue: name), let step = kind.lifecycle.steps[operation] else {
+            let names = Operation.allCases.filter { kind.lifecycle.steps[$0] != nil }.map(\.rawValue)
+            throw APIError(.badRequest, "\(p.path).operation must be \(names.orList), got \"\(name)\"")
+        }
+        guard status == step.inFlight.rawValue || status == kind.status(step.inFlight) else {
+            throw APIError(
+                .badRequest,
+                "\(e.path).status must be \(step.inFlight.rawValue) while a\(operation == .upgrade || operation == .install ? "n" : "") \(name) is pending, got \"\(status)\""
+            )
+        }
+        let remaining = try p.optionalInt("remainingMs", in: 0...(10 * 365 * 86_400_000)).map(Int64.init)
+        let reason = try p.optionalString("reason") ?? "", message = try p.optionalString("message") ?? ""
+        let outcome: Outcome
+        switch try p.optionalString("outcome") ?? "succeed" {
+        case "succeed": outcome = .succeed
+        case "fail": outcome = .fail(reason: reason, message: message)
+        case "abnormal": outcome = .abnormal(reason: reason, message: message)
+        case let other: throw APIError(.badRequest, "\(p.path).outcome must be succeed, fail or abnormal, got \"\(other)\"")
+        }
+        let target = try p.optionalObject("target").map { t throws(APIError) in try revision(t) }
+        r.pending = (operation, remaining, outcome, target)
+        return r
+    }
+
+    private static func revision(_ r: BodyReader) throws(APIError) -> Revision {
+        try r.allowOnly(["version", "values"])
+        return Revision(version: try r.string("version"), values: RawJSON(try r.optionalObject("values")?.value ?? .object([])))
+    }
+
+    private static func instant(_ e: BodyReader, _ key: String) throws(APIError) -> Instant? {
+        guard let text = try e.optionalString(key) else { return nil }
+        guard let t = Instant(rfc3339: text) else { throw APIError(.badRequest, "\(e.path).\(key) must be an RFC 3339 time, got \"\(text)\"") }
+        return t
+    }
+
+    /// Creates every entry whose slot (and id) is free; returns how many were created. With a request (a reset
+    /// or an import through the control API), its answer waits for the commit; otherwise this does.
     func apply(to manager: InstanceManager, for request: RequestWrites? = nil) throws -> Int {
         var created = 0
         for e in entries {
+            if let id = e.record.id, try manager.instance(id: id) != nil { continue }
             _ = try manager.createOrModify(
                 service: e.service, scope: e.scope, template: e.template.name, for: request,
                 create: { now in
                     created += 1
                     guard let phase = e.phase else {
-                        return manager.engine.install(
-                            id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
-                            revision: e.revision, annotations: .emptyObject, templateTiming: e.template.timing,
+                        var installing = manager.engine.install(
+                            id: e.record.id ?? Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
+                            revision: e.revision, annotations: e.record.annotations, templateTiming: e.template.timing,
                             outcome: .succeed, now: now)
+                        if let created = e.record.createdAt { installing.createdAt = created }
+                        return installing
                     }
-                    return Instance(
-                        id: Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
-                        current: e.revision, phase: phase, reason: e.reason, message: e.message, createdAt: now, updatedAt: now)
+                    return e.instance(phase, at: now)
                 }, modify: { _, _ in })
         }
         return created
+    }
+}
+
+extension Seeder.Entry {
+    /// The settled or in-flight record the entry describes (not for a plain `installing` entry, which starts an
+    /// install), its operation in flight due `remainingMs` after `now`.
+    func instance(_ phase: Phase, at now: Instant) -> Instance {
+        let pending = record.pending.map { p in
+            PendingTransition(
+                operation: p.operation, dueAt: p.remainingMs.map { now.adding(milliseconds: $0) }, outcome: p.outcome, target: p.target)
+        }
+        return Instance(
+            id: record.id ?? Identifiers.uuid(), service: service, scope: scope, template: template.name, current: revision,
+            previous: record.previous, previousVersion: record.previousVersion, annotations: record.annotations,
+            phase: phase, reason: reason, message: message, pending: pending,
+            createdAt: record.createdAt ?? now, updatedAt: record.updatedAt ?? now)
     }
 }

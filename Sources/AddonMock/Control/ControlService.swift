@@ -15,6 +15,8 @@ struct ControlService {
     let journal: Journal
     let configuration: Configuration
     let seeder: Seeder?
+    /// The kinds `seed.json`, exports and imports hold, with the catalog each entry's template comes from.
+    let seedKinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]
     /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String
@@ -44,6 +46,8 @@ struct ControlService {
             ServiceRoute("GET", "/_mock/config") { _ in .json(200, configBody()) },
             ServiceRoute("GET", "/_mock/openapi.json") { _ in .json(200, openAPI()) },
             ServiceRoute("POST", "/_mock/wait") { try wait($0) },
+            ServiceRoute("GET", "/_mock/export") { _ in try export() },
+            ServiceRoute("POST", Self.importPattern) { try importWorld($0) },
         ]
     }
 
@@ -100,6 +104,29 @@ struct ControlService {
         w.key("reseeded"); w.number(Int64(reseeded))
         w.endObject()
         return .json(200, w.bytes)
+    }
+
+    // MARK: export and import
+
+    static let importPattern = "/_mock/import"
+    /// An exported world may be larger than an API request.
+    static let importBodyBytes = 64 << 20
+
+    private func export() throws -> HTTPResponse {
+        let now = clock.now()
+        let kinds = try seedKinds.map { seed in (kind: seed.kind, records: try manager.allInstances(services: seed.kind.services)) }
+        return .json(200, WorldExport.document(kinds, now: now))
+    }
+
+    /// Loads a `seed.json` document (an export, or a hand-written seed): every entry whose slot and id are free is
+    /// created; nothing is created when any entry is wrong.
+    private func importWorld(_ ctx: RequestContext) throws -> HTTPResponse {
+        let seeder: Seeder
+        do { seeder = try Seeder.parse(ctx.request.body, source: "import", kinds: seedKinds) } catch {
+            throw APIError(.badRequest, error.message)
+        }
+        let created = try seeder.apply(to: manager, for: ctx.writes)
+        return .json(200, Array(#"{"created":\#(created),"skipped":\#(seeder.entries.count - created)}"#.utf8))
     }
 
     // MARK: clock

@@ -36,6 +36,12 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { rfc3339 }
 
+    /// `rfc3339` with milliseconds (`2026-11-30T07:14:05.123Z`): for logs and exports, where they matter.
+    public var rfc3339Milliseconds: String {
+        let ms = milliseconds % 1000
+        return String(rfc3339.dropLast()) + "." + String((ms < 0 ? ms + 1000 : ms) + 1000).dropFirst() + "Z"
+    }
+
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
     public init?(rfc3339 text: String) {
         let b = Array(text.utf8)
