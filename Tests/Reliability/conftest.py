@@ -7,9 +7,7 @@ import tempfile
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
-import addonmock_process  # noqa: E402
+from addonmock import AddonMockServer
 
 
 class Server:
@@ -19,7 +17,8 @@ class Server:
         self.url = None
 
     def start(self):
-        self.proc, self.url = addonmock_process.start("--db", self.db, "--profile", "instant", "--log-level", "error")
+        self.process = AddonMockServer(db=self.db, profile="instant", log_level="error").start()
+        self.proc, self.url = self.process.proc, self.process.url
         return self
 
     def kill(self):
@@ -28,7 +27,7 @@ class Server:
 
     def stop(self):
         self.proc.terminate()
-        assert self.proc.wait(timeout=20) == 0, self.proc.stderr.read()
+        assert self.proc.wait(timeout=20) == 0, self.process.output
 
     def rss_kib(self):
         with open(f"/proc/{self.proc.pid}/status") as f:

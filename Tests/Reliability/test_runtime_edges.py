@@ -19,8 +19,7 @@ import time
 import requests
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
-import addonmock_process  # noqa: E402
+from addonmock import AddonMockServer  # noqa: E402
 
 STOP_ROUNDS = int(os.environ.get("STOP_ROUNDS", "30"))
 WRITERS = 6
@@ -118,7 +117,7 @@ def test_sigterm_under_write_load_answers_everything_and_exits_0(server):
         code = server.proc.wait(timeout=30)
         for w in writers:
             w.join(timeout=30)
-        assert code == 0, f"round {round_}: exit {code}: {server.proc.stderr.read()[:3000]}"
+        assert code == 0, f"round {round_}: exit {code}: {server.process.output[-3000:]}"
         unanswered = [c for w in writers for c in w.unanswered_before_stop]
         assert not unanswered, f"round {round_}: sent before the stop, never answered: {unanswered}"
         for w in writers:
@@ -210,7 +209,8 @@ class started_with_many_sockets:
     def __init__(self, database, *flags):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
-        self.proc, self.url = addonmock_process.start("--db", database, "--log-level", "error", *flags)
+        self.process = AddonMockServer(db=database, profile=None, log_level="error", args=flags).start()
+        self.proc, self.url = self.process.proc, self.process.url
         self.socks = []
 
     def __enter__(self):

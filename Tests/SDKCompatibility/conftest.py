@@ -10,41 +10,34 @@ from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkcce.v3 import CceClient
 from huaweicloudsdkmodelarts.v1 import ModelArtsClient
 
+from addonmock import AddonMockServer
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "Tests" / "pysupport"))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import addonmock_process  # noqa: E402
 from response_schemas import ResponseRecorder  # noqa: E402
 PROJECT = "0123456789abcdef0123456789abcdef"
 AK, SK = "TESTAK0000000000", "TESTSK0000000000000000000000000000000000"
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class Server:
-    """One addonmock process on an ephemeral port, stopped with SIGTERM (and checked to exit 0)."""
+class Server(AddonMockServer):
+    """The pytest plugin's server (clients/python), with flags as given, SDK clients that take an http handler,
+    and every response it sends checked against the OpenAPI document."""
 
     def __init__(self, *args):
-        self.proc, self.url = addonmock_process.start("--db", ":memory:", "--log-level", "warning", *args)
+        super().__init__(profile=None, log_level="warning", args=args)
+        self.start()
         RECORDER.watch(self.url)
 
     def stop(self):
-        self.proc.terminate()
-        assert self.proc.wait(timeout=10) == 0
+        code = super().stop(timeout=10)
+        assert code == 0, self.output
 
-    # Control API helpers.
-    def control(self, method, path, body=None):
-        r = requests.request(method, self.url + path, json=body, timeout=10)
+    # Control calls go through requests, whose responses the recorder checks.
+    def control(self, method, path, body=None, timeout=10):
+        r = requests.request(method, self.url + path, json=body, timeout=timeout)
         assert r.status_code < 300, r.text
         return r.json()
-
-    def reset(self):
-        return self.control("POST", "/_mock/reset")
-
-    def advance(self, kind, ident):
-        return self.control("POST", f"/_mock/resources/{kind}/{ident}/status", {"advance": True})
-
-    def journal(self, **filters):
-        return self.control("GET", "/_mock/requests?" + "&".join(f"{k}={v}" for k, v in filters.items()))["requests"]
 
     # SDK clients pointed at this server.
     def config(self):
