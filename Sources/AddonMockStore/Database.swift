@@ -20,8 +20,9 @@ public final class Database: Sendable {
         /// Writes (through this number) rolled back with their transaction before its commit, and why; they
         /// are told so at the next commit.
         var abandoned: Committer.Outcome?
-        /// Called under the writer lock after each commit or rollback of the open transaction.
-        var afterCommit: [@Sendable () -> Void] = []
+        /// Called under the writer lock after each commit or rollback of the open transaction, told whether
+        /// everything written since the last call is durable (false when any of it was rolled back).
+        var afterCommit: [@Sendable (Bool) -> Void] = []
 
         /// Rolls back the whole open transaction (a savepoint could not be undone or released, or SQLite rolled
         /// it back itself after an I/O error or a full disk): its writes fail together at the next commit.
@@ -102,7 +103,8 @@ public final class Database: Sendable {
                 if let abandoned = w.abandoned { outcomes.append(abandoned) }
                 if outcomes.last?.through != w.lastTicket { outcomes.append((w.lastTicket, commitError)) }
                 w.abandoned = nil
-                for call in w.afterCommit { call() }
+                let durable = outcomes.allSatisfy { $0.error == nil }
+                for call in w.afterCommit { call(durable) }
                 return outcomes
             }
         }
@@ -158,8 +160,9 @@ public final class Database: Sendable {
         return result
     }
 
-    /// Registers `call` to run after every commit (or rolled-back commit), under the writer lock.
-    public func afterCommit(_ call: @escaping @Sendable () -> Void) {
+    /// Registers `call` to run after every commit (or rolled-back commit), under the writer lock; it is told
+    /// whether all that was written since its last call is durable.
+    public func afterCommit(_ call: @escaping @Sendable (Bool) -> Void) {
         writer.withLock { $0.afterCommit.append(call) }
     }
 

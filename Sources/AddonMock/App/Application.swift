@@ -62,7 +62,10 @@ public final class Application: Sendable {
         let engine = LifecycleEngine(
             timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)),
             tables: registry.tables)
-        let manager = InstanceManager(database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes)
+        let events = EventLog()
+        let manager = InstanceManager(
+            database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes,
+            committed: { changes in events.publish(changes.map { .change($0) }) })
         self.manager = manager
         do {
             let caughtUp = try manager.sweep()
@@ -85,7 +88,7 @@ public final class Application: Sendable {
         }
 
         let faults = FaultBook(seed: configuration.seed, kinds: registry.kindsByStoredService)
-        let journal = Journal()
+        let journal = Journal(recorded: { events.publish([.request($0)]) })
         self.faults = faults
         self.journal = journal
         // The bound port is known only once the server listens; the control API reads it from here.
@@ -102,7 +105,7 @@ public final class Application: Sendable {
         }
         let control = ControlService(
             registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
-            configuration: configuration, seeder: seeder, seedKinds: seedKinds,
+            configuration: configuration, seeder: seeder, seedKinds: seedKinds, events: events,
             openAPI: { OpenAPIDocument.render(assembled(), serverURL: boundURL.withLock { $0 }) },
             listening: { boundURL.withLock { $0 } })
         let emulated = zip(services, catalogs).map { service, catalog in
@@ -115,7 +118,7 @@ public final class Application: Sendable {
             apis: emulated + [control.mounted], database: database,
             authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
             controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger,
-            corsOrigins: configuration.corsOrigins)
+            accessLog: AccessLog(format: configuration.logFormat), corsOrigins: configuration.corsOrigins)
         self.dispatcher = dispatcher
         server = HTTPServer(
             options: .init(

@@ -52,12 +52,14 @@ final class Dispatcher: HTTPHandler {
     private let controlAuthorization: [UInt8]?
     private let clock: any Clock
     private let logger: Logger
+    /// Where access lines go; nil below `info`.
+    private let accessLog: AccessLog?
     /// `--cors`: the page origins that get CORS grants (`*`: any; nil: none).
     private let corsOrigins: Set<String>?
 
     init(
         apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
-        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger, corsOrigins: [String]? = nil
+        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger, accessLog: AccessLog? = nil, corsOrigins: [String]? = nil
     ) {
         var router = Router()
         var endpoints: [Endpoint] = []
@@ -80,6 +82,7 @@ final class Dispatcher: HTTPHandler {
         self.clock = clock
         self.logger = logger
         self.corsOrigins = corsOrigins.map(Set.init)
+        self.accessLog = logger.logLevel <= .info ? accessLog : nil
     }
 
     /// The request's `Origin` when `--cors` allows it.
@@ -166,25 +169,23 @@ final class Dispatcher: HTTPHandler {
                 fault: answered.served.fault)
         }
         // One access line per request at info; health probes (a container polls them) only at debug.
-        let level: Logger.Level = request.path == ControlService.healthPattern ? .debug : .info
-        if logger.logLevel <= level { accessLog(level, request, response, duration, answered) }
+        if let accessLog, request.path != ControlService.healthPattern || logger.logLevel <= .debug {
+            accessLog.write(line(request, response, duration, answered), at: SystemClock().now())
+        }
         return response
     }
 
-    private func accessLog(_ level: Logger.Level, _ request: HTTPRequest, _ response: HTTPResponse, _ duration: Double, _ answered: Answered) {
-        let query = (request.query ?? []).map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+    private func line(_ request: HTTPRequest, _ response: HTTPResponse, _ duration: Double, _ answered: Answered) -> AccessLog.Line {
+        var query = ""
+        for (i, item) in (request.query ?? []).enumerated() {
+            if i > 0 { query += "&" }
+            query += item.name + "=" + item.value
+        }
         let status = response.dropConnection ? 0 : response.status
-        var fields: Logger.Metadata = [
-            "method": "\(request.method)", "path": "\(request.path)", "status": .stringConvertible(status),
-            "duration_ms": .stringConvertible((duration * 1000).rounded() / 1000), "request_id": "\(answered.requestID)",
-        ]
-        if !query.isEmpty { fields["query"] = "\(query)" }
-        if let service = answered.served.context?.service { fields["service"] = "\(service)" }
-        if let fault = answered.served.fault { fields["fault"] = "\(fault)" }
-        if status >= 400, let code = peekString(response.body, "error_code") { fields["error_code"] = "\(code)" }
-        logger.log(
-            level: level, "\(AccessLog.message(method: request.method, path: request.path, query: query, status: status, durationMs: duration))",
-            metadata: fields)
+        return AccessLog.Line(
+            method: request.method, path: request.path, query: query, status: status, durationMs: duration,
+            requestID: answered.requestID, service: answered.served.context?.service, fault: answered.served.fault,
+            errorCode: status >= 400 ? peekString(response.body, "error_code") : nil)
     }
 
     /// An answer whose commit failed: an internal error in the format of the request's service.

@@ -17,6 +17,8 @@ struct ControlService {
     let seeder: Seeder?
     /// The kinds `seed.json`, exports and imports hold, with the catalog each entry's template comes from.
     let seedKinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]
+    /// What `/_mock/events` streams.
+    let events: EventLog
     /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String
@@ -47,6 +49,7 @@ struct ControlService {
             ServiceRoute("GET", "/_mock/openapi.json") { _ in .json(200, openAPI()) },
             ServiceRoute("POST", "/_mock/wait") { try wait($0) },
             ServiceRoute("GET", "/_mock/export") { _ in try export() },
+            ServiceRoute("GET", "/_mock/events") { try streamEvents($0) },
             ServiceRoute("POST", Self.importPattern) { try importWorld($0) },
         ]
     }
@@ -91,7 +94,10 @@ struct ControlService {
         let faultsCleared = keepFaults ? 0 : faults.removeAll()
         if !keepJournal { journal.clear() }
         let clockReset = !scoped && !keepClock
-        if clockReset { clock.reset() }
+        if clockReset {
+            clock.reset()
+            events.publish([.clock(now: clock.now(), pinned: clock.isPinned)])
+        }
         var reseeded = 0
         if !scoped, reseed, let seeder { reseeded = try seeder.apply(to: manager, for: ctx.writes) }
 
@@ -174,6 +180,7 @@ struct ControlService {
         }
         if unpin { clock.unpin() }
         if let advance { clock.advance(milliseconds: Int64(advance.rounded())) }
+        events.publish([.clock(now: clock.now(), pinned: clock.isPinned)])
         return .json(200, clockBody())
     }
 
@@ -370,32 +377,11 @@ struct ControlService {
         w.beginObject()
         w.key("requests")
         w.beginArray()
-        for e in entries {
-            w.beginObject()
-            w.key("sequence"); w.number(Int64(e.sequence))
-            w.field("time", e.time.rfc3339)
-            w.field("method", e.method)
-            w.field("path", e.path)
-            w.key("query"); writeQuery(e.query, to: &w)
-            w.key("status"); w.number(Int64(e.status))
-            w.key("durationMs"); w.numberLiteral(String(format3(e.durationMs)))
-            w.field("requestId", e.requestID)
-            w.key("service"); w.optionalString(e.service)
-            w.key("route"); w.optionalString(e.route)
-            w.key("resources"); w.beginArray(); for r in e.resources { w.string(r) }; w.endArray()
-            w.key("fault"); w.optionalString(e.fault)
-            w.endObject()
-        }
+        for e in entries { e.write(to: &w) }
         w.endArray()
         w.key("capacity"); w.number(Int64(journal.capacity))
         w.endObject()
         return .json(200, w.bytes)
-    }
-
-    private func format3(_ d: Double) -> String {
-        let thousandths = Int64((d * 1000).rounded())
-        let frac = String(thousandths % 1000)
-        return "\(thousandths / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac)"
     }
 
     // MARK: config
@@ -449,25 +435,4 @@ struct ControlErrorFormat: ErrorFormat {
 extension ControlService {
     /// Query parameters as an object; a name sent more than once maps to the array of its values, in order
     /// (an object with a repeated key is not JSON every client can read).
-    func writeQuery(_ query: [(name: String, value: String)], to w: inout JSONWriter) {
-        var order: [String] = []
-        var values: [String: [String]] = [:]
-        for (name, value) in query {
-            if values[name] == nil { order.append(name) }
-            values[name, default: []].append(value)
-        }
-        w.beginObject()
-        for name in order {
-            let all = values[name] ?? []
-            w.key(name)
-            if all.count == 1 {
-                w.string(all[0])
-            } else {
-                w.beginArray()
-                for v in all { w.string(v) }
-                w.endArray()
-            }
-        }
-        w.endObject()
-    }
 }

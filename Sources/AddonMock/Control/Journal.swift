@@ -59,11 +59,16 @@ final class Journal: Sendable {
 
     let capacity: Int
     private let state = Locked(State())
+    /// Told every entry as it is recorded (the event stream).
+    private let recorded: (@Sendable (JournalEntry) -> Void)?
 
-    init(capacity: Int = 1000) { self.capacity = capacity }
+    init(capacity: Int = 1000, recorded: (@Sendable (JournalEntry) -> Void)? = nil) {
+        self.capacity = capacity
+        self.recorded = recorded
+    }
 
     func record(_ make: (Int) -> JournalEntry) {
-        state.withLock { s in
+        let entry = state.withLock { s in
             let entry = make(s.nextSequence)
             s.nextSequence += 1
             if s.entries.count < capacity {
@@ -72,7 +77,9 @@ final class Journal: Sendable {
                 s.entries[s.start] = entry
                 s.start = (s.start + 1) % capacity
             }
+            return entry
         }
+        recorded?(entry)
     }
 
     func clear() {
@@ -94,5 +101,48 @@ final class Journal: Sendable {
                 && (f.afterSequence == nil || e.sequence > f.afterSequence!)
         }
         return Array(matching.suffix(f.limit))
+    }
+}
+
+extension JournalEntry {
+    /// The entry as `GET /_mock/requests` and the event stream show it.
+    func write(to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("sequence"); w.number(Int64(sequence))
+        w.field("time", time.rfc3339)
+        w.field("method", method)
+        w.field("path", path)
+        w.key("query"); Self.writeQuery(query, to: &w)
+        w.key("status"); w.number(Int64(status))
+        w.key("durationMs"); w.numberLiteral(AccessLog.decimal(durationMs, places: 3))
+        w.field("requestId", requestID)
+        w.key("service"); w.optionalString(service)
+        w.key("route"); w.optionalString(route)
+        w.key("resources"); w.beginArray(); for r in resources { w.string(r) }; w.endArray()
+        w.key("fault"); w.optionalString(fault)
+        w.endObject()
+    }
+
+    /// A name sent more than once maps to an array of its values.
+    static func writeQuery(_ query: [(name: String, value: String)], to w: inout JSONWriter) {
+        var order: [String] = []
+        var values: [String: [String]] = [:]
+        for (name, value) in query {
+            if values[name] == nil { order.append(name) }
+            values[name, default: []].append(value)
+        }
+        w.beginObject()
+        for name in order {
+            let all = values[name] ?? []
+            w.key(name)
+            if all.count == 1 {
+                w.string(all[0])
+            } else {
+                w.beginArray()
+                for v in all { w.string(v) }
+                w.endArray()
+            }
+        }
+        w.endObject()
     }
 }

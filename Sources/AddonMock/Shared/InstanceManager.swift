@@ -12,14 +12,44 @@ public final class InstanceManager: Sendable {
     public let engine: LifecycleEngine
     public let clock: any Clock
     let cache: InstanceCache
+    /// Changes of the write in progress (only touched under the writer lock), and those written but not yet
+    /// committed: what `ResourceChange` subscribers are told once they are durable.
+    private let draft = Locked<[ResourceChange]>([])
+    private let written = Locked<[ResourceChange]>([])
 
-    public init(database: Database, engine: LifecycleEngine, clock: any Clock, cacheBytes: Int = 64 << 20) {
+    /// `committed`: told every durable change to an instance row, in commit order (the event stream).
+    public init(
+        database: Database, engine: LifecycleEngine, clock: any Clock, cacheBytes: Int = 64 << 20,
+        committed: (@Sendable ([ResourceChange]) -> Void)? = nil
+    ) {
         self.database = database
         self.engine = engine
         self.clock = clock
         let cache = InstanceCache(byteBudget: cacheBytes)
         self.cache = cache
-        database.afterCommit { cache.committed() }
+        database.afterCommit { [written] durable in
+            cache.committed()
+            let changes = written.withLock { w in
+                defer { w = [] }
+                return w
+            }
+            if durable, !changes.isEmpty { committed?(changes) }
+        }
+    }
+
+    /// `Database.write`, noting the row changes `body` makes once it has succeeded (a write that throws is undone,
+    /// and so are its changes).
+    private func write<T>(for request: RequestWrites?, _ body: (AddonMockStore.Connection) throws -> T) throws -> T {
+        try database.write(for: request) { conn in
+            draft.withLock { $0 = [] }
+            let result = try body(conn)
+            let changes = draft.withLock { d in
+                defer { d = [] }
+                return d
+            }
+            if !changes.isEmpty { written.withLock { $0 += changes } }
+            return result
+        }
     }
 
     /// The instance as it is now, or nil if it never existed or has finished deleting.
@@ -65,13 +95,13 @@ public final class InstanceManager: Sendable {
         create: (Instant) throws -> Instance,
         modify: (inout Instance, Instant) throws -> Void
     ) throws -> Instance {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             let now = clock.now()
             let stored = try conn.instance(service: service, scope: scope, template: template)
             if let stored, engine.settled(stored, at: now) != nil {
                 return try change(stored, in: conn, at: now, belongs: { _ in true }, notFound: { preconditionFailure() }, modify)
             }
-            if let stored { try remove(id: stored.id, conn) }
+            if let stored { try remove(stored, conn) }
             let instance = try create(now)
             if let settled = engine.settled(instance, at: now) { try add(settled, conn) }
             return instance
@@ -81,7 +111,7 @@ public final class InstanceManager: Sendable {
     /// Stores the new instances `make` returns (each with a fresh id) in one transaction; returns them settled at
     /// the time of the write (a check due at once is already finished).
     public func create(for request: RequestWrites? = nil, _ make: (Instant) throws -> [Instance]) throws -> [Instance] {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             let now = clock.now()
             let made = try make(now).compactMap { engine.settled($0, at: now) }
             for instance in made { try add(instance, conn) }
@@ -95,7 +125,7 @@ public final class InstanceManager: Sendable {
         id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> any Error,
         _ change: (inout Instance, Instant) throws -> Void
     ) throws -> Instance {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
     }
@@ -104,7 +134,7 @@ public final class InstanceManager: Sendable {
         service: String, scope: String, template: String, for request: RequestWrites? = nil,
         notFound: () -> any Error, _ change: (inout Instance, Instant) throws -> Void
     ) throws -> Instance {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             let stored = try conn.instance(service: service, scope: scope, template: template)
             return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
         }
@@ -119,7 +149,7 @@ public final class InstanceManager: Sendable {
     ) throws -> Instance {
         guard let stored else { throw notFound() }
         guard let live = engine.settled(stored, at: now) else {
-            try remove(id: stored.id, conn)
+            try remove(stored, conn)
             throw notFound()
         }
         guard belongs(live) else { throw notFound() }
@@ -127,13 +157,13 @@ public final class InstanceManager: Sendable {
         do {
             try change(&next, now)
         } catch {
-            if live != stored { try save(live, conn) }
+            if live != stored { try save(live, replacing: stored, conn) }
             throw error
         }
         if let settled = engine.settled(next, at: now) {
-            if settled != stored { try save(settled, conn) }
+            if settled != stored { try save(settled, replacing: stored, conn) }
         } else {
-            try remove(id: stored.id, conn)
+            try remove(stored, conn)
         }
         return next
     }
@@ -144,22 +174,22 @@ public final class InstanceManager: Sendable {
         id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
         notFound: () -> any Error
     ) throws -> Instance? {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             let now = clock.now()
             guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
             guard let live = engine.settled(stored, at: now) else {
-                try remove(id: id, conn)
+                try remove(stored, conn)
                 throw notFound()
             }
             guard live.pending != nil else {
-                if live != stored { try save(live, conn) }
+                if live != stored { try save(live, replacing: stored, conn) }
                 throw NothingInFlight(id: id, phase: live.phase)
             }
             guard let next = engine.complete(live, at: now) else {
-                try remove(id: id, conn)
+                try remove(stored, conn)
                 return nil
             }
-            try save(next, conn)
+            try save(next, replacing: stored, conn)
             return next
         }
     }
@@ -182,7 +212,7 @@ public final class InstanceManager: Sendable {
         services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil,
         for request: RequestWrites? = nil
     ) throws -> Int {
-        try database.write(for: request) { conn in
+        try write(for: request) { conn in
             cache.forgetAll()
             return try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
         }
@@ -194,13 +224,13 @@ public final class InstanceManager: Sendable {
     public func sweep() throws -> Int {
         // Most sweeps find nothing: look with one indexed read before taking a write transaction.
         guard try database.read({ try !$0.dueInstances(at: clock.now(), limit: 1).isEmpty }) else { return 0 }
-        return try database.write { conn in
+        return try write(for: nil) { conn in
             let now = clock.now()
             var applied = 0
             while true {
                 let due = try conn.dueInstances(at: now, limit: 500)
                 for stored in due {
-                    if let live = engine.settled(stored, at: now) { try save(live, conn) } else { try remove(id: stored.id, conn) }
+                    if let live = engine.settled(stored, at: now) { try save(live, replacing: stored, conn) } else { try remove(stored, conn) }
                 }
                 applied += due.count
                 if due.count < 500 { return applied }
@@ -213,18 +243,21 @@ public final class InstanceManager: Sendable {
     // Callers store records settled at the time of the write: a transition due at once (the instant profile)
     // then costs no second write by the sweep, and readers, who settle on read, see the same either way.
 
-    private func save(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
+    private func save(_ instance: Instance, replacing old: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: instance.id)
         try conn.update(instance)
+        draft.withLock { $0.append(ResourceChange(instance, from: old)) }
     }
 
     private func add(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: instance.id)
         try conn.insert(instance)
+        draft.withLock { $0.append(ResourceChange(instance, from: nil)) }
     }
 
-    private func remove(id: String, _ conn: AddonMockStore.Connection) throws {
-        cache.forget(id: id)
-        try conn.deleteInstance(id: id)
+    private func remove(_ old: Instance, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: old.id)
+        try conn.deleteInstance(id: old.id)
+        draft.withLock { $0.append(ResourceChange(deleted: old, at: clock.now())) }
     }
 }

@@ -1,0 +1,136 @@
+import AddonMockCore
+import AddonMockTestSupport
+import Dispatch
+import Foundation
+import Testing
+
+@testable import AddonMock
+
+/// `GET /_mock/events`: Server-Sent Events of resource changes, requests and clock changes, in order, filtered,
+/// resumable with `Last-Event-ID`. A batch is held until an event exists, so tests wait for events, not durations.
+@Suite struct EventStreamTests {
+    let server: TestServer
+    init() throws { server = try TestServer(profile: .fast) }
+
+    struct Frame {
+        let id: Int?
+        let event: String?
+        let data: JSONValue?
+    }
+
+    /// The frames of one batch, and the cursor it ends with (the last `id:` line).
+    func batch(_ query: String, lastEventID: String? = nil) throws -> (frames: [Frame], cursor: Int?) {
+        let headers = lastEventID.map { [("Last-Event-ID", $0)] } ?? []
+        let r = try server.request("GET", "/_mock/events" + query, headers: headers)
+        #expect(r.status == 200, "\(r.text)")
+        #expect(r.header("Content-Type") == "text/event-stream")
+        var frames: [Frame] = [], cursor: Int?
+        for block in r.text.components(separatedBy: "\n\n") where !block.isEmpty {
+            var id: Int?, event: String?, data: JSONValue?
+            for line in block.split(separator: "\n") {
+                if line.hasPrefix("id: ") { id = Int(line.dropFirst(4)); cursor = id }
+                if line.hasPrefix("event: ") { event = String(line.dropFirst(7)) }
+                if line.hasPrefix("data: ") { data = try JSONParser.parse(Array(line.dropFirst(6).utf8)) }
+            }
+            if event != nil { frames.append(Frame(id: id, event: event, data: data)) }
+        }
+        return (frames, cursor)
+    }
+
+    func install(_ template: String = "coredns", cluster: String = "c1") throws -> String {
+        let r = try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: cluster, template: template))
+        #expect(r.status == 200)
+        return try #require(try r.json().string("metadata.uid"))
+    }
+
+    @Test func changesAndRequestsInOrderThenTheTransitionWhenItFallsDue() throws {
+        let start = try batch("?holdMs=0").cursor ?? 0
+        let id = try install()
+        var (frames, cursor) = try batch("?after=\(start)")
+        #expect(frames.map(\.event) == ["created", "request"])
+        #expect(frames[0].data?.string("resource") == id)
+        #expect(frames[0].data?.string("kind") == "addons")
+        #expect(frames[0].data?.string("cluster") == "c1")
+        #expect(frames[0].data?.string("to") == "installing")
+        #expect(frames[0].data?.string("operation") == "install")
+        #expect(frames[0].data?.string("dueAt") == "2026-11-22T10:00:00.150Z", "the fast profile's due time on the pinned clock")
+        #expect(frames[1].data?.string("request.path") == "/api/v3/addons")
+        #expect(frames[1].data?.at("request.resources") == .array([.string(id)]))
+        let first = try #require(frames.first?.id)
+        #expect(first > start && frames.map(\.id) == [first, first + 1], "numbered in order (the events call before is event \(start + 1))")
+
+        // The clock moves past the due time: the sweeper writes the transition down, stamped with its due time;
+        // the held batch answers once it is there.
+        server.advance(ms: 500)
+        (frames, cursor) = try batch("?types=transition,clock", lastEventID: String(cursor ?? 0))
+        #expect(frames.map(\.event) == ["transition"])
+        #expect(frames.first?.data?.string("from") == "installing")
+        #expect(frames.first?.data?.string("to") == "running")
+        #expect(frames.first?.data?.string("at") == "2026-11-22T10:00:00.150Z")
+        _ = cursor
+    }
+
+    @Test func filtersByTypeServiceAndScope() throws {
+        let start = try batch("?holdMs=0").cursor ?? 0
+        _ = try install(cluster: "c1")
+        _ = try install(cluster: "c2")
+        let plugin = try server.request("POST", "/v2/p1/pools/a/plugins", body: PluginBodies.create("gpu-driver"))
+        #expect(plugin.status == 200)
+        #expect(try server.control("POST", "/_mock/clock", #"{"advanceMs": 1}"#).status == 200)
+
+        let c2 = try batch("?after=\(start)&cluster=c2&holdMs=0").frames
+        #expect(c2.map(\.event) == ["created", "clock"], "scope filters keep resource events of that scope (and the clock)")
+        #expect(c2.first?.data?.string("cluster") == "c2")
+        let plugins = try batch("?after=\(start)&service=modelarts&types=created,request&holdMs=0").frames
+        #expect(plugins.map(\.event) == ["created", "request"])
+        #expect(plugins.first?.data?.string("kind") == "plugins")
+        #expect(plugins.first?.data?.string("project") == "p1")
+        #expect(plugins.first?.data?.string("to") == "Pending", "statuses as the service shows them")
+        let requests = try batch("?after=\(start)&types=request&holdMs=0").frames
+        #expect(requests.count == 3, "control calls are left out")
+        let withControl = try batch("?after=\(start)&types=request&control=true&holdMs=0").frames
+        #expect(withControl.contains { $0.data?.string("request.path") == "/_mock/clock" })
+        #expect(try batch("?after=\(start)&types=clock&holdMs=0").frames.first?.data?.string("now") == "2026-11-22T10:00:00.001Z")
+    }
+
+    @Test func aHeldBatchAnswersWhenAnEventArrives() throws {
+        let cursor = try batch("?holdMs=0").cursor ?? 0
+        let port = server.port
+        let answered = DispatchSemaphore(value: 0)
+        let result = Locked<HTTPResult?>(nil)
+        DispatchQueue.global().async {
+            let r = try? RawHTTPConnection(port: port).send(
+                "GET", "/_mock/events?types=created&holdMs=60000", headers: [("Last-Event-ID", String(cursor))], close: true)
+            result.withLock { $0 = r }
+            answered.signal()
+        }
+        // Whether the batch is already held or not yet asked, it answers only once the install exists.
+        _ = try install()
+        #expect(answered.wait(timeout: .now() + 30) == .success, "the held batch answered")
+        let text = try #require(result.withLock { $0 }).text
+        #expect(text.contains("event: created"))
+    }
+
+    @Test func aCursorOlderThanTheKeptEventsGetsAGap() {
+        let log = EventLog(capacity: 3)
+        log.publish((0..<5).map { .clock(now: Instant(milliseconds: Int64($0)), pinned: true) })
+        let (kept, missed) = log.events(after: 0)
+        #expect(kept.map(\.id) == [3, 4, 5])
+        #expect(missed == 2)
+        #expect(log.events(after: 4).events.map(\.id) == [5])
+        #expect(log.events(after: 5).events.isEmpty)
+        #expect(log.lastID == 5)
+    }
+
+    @Test func badQueriesAre400s() throws {
+        let cases = [
+            ("?types=explosion", "types: unknown event type \"explosion\"; expected clock, created, deleted, request, reset, transition or updated"),
+            ("?service=ecs", "service: unknown service \"ecs\"; expected addoncheck, autopilot, cce, control or modelarts"),
+            ("?after=-1", "Last-Event-ID (or after) must be an event id, got \"-1\""),
+            ("?holdMs=99999999", "holdMs must be a whole number from 0 to 60000"),
+            ("?cluster=a%00b", "cluster \"a\\u0000b\" is not a valid identifier: use \(IdentifierRule.description)"),
+            ("?colour=red", "unknown query parameter colour; expected one of: after, cluster, control, holdMs, pool, project, service, types"),
+        ]
+        for (query, message) in cases { #expect(try server.controlError("GET", "/_mock/events" + query) == message) }
+    }
+}
