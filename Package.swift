@@ -51,6 +51,7 @@ let package = Package(
             resources: [
                 .embedInCode("Control/openapi.base.json"),
                 .embedInCode("Control/control.openapi.json"),
+                .embedInCode("Control/console.html"),
                 .embedInCode("Services/CCE/cce.openapi.json"),
                 .embedInCode("Services/ModelArts/modelarts.openapi.json"),
             ]),

@@ -71,14 +71,17 @@ public struct Router: Sendable {
     public mutating func add(_ method: String, _ pattern: String) -> Int {
         let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
         var names: [String] = []
-        let segments = parts.map { s -> Segment in
+        var segments = parts.map { s -> Segment in
             guard s.hasPrefix("{") && s.hasSuffix("}") else { return .literal(Array(s.utf8)) }
             names.append(String(s.dropFirst().dropLast()))
             return .parameter
         }
+        // A trailing slash is part of the pattern as it is of a path: `/_mock/` is not `/_mock`.
+        let trailingSlash = !parts.isEmpty && pattern.hasSuffix("/")
+        if trailingSlash { segments.append(.literal([])) }
         while buckets.count <= segments.count { buckets.append([]) }
         buckets[segments.count].append(Route(method: method, segments: segments, parameterNames: names, index: patterns.count))
-        patterns.append((method, "/" + parts.joined(separator: "/")))
+        patterns.append((method, "/" + parts.joined(separator: "/") + (trailingSlash ? "/" : "")))
         return patterns.count - 1
     }
 

@@ -43,6 +43,17 @@ import Testing
         if case .found = router.match(method: "GET", path: "/api/v3/addons/x/") { Issue.record("a slash after a full path matched") }
     }
 
+    /// A pattern may end in a slash too (`/_mock/`, the console's short address): then only that path matches.
+    @Test func aPatternWithATrailingSlashMatchesOnlyThatPath() {
+        var r = Router()
+        r.add("GET", "/_mock/")
+        r.add("GET", "/_mock/{page}")
+        #expect(found(r.match(method: "GET", path: "/_mock/"))?.0 == 0)
+        #expect(found(r.match(method: "GET", path: "/_mock/ui"))?.0 == 1)
+        #expect(r.patterns.map(\.pattern) == ["/_mock/", "/_mock/{page}"])
+        if case .found = r.match(method: "GET", path: "/_mock") { Issue.record("/_mock matched /_mock/") }
+    }
+
     @Test func wrongMethodListsTheAllowedOnes() {
         guard case .methodNotAllowed(let allowed) = router.match(method: "DELETE", path: "/api/v3/addons/x") else {
             Issue.record("expected 405")

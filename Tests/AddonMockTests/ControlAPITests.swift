@@ -489,3 +489,27 @@ extension TestServer {
         #expect(try server.controlError("POST", "/_mock/wait", body) == message)
     }
 }
+
+/// `/_mock/ui`: the console page, with the registry's kinds written in (the browser test in Tests/UI drives it).
+@Suite struct ConsolePageTests {
+    @Test func servesThePageWithTheKindsAndRedirectsToIt() throws {
+        let server = try TestServer(profile: .fast)
+        let page = try server.get("/_mock/ui")
+        #expect(page.status == 200)
+        #expect(page.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(page.header("Content-Security-Policy")?.contains("default-src 'self'") == true, "nothing is loaded from elsewhere")
+        let line = try #require(page.text.split(separator: "\n").first { $0.hasPrefix("const KINDS = ") })
+        let kinds = try JSONParser.parse(Array(line.dropFirst("const KINDS = ".count).dropLast().utf8))
+        guard case .array(let list) = kinds else { Issue.record("no kinds"); return }
+        #expect(list.compactMap { $0["name"]?.stringValue } == ["addons", "addonchecks", "plugins"])
+        #expect(list[2]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
+        #expect(list[0]["deletePaths"]?["cce"] == .string("/api/v3/addons/{id}?cluster_id={cluster}"))
+        #expect(list[1]["deletePaths"] == .object([]), "add-on checks have no delete route")
+        for path in ["/", "/_mock/"] {
+            let r = try server.get(path)
+            #expect(r.status == 302)
+            #expect(r.header("Location") == "/_mock/ui")
+        }
+        #expect(try server.get("/_mock").status == 404)
+    }
+}

@@ -50,6 +50,9 @@ struct ControlService {
             ServiceRoute("POST", "/_mock/wait") { try wait($0) },
             ServiceRoute("GET", "/_mock/export") { _ in try export() },
             ServiceRoute("GET", "/_mock/events") { try streamEvents($0) },
+            ServiceRoute("GET", "/_mock/ui") { _ in consolePage() },
+            ServiceRoute("GET", "/_mock/") { _ in Self.redirect(to: "/_mock/ui") },
+            ServiceRoute("GET", "/") { _ in Self.redirect(to: "/_mock/ui") },
             ServiceRoute("POST", Self.importPattern) { try importWorld($0) },
         ]
     }

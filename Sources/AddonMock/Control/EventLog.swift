@@ -142,6 +142,9 @@ extension EventLog.Event {
         w.field("version", c.version)
         w.key("from"); w.optionalString(c.from.map { kind?.status($0) ?? $0.rawValue })
         w.key("to"); w.optionalString(c.to.map { kind?.status($0) ?? $0.rawValue })
+        w.key("phase"); w.optionalString(c.to?.rawValue)
+        w.field("reason", c.reason)
+        w.field("message", c.message)
         w.key("operation"); w.optionalString(c.operation?.rawValue)
         w.key("dueAt"); w.optionalString(c.dueAt?.rfc3339Milliseconds)
     }

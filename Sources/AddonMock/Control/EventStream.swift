@@ -9,8 +9,8 @@ import AddonMockHTTP
 /// it carries every such event and ends with the cursor (`id:`) past everything it looked at. Browsers'
 /// `EventSource` reconnects by itself after `retry` ms, sending `Last-Event-ID`, so a page sees one continuous
 /// stream; a script reads batches the same way (`?after=ID`). A cursor older than the kept events first gets an
-/// `event: gap` with how many were missed. Without a cursor the stream starts at the newest event; `after=0`
-/// replays what is kept.
+/// `event: gap` with how many were missed. Without a cursor the answer comes at once and only says where the
+/// stream stands (`id:` of the newest event), so the next request starts there; `after=0` replays what is kept.
 extension ControlService {
     static let eventsPollMs = 20
     /// How long a batch waits for its first event before it ends empty (the client reconnects at once).
@@ -81,7 +81,9 @@ extension ControlService {
             response.headers.set("Cache-Control", "no-store")
             return response
         }
-        if let ready = batch(holdMs == 0) { return ready }
+        // A first connection (no cursor) is answered at once with the cursor, so a browser's EventSource opens
+        // straight away; from then on each batch waits for events.
+        if let ready = batch(holdMs == 0 || cursorText == nil) { return ready }
         var held = HTTPResponse(status: 200)
         held.hold = PollingHold(intervalMs: Self.eventsPollMs, timeoutMs: holdMs) { expired in batch(expired != nil) }
         return held

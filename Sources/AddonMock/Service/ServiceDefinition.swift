@@ -81,10 +81,16 @@ public struct ResourceKind: Sendable {
     /// Whether `seed.json` may create it: a record made from a catalog template and values. Records derived from
     /// others (add-on checks) are not.
     public var seedable: Bool
+    /// How people call it (the console's group titles): "Add-ons".
+    public var title: String
+    /// Per stored service, the service API request (`DELETE` path) that deletes one, `{id}`, `{name}` and the scope
+    /// fields filled in: the console's Delete button. A service without one has no Delete button.
+    public var deletePaths: [String: String]
 
     public init(
         name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
-        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values", seedable: Bool = true
+        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values", seedable: Bool = true,
+        title: String? = nil, deletePaths: [String: String] = [:]
     ) {
         self.name = name
         self.services = services
@@ -93,6 +99,8 @@ public struct ResourceKind: Sendable {
         self.status = status
         self.valuesField = valuesField
         self.seedable = seedable
+        self.title = title ?? name
+        self.deletePaths = deletePaths
     }
 
     /// The scope's fields by name (`"p1/pool-a"` -> project p1, pool pool-a).

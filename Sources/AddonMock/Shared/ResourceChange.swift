@@ -20,6 +20,9 @@ public struct ResourceChange: Sendable {
     /// When the operation now in flight is due (nil: settled, or waiting for an advance).
     public let dueAt: Instant?
     public let operation: Operation?
+    /// Why it is in a failed or degraded phase (empty otherwise).
+    public let reason: String
+    public let message: String
     /// When it happened on the emulator's clock: a transition that fell due at its due time, whenever it was
     /// written down.
     public let at: Instant
@@ -37,6 +40,8 @@ public struct ResourceChange: Sendable {
         to = instance.phase
         dueAt = instance.pending?.dueAt
         operation = instance.pending?.operation
+        reason = instance.reason
+        message = instance.message
         at = instance.updatedAt
         count = 1
     }
@@ -53,6 +58,8 @@ public struct ResourceChange: Sendable {
         to = nil
         dueAt = nil
         operation = nil
+        reason = ""
+        message = ""
         if let p = old.pending, p.operation == .delete, let due = p.dueAt, due <= now { at = due } else { at = now }
         count = 1
     }
@@ -68,6 +75,8 @@ public struct ResourceChange: Sendable {
         to = nil
         dueAt = nil
         operation = nil
+        reason = ""
+        message = ""
         at = now
         self.count = count
     }

@@ -17,7 +17,7 @@ enum AddonCheck {
         degraded: failed, settled: [success, failed], healthy: [success])
 
     static let kind = ResourceKind(
-        name: "addonchecks", services: [service], scopeFields: ["cluster"], lifecycle: lifecycle, seedable: false)
+        name: "addonchecks", services: [service], scopeFields: ["cluster"], lifecycle: lifecycle, seedable: false, title: "Add-on checks")
 
     /// How long a finished task is said to be kept (`metadata.expireTimeStamp`); the emulator keeps it until a reset.
     static let retentionMilliseconds: Int64 = 24 * 3_600_000

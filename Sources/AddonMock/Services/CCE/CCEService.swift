@@ -9,7 +9,9 @@ enum CCE {
         name: "cce", pathPrefixes: ["/api/v3/", "/autopilot/v3/"], errorFormat: CCEErrorFormat(),
         catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates, noun: "addon template"),
         kinds: [
-            ResourceKind(name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage),
+            ResourceKind(
+                name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage, title: "Add-ons",
+                deletePaths: ["cce": "/api/v3/addons/{id}?cluster_id={cluster}", "autopilot": "/autopilot/v3/addons/{id}?cluster_id={cluster}"]),
             AddonCheck.kind,
         ],
         describe: { ctx in

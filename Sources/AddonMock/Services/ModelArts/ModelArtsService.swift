@@ -13,7 +13,8 @@ enum ModelArts {
         kinds: [
             ResourceKind(
                 name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
-                lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs")
+                lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs", title: "Plug-ins",
+                deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"])
         ],
         describe: { ctx in
             var fields: [String: String] = [:]

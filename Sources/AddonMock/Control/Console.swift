@@ -1,0 +1,61 @@
+import AddonMockCore
+import AddonMockHTTP
+
+/// `GET /_mock/ui`: the live console, one page compiled into the binary (no CDN, no build step). It lists every
+/// resource kind's records grouped by scope, follows `/_mock/events`, and acts through the control plane (advance,
+/// force, clock, fault rules) and the services' own delete routes. What it knows of the kinds (names, scope
+/// fields, settled and healthy states, delete routes) is written into the page from the registry, so a new service
+/// shows up with no change here.
+extension ControlService {
+    func consolePage() -> HTTPResponse {
+        var w = JSONWriter(capacity: 1024)
+        w.beginArray()
+        for kind in registry.kinds {
+            w.beginObject()
+            w.field("name", kind.name)
+            w.field("title", kind.title)
+            w.key("services"); w.beginArray(); for s in kind.services { w.string(s) }; w.endArray()
+            w.key("scopeFields"); w.beginArray(); for f in kind.scopeFields { w.string(f) }; w.endArray()
+            var settled: [String] = []
+            for p in kind.lifecycle.settled where !settled.contains(kind.status(p)) { settled.append(kind.status(p)) }
+            w.key("settled"); w.beginArray(); for name in settled { w.string(name) }; w.endArray()
+            var healthy: [String] = []
+            for p in kind.lifecycle.settled where kind.lifecycle.healthy.contains(p) {
+                for name in [p.rawValue, kind.status(p)] where !healthy.contains(name) { healthy.append(name) }
+            }
+            w.key("healthy"); w.beginArray(); for h in healthy { w.string(h) }; w.endArray()
+            w.key("deletePaths"); w.beginObject(); for (s, path) in kind.deletePaths.sorted(by: { $0.key < $1.key }) { w.field(s, path) };
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        var r = HTTPResponse(status: 200)
+        r.body = Self.page(kinds: w.bytes)
+        r.headers.set("Content-Type", "text/html; charset=utf-8")
+        r.headers.set("Cache-Control", "no-store")
+        // The page loads nothing from elsewhere and runs only its own inline script.
+        r.headers.set(
+            "Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:")
+        return r
+    }
+}
+
+extension ControlService {
+    static let kindsMarker = Array("/*KINDS*/[]".utf8)
+
+    /// The page with the kinds written in where its script expects them. Names are identifiers and titles plain
+    /// words, so nothing in them can close the script element.
+    static func page(kinds: [UInt8]) -> [UInt8] {
+        let html = PackageResources.console_html
+        guard let at = html.indices.first(where: { html[$0...].starts(with: kindsMarker) }) else { return html }
+        return Array(html[..<at]) + kinds + Array(html[(at + kindsMarker.count)...])
+    }
+
+    static func redirect(to location: String) -> HTTPResponse {
+        var r = HTTPResponse(status: 302)
+        r.headers.set("Location", location)
+        r.headers.set("Content-Type", "text/plain; charset=utf-8")
+        r.body = Array("see \(location)\n".utf8)
+        return r
+    }
+}

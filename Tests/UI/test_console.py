@@ -1,0 +1,102 @@
+"""/_mock/ui in a real headless Chromium: an add-on installed through the SDK appears and moves through its
+lifecycle live, the page's buttons advance, force and delete it, move the clock and add a fault rule; it fits a
+projector and a phone, and stays usable with 1,000 resources. Every wait is for a state on the page."""
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
+from huaweicloudsdkcce.v3 import CreateAddonInstanceRequest, InstanceRequest, InstanceRequestSpec
+
+WAIT_S = 30  # generous: two busy cores
+
+
+def until(browser, condition, what):
+    return WebDriverWait(browser, WAIT_S, poll_frequency=0.05).until(lambda b: condition(b), message=what)
+
+
+def text_of(browser, selector):
+    found = browser.find_elements(By.CSS_SELECTOR, selector)
+    return found[0].text if found else None
+
+
+def install(server, template, cluster="demo"):
+    spec = InstanceRequestSpec(cluster_id=cluster, addon_template_name=template, values={})
+    return server.cce().create_addon_instance(CreateAddonInstanceRequest(
+        body=InstanceRequest(kind="Addon", api_version="v3", spec=spec))).metadata.uid
+
+
+def card_status(browser, uid):
+    return text_of(browser, f"#r-{uid} .status")
+
+
+def test_the_console_follows_and_drives_lifecycles(server, browser, artifacts):
+    browser.get(server.url + "/_mock/ui")
+    until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
+    assert "Nothing here yet" in text_of(browser, "#groups")
+
+    uid = install(server, "coredns")
+    until(browser, lambda b: card_status(b, uid) == "installing", "the new add-on shows up installing")
+    assert "cluster demo" in text_of(browser, ".group h2")
+    assert browser.find_element(By.CSS_SELECTOR, f"#r-{uid} .bar").is_displayed(), "in flight: a progress bar"
+
+    browser.find_element(By.CSS_SELECTOR, f'#r-{uid} [data-do="advance"]').click()
+    until(browser, lambda b: card_status(b, uid) == "running", "Advance completes the install")
+    assert "ok" in browser.find_element(By.ID, f"r-{uid}").get_attribute("class")
+
+    Select(browser.find_element(By.CSS_SELECTOR, f'#r-{uid} [data-do="force"]')).select_by_value("abnormal")
+    until(browser, lambda b: card_status(b, uid) == "abnormal", "Force sets the state")
+    until(browser, lambda b: "ForcedByControlAPI" in (text_of(b, f"#r-{uid} .reason") or ""), "the reason is shown")
+    browser.find_element(By.CSS_SELECTOR, f"#r-{uid} details summary").click()
+    assert "installing → running" in text_of(browser, f"#r-{uid} details ol")
+
+    # A fault rule added from the page fails the next install.
+    spec = browser.find_element(By.ID, "fault-spec")
+    spec.clear()
+    spec.send_keys('{"match": {"template": "everest"}, "outcome": "installFailed", "reason": "CSIDriverMissing", "times": 1}')
+    browser.find_element(By.ID, "add-fault").click()
+    until(browser, lambda b: "fault-1" in (text_of(b, "#faults") or ""), "the rule is listed")
+    failing = install(server, "everest")
+    until(browser, lambda b: card_status(b, failing) == "installing", "everest installing")
+    browser.find_element(By.CSS_SELECTOR, f'#r-{failing} [data-do="advance"]').click()
+    until(browser, lambda b: card_status(b, failing) == "installFailed", "the rule failed the install")
+    until(browser, lambda b: "CSIDriverMissing" in (text_of(b, f"#r-{failing} .reason") or ""), "with the rule's reason")
+    until(browser, lambda b: "fired 1" in (text_of(b, "#faults") or ""), "the rule's count moved")
+
+    # Delete goes through the CCE API; the delete waits for an advance in the manual profile.
+    browser.find_element(By.CSS_SELECTOR, f'#r-{failing} [data-do="delete"]').click()
+    until(browser, lambda b: card_status(b, failing) == "deleting", "deleting")
+    browser.find_element(By.CSS_SELECTOR, f'#r-{failing} [data-do="advance"]').click()
+    until(browser, lambda b: not b.find_elements(By.ID, f"r-{failing}"), "gone from the page")
+
+    before = text_of(browser, "#now")
+    browser.find_element(By.ID, "pin").click()
+    until(browser, lambda b: text_of(b, "#pinned") == "pinned", "the clock is pinned")
+    browser.find_element(By.CSS_SELECTOR, '[data-advance="60000"]').click()
+    until(browser, lambda b: text_of(b, "#now") != before, "the clock moved a minute")
+    until(browser, lambda b: "POST /api/v3/addons" in (b.find_element(By.ID, "journal").text.replace("\n", " ")), "requests are listed live")
+    assert "favicon" not in browser.find_element(By.ID, "journal").text, "the page asks for nothing it does not serve"
+
+    browser.save_screenshot(str(artifacts / "console-1280x800.png"))
+    browser.set_window_size(390, 844)
+    until(browser, lambda b: b.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"),
+          "no sideways scrolling at phone width")
+    browser.save_screenshot(str(artifacts / "console-390x844.png"))
+
+
+def test_a_thousand_resources_stay_usable(server, browser, artifacts):
+    templates = ("coredns", "everest", "npd", "metrics-server", "autoscaler")
+    world = {"addons": [{"cluster": f"c{i % 200:03d}", "template": templates[i // 200], "status": "running"} for i in range(1000)]}
+    assert server.import_world(world)["created"] == 1000
+    browser.get(server.url + "/_mock/ui")
+    until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
+    until(browser, lambda b: b.execute_script("return document.querySelectorAll('.card').length") == 1000, "1,000 cards")
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".group")) == 200
+    browser.find_element(By.ID, "filter").send_keys("everest")
+    until(browser, lambda b: b.execute_script(
+        "return [...document.querySelectorAll('.card')].filter(c => c.style.display !== 'none').length") == 200, "200 everest cards")
+    browser.find_element(By.ID, "filter").send_keys(" c007")  # no card matches both words as one string
+    until(browser, lambda b: b.execute_script(
+        "return [...document.querySelectorAll('.group')].filter(g => g.style.display !== 'none').length") == 0, "groups without matches hide")
+    browser.find_element(By.ID, "filter").clear()
+    browser.find_element(By.ID, "filter").send_keys("c007")
+    until(browser, lambda b: b.execute_script(
+        "return [...document.querySelectorAll('.group')].filter(g => g.style.display !== 'none').length") == 1, "one cluster")
+    browser.save_screenshot(str(artifacts / "console-1000-resources.png"))
