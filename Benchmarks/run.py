@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -143,6 +144,25 @@ def paired(ref, url, a, script=None, env=None):
     }
 
 
+CONSOLE_EVENTS = "created,transition,updated,deleted,reset,clock"
+
+
+def follow_events(url, types, stop):
+    """A `/_mock/events` subscriber (by default taking what the console takes): each batch is read whole and only its
+    last `id:` is looked at (in C, by bytes.rfind), so the client costs little next to the server it measures."""
+    cursor = None
+    while not stop.is_set():
+        query = f"?types={types}" + ("" if cursor is None else f"&after={cursor}")
+        try:
+            with urllib.request.urlopen(url + "/_mock/events" + query, timeout=30) as r:
+                body = r.read()
+        except OSError:
+            return
+        at = body.rfind(b"\nid: ")
+        if at >= 0:
+            cursor = body[at + 5:body.index(b"\n", at + 5)].decode()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=5)
@@ -150,6 +170,10 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--stored", type=int, default=100_000, help="instances stored for the large-database GET")
     ap.add_argument("--out", default=str(ROOT / "Benchmarks/results/latest.md"))
+    ap.add_argument("--subscriber", nargs="?", const=CONSOLE_EVENTS, default=None, metavar="TYPES",
+                    help=f"keep a /_mock/events subscriber on each addonmock server (types: default {CONSOLE_EVENTS}, "
+                         "as the console; add request for every request)")
+    ap.add_argument("--log-level", default="warning", help="the servers' --log-level (info: one access line per request)")
     a = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -161,9 +185,14 @@ def main():
     ref = Process([str(reference), str(free_port())], "reference listening")
     ref_alone = wrk(ref.url + "/", a.seconds, a.connections)
 
+    stop_following = threading.Event()
+
     def server(db, profile="instant"):
-        return Process([str(binary), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", "warning"],
-                       "addonmock listening")
+        p = Process([str(binary), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", a.log_level],
+                    "addonmock listening")
+        if a.subscriber:
+            threading.Thread(target=follow_events, args=(p.url, a.subscriber, stop_following), daemon=True).start()
+        return p
 
     # GET by id with 10 instances stored.
     s = server(work / "small.sqlite")
@@ -199,13 +228,15 @@ def main():
     s.stop()
     ref_rss = ref.peak_rss_mib()
     ref.stop()
+    stop_following.set()
 
     median, fastest, slowest = startup_ms(binary)
     cpu = sh("sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
     lines = [
         f"Machine: {os.cpu_count()} cores ({cpu}), {sh('uname', '-r').strip()}; wrk -t2 -c{a.connections} -d{a.seconds}s on "
         f"loopback, server and wrk sharing the cores; {a.rounds} rounds per workload, each an addonmock run right after a "
-        f"reference run; medians; {time.strftime('%Y-%m-%d')}.",
+        f"reference run; medians; {time.strftime('%Y-%m-%d')}; servers at --log-level {a.log_level}"
+        f"{f', each followed by a /_mock/events subscriber (types={a.subscriber})' if a.subscriber else ''}.",
         "",
         "| workload | req/s | reference req/s (same rounds) | ratio | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
         "|---|---|---|---|---|---|---|---|",

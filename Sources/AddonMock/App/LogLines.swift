@@ -59,31 +59,36 @@ public struct LogLines: LogHandler {
             w.field("level", level.rawValue)
             w.field("label", label)
             w.field("message", message)
-            for key in keys {
-                w.key(key)
-                if case .stringConvertible(let v) = fields[key]!, let n = v as? any BinaryInteger {
-                    w.numberLiteral(String(describing: n))
-                } else if case .stringConvertible(let v) = fields[key]!, let d = v as? Double {
-                    w.numberLiteral(String(describing: d))
-                } else {
-                    w.string(fields[key]!.description)
-                }
-            }
+            for key in keys { w.field(key, fields[key]!.description) }
             w.endObject()
             return String(decoding: w.bytes, as: UTF8.self) + "\n"
         }
     }
 
-    /// Control characters escaped, so one event is one line whatever a request carried.
+    /// Control characters escaped (`\n` as `\u000a`), so one event is one line whatever a request carried.
     static func printable(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return s }
-        return String(IdentifierRule.quoted(s).dropFirst().dropLast())
+        var out = ""
+        for scalar in s.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// Quoted when it holds a space, a quote or a control character, so a line splits on spaces.
     static func textValue(_ s: String) -> String {
         guard s.isEmpty || s.utf8.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x7F }) else { return s }
-        return IdentifierRule.quoted(s)
+        var quoted = "\""
+        for scalar in s.unicodeScalars {
+            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
+            quoted += printable(String(scalar))
+        }
+        return quoted + "\""
     }
 }
 

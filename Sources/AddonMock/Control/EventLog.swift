@@ -26,44 +26,45 @@ final class EventLog: Sendable {
     }
 
     private struct State {
-        var events: [Event] = []
-        var start = 0
+        var events: Ring<Event>
         var nextID = 1
     }
 
     let capacity: Int
-    private let state = Locked(State())
+    private let state: Locked<State>
 
-    init(capacity: Int = 10_000) { self.capacity = capacity }
+    init(capacity: Int = 10_000) {
+        self.capacity = capacity
+        state = Locked(State(events: Ring(capacity: capacity)))
+    }
 
     func publish(_ payloads: [Payload]) {
+        // The events pushed out are released after the lock: freeing a request's strings is not done holding it.
+        var dropped: [Event] = []
         state.withLock { s in
             for payload in payloads {
-                let event = Event(id: s.nextID, payload: payload)
+                if let old = s.events.append(Event(id: s.nextID, payload: payload)) { dropped.append(old) }
                 s.nextID += 1
-                if s.events.count < capacity {
-                    s.events.append(event)
-                } else {
-                    s.events[s.start] = event
-                    s.start = (s.start + 1) % capacity
-                }
             }
         }
+        _ = dropped
     }
 
     /// The id of the newest event (0 before the first).
     var lastID: Int { state.withLock { $0.nextID - 1 } }
 
-    /// The events after `id`, oldest first, and how many after it are no longer kept.
-    func events(after id: Int) -> (events: [Event], missed: Int) {
+    /// At most `limit` events after `id`, oldest first, and how many after it are no longer kept. The copy is
+    /// bounded so a subscriber far behind never holds publishers (request threads) up for long.
+    func events(after id: Int, limit: Int = 2_000) -> (events: [Event], missed: Int) {
         state.withLock { s in
             let newest = s.nextID - 1
             guard id < newest else { return ([], 0) }
             let oldest = newest - s.events.count + 1
             let first = max(id + 1, oldest)
+            let last = min(newest, first + limit - 1)
             var out: [Event] = []
-            out.reserveCapacity(newest - first + 1)
-            for n in first...newest { out.append(s.events[(s.start + (n - oldest)) % s.events.count]) }
+            out.reserveCapacity(last - first + 1)
+            for n in first...last { out.append(s.events[n - oldest]) }
             return (out, first - (id + 1))
         }
     }

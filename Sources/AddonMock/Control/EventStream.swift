@@ -8,7 +8,9 @@ import AddonMockHTTP
 /// worker thread waits) until an event the filter admits exists after the client's cursor, or `holdMs` pass; then
 /// it carries every such event and ends with the cursor (`id:`) past everything it looked at. Browsers'
 /// `EventSource` reconnects by itself after `retry` ms, sending `Last-Event-ID`, so a page sees one continuous
-/// stream; a script reads batches the same way (`?after=ID`). A cursor older than the kept events first gets an
+/// stream; a script reads batches the same way (`?after=ID`). A batch looks at 2,000 events at most: a subscriber
+/// that cannot keep up falls behind and, once its cursor is older than the kept events, gets a `gap` — it never
+/// holds the server back. A cursor older than the kept events first gets an
 /// `event: gap` with how many were missed. Without a cursor the answer comes at once and only says where the
 /// stream stands (`id:` of the newest event), so the next request starts there; `after=0` replays what is kept.
 extension ControlService {
@@ -16,7 +18,7 @@ extension ControlService {
     /// How long a batch waits for its first event before it ends empty (the client reconnects at once).
     static let eventsHoldMs = 15_000
     /// What the client waits before it reconnects for the next batch.
-    static let eventsRetryMs = 100
+    static let eventsRetryMs = 50
 
     func streamEvents(_ ctx: RequestContext) throws -> HTTPResponse {
         let request = ctx.request
@@ -63,18 +65,28 @@ extension ControlService {
         }
 
         let kinds: @Sendable (String) -> ResourceKind? = { [registry] in registry.kind(ofService: $0) }
+        // Where this batch has looked up to: events the filter turns away are passed over once, not on every poll.
+        let scanned = Locked(cursor)
         let batch: @Sendable (Bool) -> HTTPResponse? = { [events, filter] final in
-            let (found, missed) = events.events(after: cursor)
-            let admitted = found.filter { filter.admits($0, kinds: kinds) }
+            var admitted: [EventLog.Event] = [], missed = 0
+            let (from, to) = scanned.withLock { position -> (Int, Int) in
+                let start = position
+                while true {
+                    let (found, skipped) = events.events(after: position)
+                    missed += skipped
+                    guard let last = found.last else { break }
+                    admitted += found.filter { filter.admits($0, kinds: kinds) }
+                    position = last.id
+                    if admitted.count >= 2_000 { break }
+                }
+                return (start, position)
+            }
             guard final || !admitted.isEmpty || missed > 0 else { return nil }
             var body = Array("retry: \(Self.eventsRetryMs)\n\n".utf8)
-            if missed > 0 {
-                body += Array("id: \(cursor + missed)\nevent: gap\ndata: {\"missed\":\(missed)}\n\n".utf8)
-            }
+            if missed > 0 { body += Array("event: gap\ndata: {\"missed\":\(missed)}\n\n".utf8) }
             for event in admitted { event.frame(kinds: kinds, into: &body) }
-            // Past everything looked at, admitted or not, so the next batch does not look again.
-            if let last = found.last, admitted.last?.id != last.id { body += Array("id: \(last.id)\n\n".utf8) }
-            if found.isEmpty && missed == 0 { body += Array("id: \(cursor)\n\n".utf8) }
+            // The cursor past everything looked at, admitted or not, so the next batch starts there.
+            if admitted.last?.id != to || to == from { body += Array("id: \(to)\n\n".utf8) }
             var response = HTTPResponse(status: 200)
             response.body = body
             response.headers.set("Content-Type", "text/event-stream")

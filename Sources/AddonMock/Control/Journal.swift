@@ -52,45 +52,40 @@ final class Journal: Sendable {
     }
 
     private struct State {
-        var entries: [JournalEntry] = []
-        var start = 0
+        var entries: Ring<JournalEntry>
         var nextSequence = 1
     }
 
     let capacity: Int
-    private let state = Locked(State())
+    private let state: Locked<State>
     /// Told every entry as it is recorded (the event stream).
     private let recorded: (@Sendable (JournalEntry) -> Void)?
 
     init(capacity: Int = 1000, recorded: (@Sendable (JournalEntry) -> Void)? = nil) {
         self.capacity = capacity
         self.recorded = recorded
+        state = Locked(State(entries: Ring(capacity: capacity)))
     }
 
     func record(_ make: (Int) -> JournalEntry) {
+        var replaced: JournalEntry?
         let entry = state.withLock { s in
             let entry = make(s.nextSequence)
             s.nextSequence += 1
-            if s.entries.count < capacity {
-                s.entries.append(entry)
-            } else {
-                s.entries[s.start] = entry
-                s.start = (s.start + 1) % capacity
-            }
+            replaced = s.entries.append(entry)
             return entry
         }
+        _ = replaced // released here, not under the lock
         recorded?(entry)
     }
 
     func clear() {
-        state.withLock { s in
-            s.entries = []; s.start = 0
-        }
+        state.withLock { $0.entries.removeAll() }
     }
 
     /// Oldest first; the newest `limit` that match.
     func entries(_ f: Filter) -> [JournalEntry] {
-        let ordered = state.withLock { s in Array(s.entries[s.start...] + s.entries[..<s.start]) }
+        let ordered = state.withLock { $0.entries.ordered }
         let matching = ordered.filter { e in
             (f.includeControl || e.service != "control")
                 && (f.method == nil || e.method == f.method)
