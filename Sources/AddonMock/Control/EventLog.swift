@@ -136,8 +136,8 @@ extension EventLog.Event {
         w.field("resource", c.id)
         w.field("service", c.service)
         if let kind {
-            let fields = kind.fields(of: c.scope)
-            for field in kind.scopeFields { w.field(field, fields[field] ?? "") }
+            let values = c.scope.split(separator: "/", maxSplits: kind.scopeFields.count - 1, omittingEmptySubsequences: false)
+            for (i, field) in kind.scopeFields.enumerated() { w.field(field, i < values.count ? String(values[i]) : "") }
         }
         w.field("template", c.template)
         w.field("version", c.version)

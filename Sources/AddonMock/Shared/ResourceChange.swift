@@ -2,8 +2,9 @@ import AddonMockCore
 
 /// One durable change to a stored resource, as the event stream (`GET /_mock/events`) tells it: created, moved
 /// to another phase (or to another operation's schedule), changed in place, deleted; or a reset that deleted a
-/// batch. Made by `InstanceManager` as it writes rows, delivered once the commit is durable.
-public struct ResourceChange: Sendable {
+/// batch. Made by `InstanceManager` as it writes rows, delivered once the commit is durable. A class: the event log
+/// and every batch that reads it hand out references, not copies of a dozen strings.
+public final class ResourceChange: Sendable {
     public enum Kind: String, Sendable {
         case created, transition, updated, deleted, reset
     }
