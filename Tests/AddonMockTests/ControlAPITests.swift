@@ -267,6 +267,22 @@ extension TestServer {
 }
 
 @Suite struct JournalTests {
+    /// A hostile request head (up to 20 KiB) is not kept whole 11,000 times: paths and queries are cut at 2 KiB.
+    @Test func longPathsAndQueriesAreCut() throws {
+        let server = try TestServer(profile: .fast)
+        let long = String(repeating: "a", count: 6000)
+        _ = try server.get("/api/v3/\(long)?x=\(long)&y=1")
+        guard case .array(let entries)? = try server.control("GET", "/_mock/requests").json().at("requests"), let entry = entries.last else {
+            Issue.record("no journal entry")
+            return
+        }
+        #expect(entry.string("path") == "/api/v3/" + String(repeating: "a", count: 2040) + "…")
+        #expect(entry.string("query.x") == String(repeating: "a", count: 2047) + "…")
+        #expect(entry.at("query.y") == nil, "pairs past the budget are dropped")
+        let small = JournalEntry.bounded([("a", "1"), ("b", "2")])
+        #expect(small.map(\.name) == ["a", "b"], "a query within the budget is kept as it is")
+    }
+
     @Test func filtersAndBounds() throws {
         let server = try TestServer(profile: .fast)
         _ = try server.request("POST", "/api/v3/addons", body: Bodies.install())

@@ -3,6 +3,10 @@ import AddonMockCore
 /// One served request, as `GET /_mock/requests` reports it. A class: the ring stores and hands out
 /// references, not copies of a dozen fields.
 final class JournalEntry: Sendable {
+    /// Bytes of path, and of query names and values together, kept per entry (the rest cut, marked `…`): the journal
+    /// and the event log keep 11,000 entries between them, and a request head may hold 20 KiB.
+    static let maxTextBytes = 2048
+
     let sequence: Int
     /// On the emulator's (virtual) clock, like every timestamp it serves.
     let time: Instant
@@ -24,8 +28,8 @@ final class JournalEntry: Sendable {
         self.sequence = sequence
         self.time = time
         self.method = method
-        self.path = path
-        self.query = query
+        self.path = Self.cut(path, to: Self.maxTextBytes)
+        self.query = Self.bounded(query)
         self.status = status
         self.durationMs = durationMs
         self.requestID = requestID
@@ -100,6 +104,29 @@ final class Journal: Sendable {
 }
 
 extension JournalEntry {
+    static func cut(_ s: String, to bytes: Int) -> String {
+        guard s.utf8.count > bytes else { return s }
+        return String(decoding: s.utf8.prefix(max(0, bytes)), as: UTF8.self) + "…"
+    }
+
+    /// The query within `maxTextBytes`: pairs kept in order while they fit, the one that does not cut.
+    static func bounded(_ query: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        var left = maxTextBytes
+        for (name, value) in query { left -= name.utf8.count + value.utf8.count }
+        guard left < 0 else { return query }
+        left = maxTextBytes
+        var kept: [(name: String, value: String)] = []
+        for (name, value) in query {
+            guard left > 0 else { break }
+            let n = cut(name, to: left)
+            left -= n.utf8.count
+            let v = cut(value, to: left)
+            left -= v.utf8.count
+            kept.append((n, v))
+        }
+        return kept
+    }
+
     /// The entry as `GET /_mock/requests` and the event stream show it.
     func write(to w: inout JSONWriter) {
         w.beginObject()
