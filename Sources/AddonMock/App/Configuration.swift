@@ -282,9 +282,10 @@ extension Configuration {
             corsOrigins = origins
         }
         // A misspelt variable would otherwise be ignored without a word.
-        let known = Set(Self.settingNames.map(environmentName)).union(Self.clientVariables)
+        // Every setting was looked up above (each has a source now), so its twin is known without a second list.
+        let known = Set(sources.keys.map(environmentName)).union(Self.clientVariables)
         for name in environment.keys.sorted() where name.hasPrefix("ADDONMOCK_") && !known.contains(name) {
-            let guess = known.min { distance($0, name) < distance($1, name) }
+            let guess = known.sorted().min { distance($0, name) < distance($1, name) } // sorted: ties resolve the same way every run
             let hint = guess.flatMap { distance($0, name) <= 3 ? " (did you mean \($0)?)" : nil } ?? ""
             warnings.append("\(name) is not an addonmock setting\(hint); ignored")
         }
@@ -296,13 +297,6 @@ extension Configuration {
             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, logFormat: logFormat, corsOrigins: corsOrigins,
             sources: sources, warnings: warnings)
     }
-
-    /// Every setting's flag name; each has the environment twin `environmentName(of:)`.
-    static let settingNames = [
-        "host", "port", "db", "profile", "fixtures", "seed", "log-level", "log-format", "auth", "credentials",
-        "address-file", "control-token", "drain-timeout", "request-timeout", "max-connections", "cache-mib",
-        "body-budget-mib", "cors",
-    ]
 
     /// `ADDONMOCK_` variables read by the tools around the server (the pytest plugin, the test harness), not by it.
     static let clientVariables: Set<String> = ["ADDONMOCK_BIN", "ADDONMOCK_URL", "ADDONMOCK_IMAGE_CACHE"]
@@ -339,17 +333,18 @@ func environmentName(of setting: String) -> String {
 /// Edit distance, for "did you mean" hints.
 func distance(_ a: String, _ b: String) -> Int {
     let a = Array(a.utf8), b = Array(b.utf8)
+    guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
     var row = Array(0...b.count)
-    for i in 1...max(1, a.count) where !a.isEmpty {
+    for i in 1...a.count {
         var previous = row[0]
         row[0] = i
-        for j in 1...max(1, b.count) where !b.isEmpty {
+        for j in 1...b.count {
             let current = row[j]
             row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
             previous = current
         }
     }
-    return a.isEmpty ? b.count : row[b.count]
+    return row[b.count]
 }
 
 fileprivate extension String {

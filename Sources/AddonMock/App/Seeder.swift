@@ -180,7 +180,7 @@ struct Seeder: Sendable {
                             id: e.record.id ?? Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
                             revision: e.revision, annotations: e.record.annotations, templateTiming: e.template.timing,
                             outcome: .succeed, now: now)
-                        if let created = e.record.createdAt { installing.createdAt = created }
+                        if let createdAt = e.record.createdAt { installing.createdAt = createdAt }
                         return installing
                     }
                     return e.instance(phase, at: now)

@@ -73,8 +73,7 @@ struct ServiceRegistry: Sendable {
             let missing = kind.scopeFields.prefix { named[$0] == nil }
             throw APIError(.badRequest, "\(names.joined(separator: " and ")) needs \(missing.joined(separator: " and "))")
         }
-        var choices: [String] = []
-        for kind in kinds where !choices.contains(kind.scopeFields[0]) { choices.append(kind.scopeFields[0]) }
+        let choices = kinds.map { $0.scopeFields[0] }.uniqued
         throw APIError(.badRequest, "name a \(choices.joined(separator: " or a ")), not both")
     }
 }

@@ -16,14 +16,9 @@ extension ControlService {
             w.field("title", kind.title)
             w.key("services"); w.beginArray(); for s in kind.services { w.string(s) }; w.endArray()
             w.key("scopeFields"); w.beginArray(); for f in kind.scopeFields { w.string(f) }; w.endArray()
-            var settled: [String] = []
-            for p in kind.lifecycle.settled where !settled.contains(kind.status(p)) { settled.append(kind.status(p)) }
-            w.key("settled"); w.beginArray(); for name in settled { w.string(name) }; w.endArray()
-            var healthy: [String] = []
-            for p in kind.lifecycle.settled where kind.lifecycle.healthy.contains(p) {
-                for name in [p.rawValue, kind.status(p)] where !healthy.contains(name) { healthy.append(name) }
-            }
-            w.key("healthy"); w.beginArray(); for h in healthy { w.string(h) }; w.endArray()
+            w.key("settled"); w.beginArray(); for name in kind.lifecycle.settled.map(kind.status).uniqued { w.string(name) }; w.endArray()
+            let healthy = kind.lifecycle.settled.filter(kind.lifecycle.healthy.contains).flatMap { [$0.rawValue, kind.status($0)] }
+            w.key("healthy"); w.beginArray(); for name in healthy.uniqued { w.string(name) }; w.endArray()
             w.key("deletePaths"); w.beginObject(); for (s, path) in kind.deletePaths.sorted(by: { $0.key < $1.key }) { w.field(s, path) };
             w.endObject()
             w.endObject()

@@ -99,7 +99,7 @@ struct ControlService {
         let clockReset = !scoped && !keepClock
         if clockReset {
             clock.reset()
-            events.publish([.clock(now: clock.now(), pinned: clock.isPinned)])
+            clockChanged()
         }
         var reseeded = 0
         if !scoped, reseed, let seeder { reseeded = try seeder.apply(to: manager, for: ctx.writes) }
@@ -139,6 +139,9 @@ struct ControlService {
     }
 
     // MARK: clock
+
+    /// Tells the event stream where the clock now stands.
+    private func clockChanged() { events.publish([.clock(now: clock.now(), pinned: clock.isPinned)]) }
 
     private func clockBody() -> [UInt8] {
         let now = clock.now()
@@ -183,7 +186,7 @@ struct ControlService {
         }
         if unpin { clock.unpin() }
         if let advance { clock.advance(milliseconds: Int64(advance.rounded())) }
-        events.publish([.clock(now: clock.now(), pinned: clock.isPinned)])
+        clockChanged()
         return .json(200, clockBody())
     }
 
@@ -433,9 +436,4 @@ struct ControlService {
 struct ControlErrorFormat: ErrorFormat {
     func code(for kind: APIError.Kind) -> String { "MOCK.\(APIError(kind, "").status)" }
     func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
-}
-
-extension ControlService {
-    /// Query parameters as an object; a name sent more than once maps to the array of its values, in order
-    /// (an object with a repeated key is not JSON every client can read).
 }

@@ -33,6 +33,9 @@ final class EventLog: Sendable {
     let capacity: Int
     private let state: Locked<State>
 
+    /// Events one look copies out of the log, and one batch carries, at most.
+    static let batchLimit = 2_000
+
     init(capacity: Int = 10_000) {
         self.capacity = capacity
         state = Locked(State(events: Ring(capacity: capacity)))
@@ -55,7 +58,7 @@ final class EventLog: Sendable {
 
     /// At most `limit` events after `id`, oldest first, and how many after it are no longer kept. The copy is
     /// bounded so a subscriber far behind never holds publishers (request threads) up for long.
-    func events(after id: Int, limit: Int = 2_000) -> (events: [Event], missed: Int) {
+    func events(after id: Int, limit: Int = EventLog.batchLimit) -> (events: [Event], missed: Int) {
         state.withLock { s in
             let newest = s.nextID - 1
             guard id < newest else { return ([], 0) }
@@ -136,7 +139,7 @@ extension EventLog.Event {
         w.field("resource", c.id)
         w.field("service", c.service)
         if let kind {
-            let values = c.scope.split(separator: "/", maxSplits: kind.scopeFields.count - 1, omittingEmptySubsequences: false)
+            let values = kind.scopeValues(of: c.scope)
             for (i, field) in kind.scopeFields.enumerated() { w.field(field, i < values.count ? String(values[i]) : "") }
         }
         w.field("template", c.template)

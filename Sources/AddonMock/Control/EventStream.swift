@@ -77,7 +77,7 @@ extension ControlService {
                     guard let last = found.last else { break }
                     admitted += found.filter { filter.admits($0, kinds: kinds) }
                     position = last.id
-                    if admitted.count >= 2_000 { break }
+                    if admitted.count >= EventLog.batchLimit { break }
                 }
                 return (start, position)
             }

@@ -95,9 +95,7 @@ extension ControlService {
     /// Status words a resource of `kind` can show: phase names and the service's own words for them.
     private static func states(of kind: ResourceKind) -> [String] {
         let phases = Operation.allCases.compactMap { kind.lifecycle.steps[$0]?.inFlight } + kind.lifecycle.settled
-        var names: [String] = []
-        for name in phases.map(\.rawValue) + phases.map(kind.status) where !names.contains(name) { names.append(name) }
-        return names
+        return (phases.map(\.rawValue) + phases.map(kind.status)).uniqued
     }
 
     private func evaluate(_ target: Target, waitedMs: Int64) throws -> (reached: Bool, body: [UInt8], state: String) {

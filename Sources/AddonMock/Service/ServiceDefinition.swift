@@ -105,10 +105,15 @@ public struct ResourceKind: Sendable {
 
     /// The scope's fields by name (`"p1/pool-a"` -> project p1, pool pool-a).
     public func fields(of scope: String) -> [String: String] {
-        let values = scope.split(separator: "/", maxSplits: scopeFields.count - 1, omittingEmptySubsequences: false)
         var out: [String: String] = [:]
-        for (field, value) in zip(scopeFields, values) { out[field] = String(value) }
+        for (field, value) in zip(scopeFields, scopeValues(of: scope)) { out[field] = String(value) }
         return out
+    }
+
+    /// The scope's values in `scopeFields` order, without building a dictionary (the event stream writes one per
+    /// event).
+    public func scopeValues(of scope: String) -> [Substring] {
+        scope.split(separator: "/", maxSplits: scopeFields.count - 1, omittingEmptySubsequences: false)
     }
 
     /// The scope named by `fields` (each an identifier, so none holds a `/`).
@@ -122,11 +127,7 @@ public struct ResourceKind: Sendable {
     }
 
     /// Every name `settledPhase(named:)` accepts, for error messages.
-    public var settledPhaseNames: [String] {
-        var names = lifecycle.settled.map(\.rawValue)
-        for phase in lifecycle.settled where !names.contains(status(phase)) { names.append(status(phase)) }
-        return names
-    }
+    public var settledPhaseNames: [String] { (lifecycle.settled.map(\.rawValue) + lifecycle.settled.map(status)).uniqued }
 }
 
 /// What fault rules can match a request on, beyond its method, route and service.

@@ -94,10 +94,3 @@ func codeAndMessageBody(code: String, message: String) -> [UInt8] {
     w.endObject()
     return w.bytes
 }
-
-extension Array where Element == String {
-    /// "a", "a or b", "a, b or c": how messages list choices.
-    var orList: String {
-        count < 2 ? joined() : dropLast().joined(separator: ", ") + " or " + last!
-    }
-}

@@ -12,9 +12,8 @@ public final class InstanceManager: Sendable {
     public let engine: LifecycleEngine
     public let clock: any Clock
     let cache: InstanceCache
-    /// Changes of the write in progress (only touched under the writer lock), and those written but not yet
-    /// committed: what `ResourceChange` subscribers are told once they are durable.
-    private let draft = Locked<[ResourceChange]>([])
+    /// Row changes written but not yet committed (appended under the writer lock): what `committed` is told once
+    /// they are durable.
     private let written = Locked<[ResourceChange]>([])
 
     /// `committed`: told every durable change to an instance row, in commit order (the event stream).
@@ -37,20 +36,21 @@ public final class InstanceManager: Sendable {
         }
     }
 
-    /// `Database.write`, noting the row changes `body` makes once it has succeeded (a write that throws is undone,
-    /// and so are its changes).
+    /// `Database.write`, whose row changes are noted for `committed`; a write that throws is undone, and so are
+    /// the changes it noted.
     private func write<T>(for request: RequestWrites?, _ body: (AddonMockStore.Connection) throws -> T) throws -> T {
         try database.write(for: request) { conn in
-            draft.withLock { $0 = [] }
-            let result = try body(conn)
-            let changes = draft.withLock { d in
-                defer { d = [] }
-                return d
+            let mark = written.withLock { $0.count }
+            do {
+                return try body(conn)
+            } catch {
+                written.withLock { $0.removeSubrange(mark...) }
+                throw error
             }
-            if !changes.isEmpty { written.withLock { $0 += changes } }
-            return result
         }
     }
+
+    private func note(_ change: ResourceChange) { written.withLock { $0.append(change) } }
 
     /// The instance as it is now, or nil if it never existed or has finished deleting.
     public func instance(id: String) throws -> Instance? { try view(id: id)?.instance }
@@ -246,18 +246,18 @@ public final class InstanceManager: Sendable {
     private func save(_ instance: Instance, replacing old: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: instance.id)
         try conn.update(instance)
-        draft.withLock { $0.append(ResourceChange(instance, from: old)) }
+        note(ResourceChange(instance, from: old))
     }
 
     private func add(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: instance.id)
         try conn.insert(instance)
-        draft.withLock { $0.append(ResourceChange(instance, from: nil)) }
+        note(ResourceChange(instance, from: nil))
     }
 
     private func remove(_ old: Instance, _ conn: AddonMockStore.Connection) throws {
         cache.forget(id: old.id)
         try conn.deleteInstance(id: old.id)
-        draft.withLock { $0.append(ResourceChange(deleted: old, at: clock.now())) }
+        note(ResourceChange(deleted: old, at: clock.now()))
     }
 }

@@ -93,14 +93,14 @@ struct AddonCheckService {
             let risks = risks(of: item, addon: addon, cluster: cluster)
             let template = item.templateName ?? addon?.template ?? ""
             let decided = try outcomes.outcome(for: .install, service: AddonCheck.service, scope: cluster, template: template, ctx)
-            return (item, addon, risks, Self.outcome(decided, risks))
+            return (item, addon, template, risks, Self.outcome(decided, risks))
         }
         let tasks = try manager.create(for: ctx.writes) { now in
-            planned.map { item, addon, risks, outcome in
+            planned.map { item, addon, template, risks, outcome in
                 let id = Identifiers.uuid()
                 let document = JSONValue.object([
                     ("type", .string(item.type)),
-                    ("addonTemplateName", .string(item.templateName ?? addon?.template ?? "")),
+                    ("addonTemplateName", .string(template)),
                     ("addonInstanceID", .string(item.instanceID)),
                     ("addonInstanceName", .string(addon?.template ?? "")),
                     ("values", item.values ?? .object([])),
