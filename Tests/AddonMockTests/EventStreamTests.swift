@@ -111,6 +111,19 @@ import Testing
         #expect(text.contains("event: created"))
     }
 
+    @Test func aResetIsOneEventSayingHowManyWent() throws {
+        let start = try batch("?holdMs=0").cursor ?? 0
+        _ = try install(cluster: "c1")
+        _ = try install("everest", cluster: "c1")
+        _ = try install(cluster: "c2")
+        #expect(try server.control("POST", "/_mock/reset", #"{"cluster": "c1", "keepJournal": true}"#).status == 200)
+        let frames = try batch("?after=\(start)&types=reset&holdMs=0").frames
+        #expect(frames.map(\.event) == ["reset"])
+        #expect(frames.first?.data?.at("deleted") == .number("2"))
+        #expect(frames.first?.data?.string("scope") == "c1")
+        #expect(try batch("?after=\(start)&types=reset&cluster=c2&holdMs=0").frames.count == 1, "a reset passes scope filters")
+    }
+
     @Test func aCursorOlderThanTheKeptEventsGetsAGap() {
         let log = EventLog(capacity: 3)
         log.publish((0..<5).map { .clock(now: Instant(milliseconds: Int64($0)), pinned: true) })

@@ -214,7 +214,9 @@ public final class InstanceManager: Sendable {
     ) throws -> Int {
         try write(for: request) { conn in
             cache.forgetAll()
-            return try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
+            let deleted = try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
+            if deleted > 0 { note(ResourceChange(reset: deleted, services: services, scope: scope ?? scopePrefix, at: clock.now())) }
+            return deleted
         }
     }
 
