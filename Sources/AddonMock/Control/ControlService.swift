@@ -19,6 +19,8 @@ struct ControlService {
     let seedKinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]
     /// What `/_mock/events` streams.
     let events: EventLog
+    /// Where its batches are looked for and rendered: a thread that yields the CPU to requests.
+    let subscribers = IdleTicker(intervalMs: ControlService.eventsPollMs)
     /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String

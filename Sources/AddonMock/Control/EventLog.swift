@@ -33,8 +33,11 @@ final class EventLog: Sendable {
     let capacity: Int
     private let state: Locked<State>
 
-    /// Events one look copies out of the log, and one batch carries, at most.
+    /// Events one batch carries at most.
     static let batchLimit = 2_000
+    /// Events one look copies out of the log under its lock: the lock is shared with publishers (request threads
+    /// and the committer) and a subscriber looks from a low-priority thread, which must not hold it for long.
+    static let lookLimit = 256
 
     init(capacity: Int = 10_000) {
         self.capacity = capacity
@@ -58,7 +61,7 @@ final class EventLog: Sendable {
 
     /// At most `limit` events after `id`, oldest first, and how many after it are no longer kept. The copy is
     /// bounded so a subscriber far behind never holds publishers (request threads) up for long.
-    func events(after id: Int, limit: Int = EventLog.batchLimit) -> (events: [Event], missed: Int) {
+    func events(after id: Int, limit: Int = EventLog.lookLimit) -> (events: [Event], missed: Int) {
         state.withLock { s in
             let newest = s.nextID - 1
             guard id < newest else { return ([], 0) }

@@ -4,11 +4,11 @@ import AddonMockHTTP
 /// `GET /_mock/events`: Server-Sent Events of what happens (resource changes, requests, clock changes), filterable
 /// by type, service and scope.
 ///
-/// Each answer is one batch: it is held (on the suspended connection, polled on a timer like `/_mock/wait`; no
-/// worker thread waits) until an event the filter admits exists after the client's cursor, or `holdMs` pass; then
+/// Each answer is one batch: it is held (on the suspended connection, polled by the low-priority `IdleTicker`; no
+/// worker thread waits or renders) until an event the filter admits exists after the client's cursor, or `holdMs` pass; then
 /// it carries every such event and ends with the cursor (`id:`) past everything it looked at. Browsers'
 /// `EventSource` reconnects by itself after `retry` ms, sending `Last-Event-ID`, so a page sees one continuous
-/// stream; a script reads batches the same way (`?after=ID`). A batch looks at 2,000 events at most: a subscriber
+/// stream; a script reads batches the same way (`?after=ID`). A batch carries about 2,000 events at most: a subscriber
 /// that cannot keep up falls behind and, once its cursor is older than the kept events, gets a `gap` — it never
 /// holds the server back. A cursor older than the kept events first gets an
 /// `event: gap` with how many were missed. Without a cursor the answer comes at once and only says where the
@@ -94,10 +94,13 @@ extension ControlService {
             return response
         }
         // A first connection (no cursor) is answered at once with the cursor, so a browser's EventSource opens
-        // straight away; from then on each batch waits for events.
-        if let ready = batch(holdMs == 0 || cursorText == nil) { return ready }
+        // straight away. Every other batch is looked for and rendered on the subscribers' low-priority thread,
+        // also when events are already waiting: never on the thread that serves requests.
+        if cursorText == nil, let ready = batch(true) { return ready }
         var held = HTTPResponse(status: 200)
-        held.hold = PollingHold(intervalMs: Self.eventsPollMs, timeoutMs: holdMs) { expired in batch(expired != nil) }
+        held.hold = PollingHold(intervalMs: Self.eventsPollMs, timeoutMs: holdMs, ticker: subscribers) { expired in
+            batch(expired != nil || holdMs == 0)
+        }
         return held
     }
 }

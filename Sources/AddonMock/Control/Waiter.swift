@@ -150,13 +150,15 @@ extension ControlService {
     }
 }
 
-/// An answer held until `decide` gives one: asked every `intervalMs` on a timer (never on a worker thread), with
-/// `.timedOut` once `timeoutMs` have passed and `.stopping` when the server stops (then it must answer).
+/// An answer held until `decide` gives one: asked every `intervalMs` on a timer (never on a worker thread), or by
+/// an `IdleTicker` when one is given, with `.timedOut` once `timeoutMs` have passed and `.stopping` when the
+/// server stops (then it must answer).
 final class PollingHold: ResponseHold, @unchecked Sendable {
     enum Expiry { case timedOut, stopping }
 
     private let decide: @Sendable (Expiry?) -> HTTPResponse?
     private let intervalMs: Int
+    private let ticker: IdleTicker?
     private let deadline: DispatchTime
     private struct State {
         var release: (@Sendable (HTTPResponse?) -> Void)?
@@ -166,13 +168,18 @@ final class PollingHold: ResponseHold, @unchecked Sendable {
 
     private let state = Locked(State())
 
-    init(intervalMs: Int, timeoutMs: Int, decide: @escaping @Sendable (Expiry?) -> HTTPResponse?) {
+    init(intervalMs: Int, timeoutMs: Int, ticker: IdleTicker? = nil, decide: @escaping @Sendable (Expiry?) -> HTTPResponse?) {
         self.decide = decide
         self.intervalMs = intervalMs
+        self.ticker = ticker
         deadline = .now() + .milliseconds(timeoutMs)
     }
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
+        if let ticker {
+            state.withLock { $0.release = release }
+            return ticker.add { [self] in tick(DispatchTime.now() >= deadline ? .timedOut : nil) }
+        }
         let timer = DispatchSource.makeTimerSource(queue: .global())
         timer.schedule(deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs), leeway: .milliseconds(intervalMs / 2))
         timer.setEventHandler { [self] in tick(DispatchTime.now() >= deadline ? .timedOut : nil) }
@@ -185,8 +192,11 @@ final class PollingHold: ResponseHold, @unchecked Sendable {
 
     func expedite() { tick(.stopping) }
 
-    private func tick(_ expiry: Expiry?) {
-        guard state.withLock({ !$0.done && $0.release != nil }), let answer = decide(expiry) else { return }
+    /// Whether the answer is released (now or before).
+    @discardableResult
+    private func tick(_ expiry: Expiry?) -> Bool {
+        guard state.withLock({ !$0.done && $0.release != nil }) else { return true }
+        guard let answer = decide(expiry) else { return false }
         let release: (@Sendable (HTTPResponse?) -> Void)? = state.withLock { s in
             guard !s.done else { return nil }
             s.done = true
@@ -196,6 +206,10 @@ final class PollingHold: ResponseHold, @unchecked Sendable {
             s.timer = nil
             return release
         }
-        release?(answer)
+        guard let release else { return true }
+        // Releasing resumes the connection under the HTTP layer's lock, which request threads take: not from the
+        // ticker's low-priority thread, which could be kept off the CPU while holding it.
+        if ticker != nil { DispatchQueue.global().async { release(answer) } } else { release(answer) }
+        return true
     }
 }
