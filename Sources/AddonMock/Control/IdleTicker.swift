@@ -1,8 +1,6 @@
 import AddonMockCore
-
-#if canImport(Glibc)
+import Dispatch
 import Glibc
-#endif
 
 /// Polls held answers whose work can wait — the event stream's batches, which render every event a subscriber
 /// takes — on one thread of its own at the lowest CPU priority (`SCHED_IDLE`). Under a load that saturates the CPU,
@@ -41,23 +39,27 @@ final class IdleTicker: Sendable {
         }
         guard start else { return state.broadcast() }
         var thread = pthread_t()
+        let context = Unmanaged.passRetained(self)
         let rc = pthread_create(
             &thread, nil,
             { context in
-                Unmanaged<IdleTicker>.fromOpaque(context!).takeRetainedValue().run()
+                let ticker = Unmanaged<IdleTicker>.fromOpaque(context!).takeRetainedValue()
+                // SCHED_IDLE rather than nice 19: a thread of any other policy that wakes (a request, the
+                // committer) takes the CPU from it at once, where a niced thread may finish its time slice first.
+                var parameters = sched_param()
+                pthread_setschedparam(pthread_self(), IdleTicker.idlePolicy, &parameters)
+                ticker.run()
                 return nil
-            }, Unmanaged.passRetained(self).toOpaque())
-        precondition(rc == 0, "cannot start the event stream's thread")
+            }, context.toOpaque())
+        guard rc == 0 else {
+            // No thread to be had (a process limit): batches are still answered, at normal priority.
+            context.release()
+            return DispatchQueue.global().async { [self] in run() }
+        }
         pthread_detach(thread)
     }
 
     private func run() {
-        #if canImport(Glibc)
-        // SCHED_IDLE rather than nice 19: a thread of any other policy that wakes (a request, the committer)
-        // takes the CPU from it at once, where a niced thread may finish its time slice first.
-        var parameters = sched_param()
-        pthread_setschedparam(pthread_self(), IdleTicker.idlePolicy, &parameters)
-        #endif
         while true {
             let due: [Tick]? = state.withLock { s in
                 guard !s.ticks.isEmpty else {
