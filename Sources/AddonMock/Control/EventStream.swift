@@ -5,14 +5,14 @@ import AddonMockHTTP
 /// by type, service and scope.
 ///
 /// Each answer is one batch: it is held (on the suspended connection, polled by the low-priority `IdleTicker`; no
-/// worker thread waits or renders) until an event the filter admits exists after the client's cursor, or `holdMs` pass; then
-/// it carries every such event and ends with the cursor (`id:`) past everything it looked at. Browsers'
+/// worker thread waits or renders) until an event the filter admits exists after the client's cursor, or `holdMs`
+/// pass; then it carries every such event and ends with the cursor (`id:`) past everything it looked at. Browsers'
 /// `EventSource` reconnects by itself after `retry` ms, sending `Last-Event-ID`, so a page sees one continuous
-/// stream; a script reads batches the same way (`?after=ID`). A batch carries about 2,000 events at most: a subscriber
-/// that cannot keep up falls behind and, once its cursor is older than the kept events, gets a `gap` — it never
-/// holds the server back. A cursor older than the kept events first gets an
-/// `event: gap` with how many were missed. Without a cursor the answer comes at once and only says where the
-/// stream stands (`id:` of the newest event), so the next request starts there; `after=0` replays what is kept.
+/// stream; a script reads batches the same way (`?after=ID`). A batch carries about 2,000 events at most: a
+/// subscriber that cannot keep up falls behind and, once its cursor is older than the kept events, first gets an
+/// `event: gap` with how many were missed — it never holds the server back. Without a cursor the answer comes at once
+/// and only says where the stream stands (`id:` of the newest event), so the next request starts there; `after=0`
+/// replays what is kept.
 extension ControlService {
     static let eventsPollMs = 20
     /// How long a batch waits for its first event before it ends empty (the client reconnects at once).
