@@ -61,7 +61,8 @@ public final class RawHTTPConnection {
     public func sendRaw(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a server that closes first is an error to report, not a SIGPIPE that ends the test run.
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard n > 0 else { throw TestHTTPError(description: "write failed: errno \(errno)") }
             sent += n
         }
