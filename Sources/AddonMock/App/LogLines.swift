@@ -68,27 +68,13 @@ public struct LogLines: LogHandler {
     /// Control characters escaped (`\n` as `\u000a`), so one event is one line whatever a request carried.
     static func printable(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return s }
-        var out = ""
-        for scalar in s.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        return IdentifierRule.escaped(s.unicodeScalars, quotes: false)
     }
 
     /// Quoted when it holds a space, a quote or a control character, so a line splits on spaces.
     static func textValue(_ s: String) -> String {
         guard s.isEmpty || s.utf8.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x7F }) else { return s }
-        var quoted = "\""
-        for scalar in s.unicodeScalars {
-            if scalar == "\"" || scalar == "\\" { quoted += "\\" }
-            quoted += printable(String(scalar))
-        }
-        return quoted + "\""
+        return "\"" + IdentifierRule.escaped(s.unicodeScalars, quotes: true) + "\""
     }
 }
 

@@ -29,17 +29,22 @@ enum IdentifierRule {
 
     /// The value as a reader can see it: control characters escaped, long values cut.
     static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars.prefix(80) {
+        "\"" + escaped(value.unicodeScalars.prefix(80), quotes: true) + (value.unicodeScalars.count > 80 ? "…\"" : "\"")
+    }
+
+    /// Control characters as `\u00XX` (so one value stays on one line) and, with `quotes`, `"` and `\` escaped too.
+    static func escaped(_ scalars: some Sequence<Unicode.Scalar>, quotes: Bool) -> String {
+        var out = ""
+        for scalar in scalars {
             switch scalar.value {
-            case 0x22: out += "\\\""
-            case 0x5C: out += "\\\\"
+            case 0x22 where quotes: out += "\\\""
+            case 0x5C where quotes: out += "\\\\"
             case 0..<0x20, 0x7F:
                 let hex = String(scalar.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + (value.unicodeScalars.count > 80 ? "…\"" : "\"")
+        return out
     }
 }
