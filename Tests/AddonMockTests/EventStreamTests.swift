@@ -164,9 +164,7 @@ import Testing
         pthread_getschedparam(pthread_self(), &policy, &parameters)
         #expect(policy != IdleTicker.idlePolicy, "only the ticker's thread is lowered")
         // The thread ends once nothing is held, and a later hold starts another.
-        let deadline = DispatchTime.now() + 30
-        while ticker.hasThread && DispatchTime.now() < deadline { usleep(1_000) }
-        #expect(!ticker.hasThread)
+        #expect(ticker.waitUntilThreadEnds(timeoutMicroseconds: 30_000_000))
         let again = Locked(false)
         ticker.add {
             again.withLock { $0 = true }

@@ -98,7 +98,7 @@ extension ControlService {
         // also when events are already waiting: never on the thread that serves requests.
         if cursorText == nil, let ready = batch(true) { return ready }
         var held = HTTPResponse(status: 200)
-        held.hold = PollingHold(intervalMs: Self.eventsPollMs, timeoutMs: holdMs, ticker: subscribers) { expired in
+        held.hold = PollingHold(polledBy: .ticker(subscribers), timeoutMs: holdMs) { expired in
             batch(expired != nil || holdMs == 0)
         }
         return held

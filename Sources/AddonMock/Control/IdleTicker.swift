@@ -26,8 +26,10 @@ final class IdleTicker: Sendable {
         self.intervalMs = intervalMs
     }
 
-    /// Whether its thread is alive (it ends once nothing is held).
-    var hasThread: Bool { state.withLock { $0.running } }
+    /// Waits until its thread has ended (it does once nothing is held); false if it still runs after the timeout.
+    func waitUntilThreadEnds(timeoutMicroseconds: Int) -> Bool {
+        state.wait(until: { !$0.running }, timeoutMicroseconds: timeoutMicroseconds) { !$0.running }
+    }
 
     /// Asks `tick` soon (on the ticker's thread), then every `intervalMs` until it returns true.
     func add(_ tick: @escaping Tick) {
@@ -70,7 +72,7 @@ final class IdleTicker: Sendable {
                 s.added = false
                 return s.ticks
             }
-            guard let due else { return }
+            guard let due else { return state.broadcast() }
             let waiting = due.filter { !$0() }
             state.withLock { $0.ticks.insert(contentsOf: waiting, at: 0) }
             state.wait(until: { $0.added }, timeoutMicroseconds: intervalMs * 1000) { _ in }

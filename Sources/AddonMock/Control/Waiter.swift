@@ -79,7 +79,7 @@ extension ControlService {
         let first = check()
         if first.reached { return .json(200, first.body) }
         var held = HTTPResponse.json(200, first.body)
-        held.hold = PollingHold(intervalMs: Self.waitPollMs, timeoutMs: timeoutMs) { expired in
+        held.hold = PollingHold(polledBy: .timer(everyMs: Self.waitPollMs), timeoutMs: timeoutMs) { expired in
             let now = check()
             if now.reached { return .json(200, now.body) }
             guard let expired else { return nil }
@@ -150,15 +150,20 @@ extension ControlService {
     }
 }
 
-/// An answer held until `decide` gives one: asked every `intervalMs` on a timer (never on a worker thread), or by
-/// an `IdleTicker` when one is given, with `.timedOut` once `timeoutMs` have passed and `.stopping` when the
-/// server stops (then it must answer).
+/// An answer held until `decide` gives one: asked by its poller (never a worker thread), with `.timedOut` once
+/// `timeoutMs` have passed and `.stopping` when the server stops (then it must answer).
 final class PollingHold: ResponseHold, @unchecked Sendable {
     enum Expiry { case timedOut, stopping }
 
+    enum Poller {
+        /// A dispatch timer every `everyMs`, at normal priority (`/_mock/wait`: small looks, answered promptly).
+        case timer(everyMs: Int)
+        /// The ticker's low-priority thread, on its interval (event batches: rendering that can wait).
+        case ticker(IdleTicker)
+    }
+
     private let decide: @Sendable (Expiry?) -> HTTPResponse?
-    private let intervalMs: Int
-    private let ticker: IdleTicker?
+    private let poller: Poller
     private let deadline: DispatchTime
     private struct State {
         var release: (@Sendable (HTTPResponse?) -> Void)?
@@ -168,17 +173,19 @@ final class PollingHold: ResponseHold, @unchecked Sendable {
 
     private let state = Locked(State())
 
-    init(intervalMs: Int, timeoutMs: Int, ticker: IdleTicker? = nil, decide: @escaping @Sendable (Expiry?) -> HTTPResponse?) {
+    init(polledBy poller: Poller, timeoutMs: Int, decide: @escaping @Sendable (Expiry?) -> HTTPResponse?) {
         self.decide = decide
-        self.intervalMs = intervalMs
-        self.ticker = ticker
+        self.poller = poller
         deadline = .now() + .milliseconds(timeoutMs)
     }
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
-        if let ticker {
+        let intervalMs: Int
+        switch poller {
+        case .ticker(let ticker):
             state.withLock { $0.release = release }
             return ticker.add { [self] in tick(DispatchTime.now() >= deadline ? .timedOut : nil) }
+        case .timer(let everyMs): intervalMs = everyMs
         }
         let timer = DispatchSource.makeTimerSource(queue: .global())
         timer.schedule(deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs), leeway: .milliseconds(intervalMs / 2))
@@ -209,7 +216,7 @@ final class PollingHold: ResponseHold, @unchecked Sendable {
         guard let release else { return true }
         // Releasing resumes the connection under the HTTP layer's lock, which request threads take: not from the
         // ticker's low-priority thread, which could be kept off the CPU while holding it.
-        if ticker != nil { DispatchQueue.global().async { release(answer) } } else { release(answer) }
+        if case .ticker = poller { DispatchQueue.global().async { release(answer) } } else { release(answer) }
         return true
     }
 }
