@@ -15,7 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
-        // System libraries (Debian: libmicrohttpd-dev, libsqlite3-dev).
+        // System libraries, found through pkg-config. libmicrohttpd is the 1.0.1 that scripts/libmicrohttpd builds
+        // statically (scripts/run and scripts/test put it on PKG_CONFIG_PATH); a plain `swift build` finds
+        // Debian's libmicrohttpd-dev 0.9.75 instead, which works but is not what is tested (docs/api.md).
         .systemLibrary(
             name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
@@ -58,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "addonmock",
             dependencies: [
-                "AddonMock",
+                "AddonMock", "AddonMockHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The fuzz target: with `-D FUZZING -sanitize=fuzzer` a libFuzzer binary (scripts/fuzz); otherwise a

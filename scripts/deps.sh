@@ -1,5 +1,6 @@
-# Sourced by scripts/run and scripts/test: installs the Debian packages the build needs, once.
-deb_packages=(libmicrohttpd-dev libsqlite3-dev pkg-config)
+# Sourced by scripts/run and scripts/test: installs the Debian packages the build needs, once, and builds the
+# pinned libmicrohttpd (scripts/libmicrohttpd) that the build then links through PKG_CONFIG_PATH.
+deb_packages=(libsqlite3-dev pkg-config make)
 
 ensure_debian_packages() {
     local missing=()
@@ -12,4 +13,9 @@ ensure_debian_packages() {
     echo "installing Debian packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_libmicrohttpd() {
+    scripts/libmicrohttpd "$PWD/.build/libmicrohttpd"
+    export PKG_CONFIG_PATH="$PWD/.build/libmicrohttpd/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 }

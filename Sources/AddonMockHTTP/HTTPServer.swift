@@ -13,9 +13,17 @@ public struct HTTPServerError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The libmicrohttpd linked in, as it reports itself ("1.0.1" when built by scripts/libmicrohttpd).
+public enum MicroHTTPDLibrary {
+    public static var version: String { String(cString: MHD_get_version()) }
+    /// A build linked against Debian 12's 0.9.75 instead (a plain `swift build` with libmicrohttpd-dev installed):
+    /// it works, but sends the head of its answer to an unparseable Content-Length twice (docs/api.md).
+    public static var isOlderThanPinned: Bool { version.hasPrefix("0.") }
+}
+
 /// A libmicrohttpd daemon (epoll, internal thread pool) that hands complete requests to an `HTTPHandler`.
 ///
-/// Requests are answered on the final access-handler call, never the first: libmicrohttpd 0.9.75 closes the
+/// Requests are answered on the final access-handler call, never the first: libmicrohttpd (0.9.75 at least) closes the
 /// connection after a response queued on the headers-only call, which would kill keep-alive.
 ///
 /// An answer with a hold (a write waiting for its commit, a fault's latency) is kept on a suspended connection

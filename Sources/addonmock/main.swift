@@ -1,4 +1,5 @@
 import AddonMock
+import AddonMockHTTP
 import ArgumentParser
 import Logging
 
@@ -106,8 +107,14 @@ struct Serve: ParsableCommand {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { _ in LogLines(format: config.logFormat, level: level) }
         let logger = Logger(label: "addonmock")
-        logger.info("addonmock \(AddonMockVersion.current) starting: \(config.summary)")
+        logger.info(
+            "addonmock \(AddonMockVersion.current) (libmicrohttpd \(MicroHTTPDLibrary.version)) starting: \(config.summary)")
         for warning in config.warnings { logger.warning("\(warning)") }
+        if MicroHTTPDLibrary.isOlderThanPinned {
+            logger.warning(
+                "linked against libmicrohttpd \(MicroHTTPDLibrary.version), not the 1.0.1 that scripts/run and scripts/test build (scripts/libmicrohttpd): malformed requests may get the head of their answer twice"
+            )
+        }
 
         let app: Application
         do {

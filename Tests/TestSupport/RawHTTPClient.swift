@@ -130,6 +130,13 @@ public final class RawHTTPConnection {
         return HTTPResult(status: status, headers: headers, body: body)
     }
 
+    /// Everything the server sends after what has been read, up to its closing the connection.
+    public func readUntilClosed() throws -> [UInt8] {
+        while try fill() {}
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// True when the server has closed its side.
     public func isClosedByPeer() -> Bool {
         var b: UInt8 = 0
