@@ -30,13 +30,18 @@ def sh(*cmd, **kw):
 
 def build():
     print("building release addonmock and the C reference ...", file=sys.stderr)
-    # Built as scripts/run and the Docker image build it: release, Swift runtime linked statically.
+    # Built as scripts/run and the Docker image build it: release, Swift runtime and libmicrohttpd 1.0.1
+    # (scripts/libmicrohttpd) linked statically. The reference links the same libmicrohttpd, so a ratio measures
+    # addonmock, not a difference between library releases.
+    prefix = ROOT / ".build" / "libmicrohttpd"
+    subprocess.run([str(ROOT / "scripts" / "libmicrohttpd"), str(prefix)], check=True)
+    env = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig")}
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "addonmock"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-    binary = pathlib.Path(sh("swift", "build", "-c", "release", "--show-bin-path", cwd=ROOT).strip()) / "addonmock"
+                   stdout=subprocess.DEVNULL, env=env)
+    binary = pathlib.Path(sh("swift", "build", "-c", "release", "--show-bin-path", cwd=ROOT, env=env).strip()) / "addonmock"
     reference = pathlib.Path(tempfile.gettempdir()) / "addonmock-bench-reference"
-    subprocess.run(["gcc", "-O2", "-o", str(reference), str(ROOT / "Benchmarks/reference/hello.c"), "-lmicrohttpd", "-lpthread"],
-                   check=True)
+    subprocess.run(["gcc", "-O2", "-o", str(reference), str(ROOT / "Benchmarks/reference/hello.c"), "-I", str(prefix / "include"),
+                    str(prefix / "lib" / "libmicrohttpd.a"), "-lpthread"], check=True)
     return binary, reference
 
 

@@ -76,8 +76,6 @@ public final class HTTPServer: Sendable {
     private let reaper = Repeater(label: "addonmock.http.reaper")
     /// Only touched on the reaper's queue.
     private let freedMemory = FreedMemory()
-    /// Answers to half-closed clients are written here, off the thread that released them (the committer's).
-    fileprivate let directWrites = DispatchQueue(label: "addonmock.http.direct-writes")
     /// Bytes of request bodies held now, all connections together (see `Options.bodyBudgetBytes`).
     fileprivate let bodiesInFlight = Atomic<Int>(0)
 
@@ -352,8 +350,6 @@ private final class RequestState: @unchecked Sendable {
     /// `maxBodyBytes`, or the path's own limit (`Options.largerBodies`), looked up once a body passes the first.
     var limit: Int?
     var held: HTTPResponse?
-    /// The held answer was written to the socket directly (the client had half-closed): close on re-entry.
-    var answeredDirectly = false
 }
 
 extension HTTPServer {
@@ -422,7 +418,7 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     // Final call: the whole request is here; or the connection was resumed with its held answer released.
     if let held = state.held {
         state.held = nil
-        return state.answeredDirectly ? .NO : sendUnlessHalfClosed(held, on: connection)
+        return sendUnlessHalfClosed(held, on: connection)
     }
     if state.overBudget {
         var refusal = server.handler.overloaded(request(connection, url: url, method: method, state: state))
@@ -432,10 +428,17 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
     return respond(connection, server, url: url, method: method, state: state)
 }
 
-private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, reqCls, _ in
+private let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, reqCls, termination in
     ConnectionClock.of(connection)?.waitingSince.store(monotonicNanoseconds(), ordering: .relaxed)
     guard let reqCls, let p = reqCls.pointee else { return }
     let state = Unmanaged<RequestState>.fromOpaque(p).takeRetainedValue()
+    // A held answer that was released but never handed to libmicrohttpd: the client had half-closed (HTTP allows
+    // it), and libmicrohttpd, reading its FIN on resuming the connection, closes it without asking for the answer.
+    // Nothing of it was sent, and the socket can still be written: libmicrohttpd shuts it down after this call.
+    if termination != .REQUEST_TERMINATED_COMPLETED_OK, let answer = state.held {
+        let fd = amh_connection_fd(connection)
+        if fd >= 0 { writeDirectly(answer, to: fd) }
+    }
     reqCls.pointee = nil
     guard let cls else { return }
     let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
@@ -510,15 +513,8 @@ private func respond(
     let held = HeldConnection(pointer: connection, state: state, request: request, hold: hold)
     if server.book.book(held) {
         hold.whenReleased { [server] replacement in
-            guard server.book.release(held, with: replacement) else { return }
-            // A client that has half-closed (HTTP allows it) would lose the answer: libmicrohttpd closes a
-            // connection as soon as it reads the end of the stream. Write the answer ourselves, then close.
-            let fd = amh_connection_fd(held.pointer)
-            guard fd >= 0, peerHasHalfClosed(fd) else { return server.book.resume(held) }
-            server.directWrites.async {
-                held.state.answeredDirectly = writeDirectly(held.state.held ?? .text(500, "no answer"), to: fd)
-                server.book.resume(held)
-            }
+            // A client that has half-closed gets it too: see `requestCompleted`.
+            if server.book.release(held, with: replacement) { server.book.resume(held) }
         }
         // Released already (a commit that was done at once): answered in this call, nothing suspended.
         guard server.book.suspendIfStillHeld(held) else {
@@ -543,11 +539,12 @@ private func respond(
 }
 
 /// A write's answer, sent by libmicrohttpd, or, when the client has half-closed (libmicrohttpd would read the
-/// end of the stream before writing and drop the answer), written here and the connection closed.
+/// end of the stream before writing and drop the answer), written here and the connection closed. (Had
+/// libmicrohttpd read the FIN before this call, `requestCompleted` writes it.)
 private func sendUnlessHalfClosed(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {
     let fd = amh_connection_fd(connection)
     guard fd >= 0, peerHasHalfClosed(fd) else { return send(response, on: connection) }
-    _ = writeDirectly(response, to: fd)
+    writeDirectly(response, to: fd)
     return .NO
 }
 
@@ -624,10 +621,10 @@ private func peerHasHalfClosed(_ fd: Int32) -> Bool {
     return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) == 0
 }
 
-/// Writes a complete HTTP/1.1 answer with `Connection: close` on a suspended connection's socket (non-blocking:
-/// waits for room at most two seconds). True when every byte went out.
-private func writeDirectly(_ response: HTTPResponse, to fd: Int32) -> Bool {
-    guard !response.dropConnection else { return false }
+/// Writes a complete HTTP/1.1 answer with `Connection: close` on a connection's socket that libmicrohttpd will not
+/// write to (non-blocking: waits for room at most two seconds; a client that reads nothing gets what fitted).
+private func writeDirectly(_ response: HTTPResponse, to fd: Int32) {
+    guard !response.dropConnection else { return }
     var head = "HTTP/1.1 \(response.status) \(reasonPhrase(response.status))\r\n"
     for (name, value) in response.headers.fields where name.lowercased() != "connection" && name.lowercased() != "content-length" {
         head += "\(name): \(value)\r\n"
@@ -639,11 +636,10 @@ private func writeDirectly(_ response: HTTPResponse, to fd: Int32) -> Bool {
     while sent < bytes.count && monotonicNanoseconds() < deadline {
         let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
         if n > 0 { sent += n; continue }
-        guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { return false }
+        guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR else { return }
         var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         _ = poll(&pfd, 1, 100)
     }
-    return sent == bytes.count
 }
 
 private func reasonPhrase(_ status: Int) -> String {

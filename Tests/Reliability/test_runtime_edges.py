@@ -172,9 +172,9 @@ def test_half_closed_writers_under_concurrent_load_get_their_answers(server):
     print(f"half-close: {len(answered)} of {len(half)} half-closed installs answered; {len(stored)} stored")
     assert len(stored) == 300
     assert all(r is not None and r[0] == 200 for r in (results[i] for i in range(0, 300, 2)))
-    # Before the direct write for half-closed clients: 54 of 150. What remains is a FIN that arrives in the
-    # instant between the server's last look and libmicrohttpd's own read (docs/reliability.md).
-    assert len(answered) >= 0.97 * len(half), f"only {len(answered)} of {len(half)} answered"
+    # 54 of 150 before the server wrote half-closed clients' answers itself; 145-150 while it only looked for the
+    # FIN, which libmicrohttpd may read first on resuming a connection (docs/reliability.md).
+    assert len(answered) == len(half), f"only {len(answered)} of {len(half)} answered"
 
 
 def test_a_latency_rule_holding_100_requests_occupies_no_worker(server):
