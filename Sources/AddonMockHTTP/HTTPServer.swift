@@ -118,7 +118,7 @@ public final class HTTPServer: Sendable {
         raiseOpenFileLimit(to: options.maxConnections + 256)
         guard
             let daemon = amh_start(
-                options.host, options.port, accessHandler, context, requestCompleted, context,
+                options.host, options.port, acceptPolicy, context, accessHandler, context, requestCompleted, context,
                 connectionNotified, context, UInt32(max(1, options.threads)),
                 UInt32(max(1, options.maxConnections)), UInt32(max(1, options.requestTimeoutSeconds)), &err)
         else {
@@ -138,15 +138,17 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, answers every request already received, then stops libmicrohttpd; never aborts.
     ///
-    /// New requests on open connections get the handler's 503 (and the connection closes). Held answers are
+    /// New connections are closed as soon as libmicrohttpd accepts them (its accept policy); the port is given
+    /// up when libmicrohttpd stops. (`MHD_quiesce_daemon`, which closes the listener at once, races with a worker
+    /// thread taking the listening socket out of its epoll set, and libmicrohttpd aborts when it loses: 1 stop
+    /// in 294 under load.) New requests on open connections get the handler's 503 (and the connection closes). Held answers are
     /// asked to hurry (a latency is cut short); each goes out when released. Whatever is still held after
     /// `drainTimeoutMs` is answered 503 in its service's format — never the unconfirmed success. libmicrohttpd
     /// is stopped only once every request is complete (its answer written): it aborts if stopped with a
     /// connection suspended, and cuts off an answer not yet written.
     public func stop() {
-        guard let listener = book.beginDraining() else { return }
+        guard book.beginDraining() else { return }
         reaper.stop()
-        if listener >= 0 { close(listener) }
         let deadline = monotonicNanoseconds() + UInt64(max(0, options.drainTimeoutMs)) * 1_000_000
         book.waitUntilAnswered(before: deadline)
         book.answerTheRest { self.handler.unavailable($0) }
@@ -208,6 +210,8 @@ private final class ConnectionBook: Sendable {
     func requestCompleted() { inProgress.subtract(1, ordering: .releasing) }
 
     var isServing: Bool { phase.load(ordering: .acquiring) == Phase.serving.rawValue }
+    /// New connections are taken while starting and serving, not once a stop has begun.
+    var isAccepting: Bool { phase.load(ordering: .acquiring) <= Phase.serving.rawValue }
 
     func started(_ daemon: OpaquePointer, context: UnsafeMutableRawPointer) {
         state.withLock { s in
@@ -218,17 +222,17 @@ private final class ConnectionBook: Sendable {
         phase.store(Phase.serving.rawValue, ordering: .releasing)
     }
 
-    /// Stops accepting; returns the listening socket to close, or nil when not serving. Asks every held answer
-    /// to hurry.
-    func beginDraining() -> Int32? {
-        let (listener, holds): (Int32?, [any ResponseHold]) = state.withLock { s in
-            guard s.phase == .serving, let daemon = s.daemon else { return (nil, []) }
+    /// Stops accepting (see `acceptPolicy`); false when not serving. Asks every held answer to hurry.
+    func beginDraining() -> Bool {
+        let holds: [any ResponseHold]? = state.withLock { s in
+            guard s.phase == .serving, s.daemon != nil else { return nil }
             s.phase = .draining
             phase.store(Phase.draining.rawValue, ordering: .releasing)
-            return (MHD_quiesce_daemon(daemon), s.held.values.map(\.hold))
+            return s.held.values.map(\.hold)
         }
+        guard let holds else { return false }
         for hold in holds { hold.expedite() }
-        return listener
+        return true
     }
 
     /// Books a held answer; false when the server is closing (the caller then waits for the hold itself). A
@@ -363,6 +367,12 @@ extension HTTPServer {
 }
 
 // MARK: - libmicrohttpd callbacks (C function pointers: all context arrives through `cls`)
+
+/// Once a stop has begun, a new connection is closed as soon as it is accepted, before any of it is read.
+private let acceptPolicy: MHD_AcceptPolicyCallback = { cls, _, _ in
+    guard let cls else { return .NO }
+    return Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().book.isAccepting ? .YES : .NO
+}
 
 private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadSize, reqCls in
     guard let cls, let url, let method, let uploadSize, let reqCls else { return .NO }

@@ -11,6 +11,7 @@ static size_t amh_keep_escaped(void *cls, struct MHD_Connection *c, char *s) {
 }
 
 struct MHD_Daemon *amh_start(const char *host, uint16_t port,
+                             MHD_AcceptPolicyCallback accept_policy, void *accept_policy_cls,
                              MHD_AccessHandlerCallback handler, void *handler_cls,
                              MHD_RequestCompletedCallback completed, void *completed_cls,
                              MHD_NotifyConnectionCallback notify, void *notify_cls,
@@ -31,8 +32,8 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
   int family = res->ai_family;
   freeaddrinfo(res);
 
-  /* ITC lets MHD_quiesce_daemon wake the polling threads, for a graceful stop. Suspend/resume lets an answer
-   * wait for its commit while the thread serves other connections. */
+  /* Suspend/resume lets an answer wait for its commit while the thread serves other connections; resuming wakes
+   * the polling thread through the ITC. */
   /* No MHD_USE_ERROR_LOG: libmicrohttpd's own lines ("Application reported internal error…" for every dropped
    * connection, a second line for a port in use) are noise beside the server's log and its one-line errors. */
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
@@ -55,7 +56,7 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
     { thread_pool_size > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, (intptr_t) thread_pool_size, NULL },
     { MHD_OPTION_END, 0, NULL },
   };
-  struct MHD_Daemon *d = MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+  struct MHD_Daemon *d = MHD_start_daemon(flags, port, accept_policy, accept_policy_cls, handler, handler_cls,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                                           MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,

@@ -155,6 +155,11 @@ import Glibc
         let refused = try idle.send("GET", "/fast")
         #expect(refused.status == 503 && refused.text == #"{"error_code":"X.503"}"#)
         #expect(refused.header("Connection") == "close")
+        // A new connection now is closed before anything of it is read: no answer at all, not even the 503.
+        if let newcomer = try? RawHTTPConnection(port: port) {
+            try? newcomer.sendRaw(Array("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(throws: TestHTTPError.self) { try newcomer.readResponse() }
+        }
         handler.gate.releaseAll()
         #expect(try gated.readResponse().status == 200)
         #expect(stopped.wait(timeout: .now() + 30) == .success)

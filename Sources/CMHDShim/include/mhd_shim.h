@@ -9,8 +9,10 @@
 /// Starts a daemon bound to `host` (numeric IPv4/IPv6 or a resolvable name) and `port` (0 = ephemeral).
 /// Wraps the variadic MHD_start_daemon, which Swift cannot call. Query arguments and the URL reach the
 /// handler undecoded (a no-op unescape callback), so the Swift side decodes them itself and can reject
-/// bad percent-encoding or invalid UTF-8. Returns NULL and sets *err to a static message on failure.
+/// bad percent-encoding or invalid UTF-8. `accept_policy` is asked about every new connection (MHD_NO closes
+/// it at once). Returns NULL and sets *err to a static message on failure.
 struct MHD_Daemon *amh_start(const char *host, uint16_t port,
+                             MHD_AcceptPolicyCallback accept_policy, void *accept_policy_cls,
                              MHD_AccessHandlerCallback handler, void *handler_cls,
                              MHD_RequestCompletedCallback completed, void *completed_cls,
                              MHD_NotifyConnectionCallback notify, void *notify_cls,
