@@ -88,7 +88,7 @@ public final class Application: Sendable {
         }
 
         let faults = FaultBook(seed: configuration.seed, kinds: registry.kindsByStoredService)
-        let journal = Journal(recorded: { events.publish([.request($0)]) })
+        let journal = Journal(recorded: { events.publish(.request($0)) })
         self.faults = faults
         self.journal = journal
         // The bound port is known only once the server listens; the control API reads it from here.

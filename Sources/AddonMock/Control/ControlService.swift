@@ -143,7 +143,7 @@ struct ControlService {
     // MARK: clock
 
     /// Tells the event stream where the clock now stands.
-    private func clockChanged() { events.publish([.clock(now: clock.now(), pinned: clock.isPinned)]) }
+    private func clockChanged() { events.publish(.clock(now: clock.now(), pinned: clock.isPinned)) }
 
     private func clockBody() -> [UInt8] {
         let now = clock.now()

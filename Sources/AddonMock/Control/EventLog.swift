@@ -44,6 +44,15 @@ final class EventLog: Sendable {
         state = Locked(State(events: Ring(capacity: capacity)))
     }
 
+    /// One event (a request, a clock change): published on every request, so without the arrays a batch needs.
+    func publish(_ payload: Payload) {
+        let dropped = state.withLock { s in
+            defer { s.nextID += 1 }
+            return s.events.append(Event(id: s.nextID, payload: payload))
+        }
+        _ = dropped // released here, not under the lock
+    }
+
     func publish(_ payloads: [Payload]) {
         // The events pushed out are released after the lock: freeing a request's strings is not done holding it.
         var dropped: [Event] = []
