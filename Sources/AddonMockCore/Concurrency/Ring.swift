@@ -1,20 +1,24 @@
 /// The newest `capacity` elements, oldest first, the oldest replaced once full: the journal's and the event log's
 /// storage. A value type; its owners keep it inside their lock.
+///
+/// Inlinable: it is appended to twice per request from another module, and unspecialized generic code there
+/// looked up its type metadata and copied elements through value witnesses on every call.
 public struct Ring<Element> {
     public let capacity: Int
-    private var elements: [Element] = []
+    @usableFromInline var elements: [Element] = []
     /// Where the oldest element is, once full.
-    private var start = 0
+    @usableFromInline var start = 0
 
+    @inlinable
     public init(capacity: Int) {
         precondition(capacity > 0)
         self.capacity = capacity
     }
 
-    public var count: Int { elements.count }
+    @inlinable public var count: Int { elements.count }
 
     /// Appends `element`; returns the one it replaced, if the ring was full (for the caller to release later).
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func append(_ element: Element) -> Element? {
         guard elements.count == capacity else {
             elements.append(element)
@@ -27,12 +31,12 @@ public struct Ring<Element> {
     }
 
     /// The element `offset` places after the oldest.
-    public subscript(offset: Int) -> Element { elements[(start + offset) % elements.count] }
+    @inlinable public subscript(offset: Int) -> Element { elements[(start + offset) % elements.count] }
 
     /// Every element, oldest first.
-    public var ordered: [Element] { Array(elements[start...] + elements[..<start]) }
+    @inlinable public var ordered: [Element] { Array(elements[start...] + elements[..<start]) }
 
-    public mutating func removeAll() {
+    @inlinable public mutating func removeAll() {
         elements = []
         start = 0
     }
