@@ -22,8 +22,8 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
 /// The port the daemon is listening on (needed after binding port 0).
 uint16_t amh_bound_port(struct MHD_Daemon *d);
 
-/// The connection's socket, or -1. Used only while the connection is suspended (libmicrohttpd does not touch
-/// it then), to tell whether the client has half-closed.
+/// The connection's socket, or -1: to tell whether the client has half-closed, and to write an answer
+/// libmicrohttpd will not (a half-closed client's), from an access-handler or request-completed call.
 int amh_connection_fd(struct MHD_Connection *c);
 
 /// Bytes the allocator holds free (glibc `mallinfo2().fordblks`), and giving them back (`malloc_trim(0)`):
