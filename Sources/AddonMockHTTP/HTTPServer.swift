@@ -141,11 +141,11 @@ public final class HTTPServer: Sendable {
     /// New connections are closed as soon as libmicrohttpd accepts them (its accept policy); the port is given
     /// up when libmicrohttpd stops. (`MHD_quiesce_daemon`, which closes the listener at once, races with a worker
     /// thread taking the listening socket out of its epoll set, and libmicrohttpd aborts when it loses: 1 stop
-    /// in 294 under load.) New requests on open connections get the handler's 503 (and the connection closes). Held answers are
-    /// asked to hurry (a latency is cut short); each goes out when released. Whatever is still held after
-    /// `drainTimeoutMs` is answered 503 in its service's format — never the unconfirmed success. libmicrohttpd
-    /// is stopped only once every request is complete (its answer written): it aborts if stopped with a
-    /// connection suspended, and cuts off an answer not yet written.
+    /// in 294 under load.) New requests on open connections get the handler's 503 (and the connection closes).
+    /// Held answers are asked to hurry (a latency is cut short); each goes out when released. Whatever is still
+    /// held after `drainTimeoutMs` is answered 503 in its service's format — never the unconfirmed success.
+    /// libmicrohttpd is stopped only once every request is complete (its answer written): it aborts if stopped
+    /// with a connection suspended, and cuts off an answer not yet written.
     public func stop() {
         guard book.beginDraining() else { return }
         reaper.stop()
@@ -259,22 +259,15 @@ private final class ConnectionBook: Sendable {
         }
     }
 
-    /// Takes a held connection off the book with `replacement` (or its own answer). Returns true when the
-    /// caller must resume it: it was suspended and not yet released.
-    func release(_ connection: HeldConnection, with replacement: HTTPResponse?) -> Bool {
+    /// Takes a held connection off the book with `replacement` (or its own answer) and, if it was suspended,
+    /// resumes it; nothing when it was released already (by `stop`).
+    func release(_ connection: HeldConnection, with replacement: HTTPResponse?) {
         state.withLock { s in
-            guard !connection.released else { return false }
+            guard !connection.released else { return }
             connection.released = true
             s.held[ObjectIdentifier(connection)] = nil
             if let replacement { connection.state.held = replacement }
-            return connection.suspended
-        }
-    }
-
-    func resume(_ connection: HeldConnection) {
-        state.withLock { s in
-            guard s.daemon != nil else { return }
-            MHD_resume_connection(connection.pointer)
+            if connection.suspended, s.daemon != nil { MHD_resume_connection(connection.pointer) }
         }
     }
 
@@ -524,7 +517,7 @@ private func respond(
     if server.book.book(held) {
         hold.whenReleased { [server] replacement in
             // A client that has half-closed gets it too: see `requestCompleted`.
-            if server.book.release(held, with: replacement) { server.book.resume(held) }
+            server.book.release(held, with: replacement)
         }
         // Released already (a commit that was done at once): answered in this call, nothing suspended.
         guard server.book.suspendIfStillHeld(held) else {
