@@ -33,15 +33,16 @@ def build():
     # Built as scripts/run and the Docker image build it: release, Swift runtime and libmicrohttpd 1.0.1
     # (scripts/libmicrohttpd) linked statically. The reference links the same libmicrohttpd, so a ratio measures
     # addonmock, not a difference between library releases.
-    prefix = ROOT / ".build" / "libmicrohttpd"
-    subprocess.run([str(ROOT / "scripts" / "libmicrohttpd"), str(prefix)], check=True)
-    env = {**os.environ, "PKG_CONFIG_PATH": str(prefix / "lib" / "pkgconfig")}
+    pkgconfig = subprocess.run([str(ROOT / "scripts" / "libmicrohttpd")], check=True, text=True, stdout=subprocess.PIPE).stdout
+    env = {**os.environ, "PKG_CONFIG_PATH": pkgconfig.strip()}
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "addonmock"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, env=env)
     binary = pathlib.Path(sh("swift", "build", "-c", "release", "--show-bin-path", cwd=ROOT, env=env).strip()) / "addonmock"
     reference = pathlib.Path(tempfile.gettempdir()) / "addonmock-bench-reference"
-    subprocess.run(["gcc", "-O2", "-o", str(reference), str(ROOT / "Benchmarks/reference/hello.c"), "-I", str(prefix / "include"),
-                    str(prefix / "lib" / "libmicrohttpd.a"), "-lpthread"], check=True)
+    # The pkg-config directory holds only the static library, so these flags link it in.
+    flags = sh("pkg-config", "--cflags", "--libs", "libmicrohttpd", env=env).split()
+    subprocess.run(["gcc", "-O2", "-o", str(reference), str(ROOT / "Benchmarks/reference/hello.c"), *flags, "-lpthread"],
+                   check=True)
     return binary, reference
 
 

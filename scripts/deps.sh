@@ -16,6 +16,7 @@ ensure_debian_packages() {
 }
 
 ensure_libmicrohttpd() {
-    scripts/libmicrohttpd "$PWD/.build/libmicrohttpd"
-    export PKG_CONFIG_PATH="$PWD/.build/libmicrohttpd/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    local pkgconfig
+    pkgconfig="$(scripts/libmicrohttpd)"
+    export PKG_CONFIG_PATH="$pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 }
