@@ -93,6 +93,16 @@ import Testing
         for id in ["c1", "0123456789abcdef0123456789abcdef", "a.b_c-D", String(repeating: "x", count: 64)] {
             #expect(IdentifierRule.isValid(id), "\(id)")
         }
+        #expect(!IdentifierRule.isValid("") && !IdentifierRule.isValid(String(repeating: "x", count: 65)))
+        // Every byte, alone and inside an otherwise valid id, against the rule as written: A-Z a-z 0-9 - _ .
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.".utf8)
+        for byte in UInt8.min...UInt8.max {
+            let alone = String(decoding: [byte], as: UTF8.self)
+            let inside = String(decoding: Array("ab".utf8) + [byte] + Array("cd".utf8), as: UTF8.self)
+            #expect(IdentifierRule.isValid(alone) == allowed.contains(byte), "byte \(byte)")
+            #expect(IdentifierRule.isValid(inside) == allowed.contains(byte), "byte \(byte) inside")
+        }
+        #expect(!IdentifierRule.isValid("caf\u{E9}") && !IdentifierRule.isValid("a\u{0}b"))
         #expect(try server.get("/api/v3/addons?cluster_id=victim").status == 200)
         #expect(try server.get("/api/v3/addons?cluster_id=" + String(repeating: "x", count: 64)).status == 200)
     }

@@ -9,14 +9,23 @@ enum IdentifierRule {
     static let maxLength = 64
     static let description = "1 to \(maxLength) characters from A-Z a-z 0-9 - _ ."
 
+    /// Checked on every path parameter of every request: a byte loop over the string's own storage with the
+    /// allowed bytes as two bit masks (the generic `allSatisfy` over `utf8` measured ~2 % of a GET's CPU).
     static func isValid(_ value: String) -> Bool {
-        let utf8 = value.utf8
-        guard (1...maxLength).contains(utf8.count) else { return false }
-        return utf8.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-                || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
+        var value = value
+        return value.withUTF8 { bytes in
+            guard (1...maxLength).contains(bytes.count) else { return false }
+            for b in bytes {
+                let allowed = b < 64 ? (belowSixtyFour >> UInt64(b)) & 1 : b < 128 ? (fromSixtyFour >> UInt64(b - 64)) & 1 : 0
+                if allowed == 0 { return false }
+            }
+            return true
         }
     }
+
+    /// Bit n set: byte n (or 64 + n) is allowed. `-` `.` `0`-`9`; `A`-`Z` `_` `a`-`z`.
+    private static let belowSixtyFour: UInt64 = (1 << 0x2D) | (1 << 0x2E) | (0x3FF << 0x30)
+    private static let fromSixtyFour: UInt64 = (0x3FF_FFFF << 1) | (1 << (0x5F - 64)) | (0x3FF_FFFF << (0x61 - 64))
 
     /// `value`, or a 400 saying which field is wrong and what an identifier may hold.
     @discardableResult

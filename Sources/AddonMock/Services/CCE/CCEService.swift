@@ -235,15 +235,31 @@ struct CCEService {
         if let q = request.queryValue("cluster_id"), !q.isEmpty { return (q, "cluster_id") }
         if let h = request.headers["X-Cluster-ID"], !h.isEmpty { return (h, "X-Cluster-ID") }
         // Most hosts are an IP address or a single name: no dot-separated prefix to look at.
-        guard let host = request.headers["Host"], !host.hasPrefix("["), host.utf8.contains(UInt8(ascii: ".")),
-            !host.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":") })
-        else { return nil }
+        guard let host = request.headers["Host"], !host.hasPrefix("["), mayNameACluster(host) else { return nil }
         let name = host.split(separator: ":", maxSplits: 1).first.map(String.init) ?? host
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)
         guard labels.count >= 2, let first = labels.first, !first.isEmpty else { return nil }
         let rest = labels.dropFirst().joined(separator: ".")
         if rest.lowercased() == "localhost" || Self.isUUID(first) { return (String(first), "the cluster prefix of Host") }
         return nil
+    }
+
+    /// Whether a Host value has a dot and is not an IPv4 address (with a port): asked on every request that names
+    /// no cluster otherwise, so one pass over the bytes.
+    private static func mayNameACluster(_ host: String) -> Bool {
+        var host = host
+        return host.withUTF8 { bytes in
+            var dot = false
+            var name = false
+            for b in bytes {
+                if b == UInt8(ascii: ".") {
+                    dot = true
+                } else if !(b >= 0x30 && b <= 0x39) && b != UInt8(ascii: ":") {
+                    name = true
+                }
+            }
+            return dot && name
+        }
     }
 
     static func isUUID(_ s: Substring) -> Bool {
