@@ -121,8 +121,12 @@ final class Dispatcher: HTTPHandler {
         response.hold = nil
         guard commit != nil || served.latencyMs != nil || handlerHold != nil else { return finish(response, answered) }
         // Held on a suspended connection, not on this thread: a latency fault occupies no worker.
-        response.hold = AnswerHold(
-            commit: commit, delayMs: served.latencyMs, inner: handlerHold, answer: response, answered: answered, dispatcher: self)
+        if let commit, served.latencyMs == nil, handlerHold == nil {
+            response.hold = CommitHold(commit: commit, answer: response, answered: answered, dispatcher: self)
+        } else {
+            response.hold = AnswerHold(
+                commit: commit, delayMs: served.latencyMs, inner: handlerHold, answer: response, answered: answered, dispatcher: self)
+        }
         return response
     }
 
@@ -339,6 +343,29 @@ final class Dispatcher: HTTPHandler {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) * 1000 + Double(ts.tv_nsec) / 1_000_000
     }
+}
+
+/// The common case, every write without a latency fault: the answer waits for its commit and nothing else, so
+/// it needs none of `AnswerHold`'s locked bookkeeping (one lock and three allocations fewer per write).
+private final class CommitHold: ResponseHold, @unchecked Sendable {
+    private let commit: PendingCommit
+    private let answer: HTTPResponse
+    private let answered: Dispatcher.Answered
+    private let dispatcher: Dispatcher
+
+    init(commit: PendingCommit, answer: HTTPResponse, answered: Dispatcher.Answered, dispatcher: Dispatcher) {
+        self.commit = commit
+        self.answer = answer
+        self.answered = answered
+        self.dispatcher = dispatcher
+    }
+
+    func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
+        commit.whenDone { [self] failure in
+            release(dispatcher.finish(failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
+        }
+    }
+    // `expedite` is the default: nothing cuts a commit short.
 }
 
 /// Holds an answer until its write is committed, a latency fault's delay has passed and the handler's own hold has
