@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 
 @testable import AddonMockCore
@@ -62,6 +63,43 @@ import Testing
         clock.unpin()
         #expect(!clock.isPinned)
         #expect(clock.now().milliseconds == 11_500)
+        clock.reset()
+        #expect(!clock.isPinned && clock.offsetMilliseconds == 0 && clock.now().milliseconds == 10_000)
+        let pinnedAtStart = VirtualClock(base: FixedClock(at: Instant(milliseconds: 10_000)), pinnedAt: Instant(milliseconds: 3))
+        #expect(pinnedAtStart.isPinned && pinnedAtStart.now().milliseconds == 3)
+    }
+
+    /// Reads take no lock. Each step pins one millisecond later, then unpins (the offset taking the pinned time
+    /// over), so the time read never goes back — unless a read mixed the new offset with the old pin or the reverse,
+    /// which would show one millisecond earlier than the read before it.
+    @Test func readsAreNeverTornByAConcurrentChange() {
+        let clock = VirtualClock(base: FixedClock(at: Instant(milliseconds: 1_000_000_000)), pinnedAt: Instant(milliseconds: 0))
+        let steps: Int64 = 20_000
+        let results = Locked<[(reads: Int, backwards: Int)]>([])
+        let readers = DispatchGroup()
+        // Readers on other threads (they end once the last step is seen, whenever they get to run); the test thread
+        // writes.
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: readers) {
+                var last: Int64 = 0
+                var reads = 0
+                var backwards = 0
+                while last < steps {
+                    let now = clock.now().milliseconds
+                    if now < last || now > steps { backwards += 1 }
+                    last = max(last, now)
+                    reads += 1
+                }
+                results.withLock { $0.append((reads, backwards)) }
+            }
+        }
+        for k in 1...steps {
+            clock.pin(at: Instant(milliseconds: k))
+            clock.unpin()
+        }
+        readers.wait()
+        #expect(results.withLock { $0.count } == 2)
+        #expect(results.withLock { $0.allSatisfy { $0.reads > 0 && $0.backwards == 0 } })
     }
 }
 

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import Synchronization
 
 /// The fault rules in force, in creation order: the first lifecycle rule that fires decides an outcome; HTTP rules
 /// compose (see `httpFault`). Kept in memory: a restart starts with none, like the journal. Probabilistic rules draw from a generator seeded by `--seed`.
@@ -13,6 +14,9 @@ final class FaultBook: OutcomeDecider {
     }
 
     private let state = Locked(State())
+    /// How many rules there are (exhausted ones too), stored under the lock: with none, which is how most requests
+    /// find the book, they do not take the lock the workers share.
+    private let ruleCount = Atomic<Int>(0)
     private let random: SeededRandom
     /// Each stored service name's resource kind: its scope fields and lifecycle table.
     private let kinds: [String: ResourceKind]
@@ -30,6 +34,7 @@ final class FaultBook: OutcomeDecider {
             let rule = FaultRule(id: "fault-\(s.nextID)", match: match, effect: effect, times: times, probability: probability)
             s.nextID += 1
             s.rules.append(rule)
+            ruleCount.store(s.rules.count, ordering: .releasing)
             return rule
         }
     }
@@ -37,6 +42,7 @@ final class FaultBook: OutcomeDecider {
     func remove(id: String) -> FaultRule? {
         state.withLock { s in
             guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return nil }
+            defer { ruleCount.store(s.rules.count, ordering: .releasing) }
             return s.rules.remove(at: i)
         }
     }
@@ -44,7 +50,10 @@ final class FaultBook: OutcomeDecider {
     @discardableResult
     func removeAll() -> Int {
         state.withLock { s in
-            defer { s.rules = [] }
+            defer {
+                s.rules = []
+                ruleCount.store(0, ordering: .releasing)
+            }
             return s.rules.count
         }
     }
@@ -54,6 +63,7 @@ final class FaultBook: OutcomeDecider {
     /// the answer, so a latency rule never hides a status rule after it. `subject` is only built (it may parse the
     /// body) when some HTTP rule could fire.
     func httpFault(for subject: () -> FaultSubject) -> (ids: String, fault: HTTPFault)? {
+        guard ruleCount.load(ordering: .acquiring) > 0 else { return nil }
         let armed = state.withLock { s in s.rules.contains { !$0.isLifecycle && !$0.isExhausted } }
         guard armed else { return nil }
         let subject = subject()
@@ -90,7 +100,8 @@ final class FaultBook: OutcomeDecider {
                 reason: ctx.request.headers[Self.reasonHeader])
         }
         // Every write starts an operation: with no lifecycle rule in force, nothing is built for matching.
-        guard state.withLock({ s in s.rules.contains { $0.isLifecycle && !$0.isExhausted } }) else { return .succeed }
+        guard ruleCount.load(ordering: .acquiring) > 0, state.withLock({ s in s.rules.contains { $0.isLifecycle && !$0.isExhausted } })
+        else { return .succeed }
         let subject = ctx.faultSubject(template: template, scope: kinds[service]?.fields(of: scope) ?? [:], operation: operation)
         let fired: (String, ForcedFailure, String?, String?)? = state.withLock { s in
             for i in s.rules.indices {

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,48 +23,76 @@ public struct SystemClock: Clock {
 
 /// Real time shifted by an offset, or pinned to a fixed instant. Advancing moves both modes forward,
 /// which is how tests (and later the control API) make due transitions happen without waiting.
+///
+/// Read several times per request from every worker and changed only by the control API, so reads take no lock: a
+/// sequence lock. A change (serialised by `changing`) makes `version` odd, stores both fields, and makes it even
+/// again; a read retries while it sees an odd version or the version moved under it. Every access is sequentially
+/// consistent, which on x86 costs the readers nothing over plain loads.
 public final class VirtualClock: Clock {
-    private struct State {
-        var offsetMs: Int64 = 0
-        var pinned: Instant?
-    }
+    private static let unpinned = Int64.min
     private let base: any Clock
-    private let state = Locked(State())
+    private let version = Atomic<UInt64>(0)
+    private let offsetMs = Atomic<Int64>(0)
+    /// Milliseconds of the pinned instant, or `unpinned` (an instant no time the control API parses can name).
+    private let pinnedMs = Atomic<Int64>(VirtualClock.unpinned)
+    private let changing = Locked(())
 
     public init(base: any Clock = SystemClock(), pinnedAt: Instant? = nil) {
         self.base = base
-        state.withLock { $0.pinned = pinnedAt }
+        if let pinnedAt { pinnedMs.store(pinnedAt.milliseconds, ordering: .sequentiallyConsistent) }
+    }
+
+    /// The offset and the pinned instant as one consistent pair.
+    private func read() -> (offsetMs: Int64, pinned: Instant?) {
+        while true {
+            let before = version.load(ordering: .sequentiallyConsistent)
+            guard before & 1 == 0 else { continue }
+            let offset = offsetMs.load(ordering: .sequentiallyConsistent)
+            let pinned = pinnedMs.load(ordering: .sequentiallyConsistent)
+            if version.load(ordering: .sequentiallyConsistent) == before {
+                return (offset, pinned == Self.unpinned ? nil : Instant(milliseconds: pinned))
+            }
+        }
+    }
+
+    /// Changes both fields as one: `change` gets the current pair and returns the new one.
+    private func change(_ change: (_ offsetMs: Int64, _ pinned: Instant?) -> (offsetMs: Int64, pinned: Instant?)) {
+        changing.withLock { _ in
+            let was = pinnedMs.load(ordering: .sequentiallyConsistent)
+            let (offset, pinned) = change(
+                offsetMs.load(ordering: .sequentiallyConsistent), was == Self.unpinned ? nil : Instant(milliseconds: was))
+            version.add(1, ordering: .sequentiallyConsistent)
+            offsetMs.store(offset, ordering: .sequentiallyConsistent)
+            pinnedMs.store(pinned?.milliseconds ?? Self.unpinned, ordering: .sequentiallyConsistent)
+            version.add(1, ordering: .sequentiallyConsistent)
+        }
     }
 
     public func now() -> Instant {
-        state.withLock { s in s.pinned ?? base.now().adding(milliseconds: s.offsetMs) }
+        let (offset, pinned) = read()
+        return pinned ?? base.now().adding(milliseconds: offset)
     }
 
     public func advance(milliseconds ms: Int64) {
-        state.withLock { s in
-            if let p = s.pinned { s.pinned = p.adding(milliseconds: ms) } else { s.offsetMs += ms }
-        }
+        change { offset, pinned in pinned.map { (offset, $0.adding(milliseconds: ms)) } ?? (offset + ms, nil) }
     }
 
     public func pin(at instant: Instant? = nil) {
         let at = instant ?? now()
-        state.withLock { $0.pinned = at }
+        change { offset, _ in (offset, at) }
     }
 
     /// Lets time run again from where it was pinned (it never jumps backwards by unpinning).
     public func unpin() {
         let real = base.now()
-        state.withLock { s in
-            if let p = s.pinned { s.offsetMs = p.milliseconds - real.milliseconds }
-            s.pinned = nil
-        }
+        change { offset, pinned in (pinned.map { $0.milliseconds - real.milliseconds } ?? offset, nil) }
     }
 
-    public var isPinned: Bool { state.withLock { $0.pinned != nil } }
+    public var isPinned: Bool { read().pinned != nil }
 
     /// How far ahead of real time the clock is (while not pinned).
-    public var offsetMilliseconds: Int64 { state.withLock { $0.offsetMs } }
+    public var offsetMilliseconds: Int64 { read().offsetMs }
 
     /// Back to real time, unpinned.
-    public func reset() { state.withLock { $0 = State() } }
+    public func reset() { change { _, _ in (0, nil) } }
 }
