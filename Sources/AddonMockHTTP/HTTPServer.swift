@@ -418,10 +418,13 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         uploadSize.pointee = 0
         return .YES
     }
-    // Final call: the whole request is here; or the connection was resumed with its held answer released.
+    // Final call: the whole request is here; or the connection was resumed with its held answer released. A
+    // client that half-closed meanwhile gets it too: libmicrohttpd, calling back here, has not read the FIN, and
+    // 1.0.1 writes a queued answer before it reads again (no look at the socket for it: a system call per write).
+    // When it reads the FIN first instead, it closes without calling back, and `requestCompleted` writes the answer.
     if let held = state.held {
         state.held = nil
-        return sendUnlessHalfClosed(held, on: connection)
+        return send(held, on: connection)
     }
     if state.overBudget {
         var refusal = server.handler.overloaded(request(connection, url: url, method: method, state: state))
@@ -541,9 +544,9 @@ private func respond(
     return send(outcome ?? response, on: connection)
 }
 
-/// A write's answer, sent by libmicrohttpd, or, when the client has half-closed (libmicrohttpd would read the
-/// end of the stream before writing and drop the answer), written here and the connection closed. (Had
-/// libmicrohttpd read the FIN before this call, `requestCompleted` writes it.)
+/// A write's answer released before its connection was suspended, sent by libmicrohttpd, or, when the client has
+/// half-closed, written here and the connection closed. (Had libmicrohttpd read the FIN before this call,
+/// `requestCompleted` writes it.)
 private func sendUnlessHalfClosed(_ response: HTTPResponse, on connection: OpaquePointer?) -> MHD_Result {
     let fd = amh_connection_fd(connection)
     guard fd >= 0, peerHasHalfClosed(fd) else { return send(response, on: connection) }

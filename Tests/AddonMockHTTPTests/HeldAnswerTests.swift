@@ -170,14 +170,14 @@ import Glibc
         let (server, port) = try started(handler)
         defer { server.stop() }
         let connection = try held("POST /held HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", port: port, handler)
-        // On loopback the FIN is at the server when shutdown returns, before the release: libmicrohttpd reads it
-        // on resuming and closes without asking for the answer, which the server then writes itself. (Were the
-        // FIN later, the access handler would see it and write the answer: the same outcome either way.)
+        // On loopback the FIN is at the server when shutdown returns, before the release. On resuming,
+        // libmicrohttpd either reads it first and closes without asking for the answer, which the server then
+        // writes itself (`Connection: close`), or asks for the answer and writes it before reading again: the
+        // client gets it either way.
         connection.shutdownWrite()
         handler.releaseAll()
         let answer = try connection.readResponse()
         #expect(answer.status == 200)
         #expect(answer.text == "answer for /held")
-        #expect(answer.header("Connection") == "close")
     }
 }
