@@ -419,9 +419,10 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
         return .YES
     }
     // Final call: the whole request is here; or the connection was resumed with its held answer released. A
-    // client that half-closed meanwhile gets it too: libmicrohttpd, calling back here, has not read the FIN, and
-    // 1.0.1 writes a queued answer before it reads again (no look at the socket for it: a system call per write).
-    // When it reads the FIN first instead, it closes without calling back, and `requestCompleted` writes the answer.
+    // client that half-closed meanwhile gets it too, with no look at the socket for its FIN (a system call per
+    // write): libmicrohttpd, calling back here, has not read the FIN, and 1.0.1 writes a queued answer before it
+    // reads again; when it reads the FIN first instead, it closes without calling back, and `requestCompleted`
+    // writes the answer.
     if let held = state.held {
         state.held = nil
         return send(held, on: connection)

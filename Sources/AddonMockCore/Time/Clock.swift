@@ -46,7 +46,10 @@ public final class VirtualClock: Clock {
     private func read() -> (offsetMs: Int64, pinned: Instant?) {
         while true {
             let before = version.load(ordering: .sequentiallyConsistent)
-            guard before & 1 == 0 else { continue }
+            guard before & 1 == 0 else {
+                sched_yield() // a change is under way: let its thread finish it
+                continue
+            }
             let offset = offsetMs.load(ordering: .sequentiallyConsistent)
             let pinned = pinnedMs.load(ordering: .sequentiallyConsistent)
             if version.load(ordering: .sequentiallyConsistent) == before {
