@@ -53,6 +53,7 @@ class AddonMockServer:
         self.proc = None
         self.url = None
         self._lines = []
+        self._drainer = None
         self._lock = threading.Lock()
         self._ready = threading.Event()
 
@@ -63,7 +64,8 @@ class AddonMockServer:
         # The SDKs use requests, which honours proxy variables: loopback stays direct.
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True, bufsize=1)
-        threading.Thread(target=self._drain, name="addonmock-output", daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, name="addonmock-output", daemon=True)
+        self._drainer.start()
         if not self._ready.wait(self.start_timeout) or self.url is None:
             self.proc.kill()
             self.proc.wait()
@@ -88,20 +90,29 @@ class AddonMockServer:
             return "".join(self._lines)
 
     def stop(self, timeout=20):
-        """SIGTERM, then the exit code (0 for a clean stop)."""
+        """SIGTERM, then the exit code (0 for a clean stop); `.output` then holds everything the server printed."""
         if self.proc is None or self.proc.poll() is not None:
+            self._drained()
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             raise AddonMockError(f"addonmock did not stop within {timeout} s\n{self.output}")
+        self._drained()
+        return code
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._drained()
+
+    def _drained(self):
+        # The process has exited, so its output ends: the reader thread is reading the last lines, if any.
+        if self._drainer is not None:
+            self._drainer.join(timeout=10)
 
     def __enter__(self):
         return self.start()
