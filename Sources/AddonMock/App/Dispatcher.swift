@@ -192,9 +192,12 @@ final class Dispatcher: HTTPHandler {
             errorCode: status >= 400 ? peekString(response.body, "error_code") : nil)
     }
 
-    /// An answer whose commit failed: an internal error in the format of the request's service.
-    fileprivate func commitFailed(_ error: any Error, _ answered: Answered) -> HTTPResponse {
-        self.error(APIError(.internalError, "the change could not be committed: \(error)"), format(forPath: answered.request.path))
+    /// A held write's answer once its commit is settled, finished: as it is when committed, else an internal error
+    /// in the format of the request's service.
+    fileprivate func finish(_ answer: HTTPResponse, committed failure: (any Error)?, _ answered: Answered) -> HTTPResponse {
+        guard let failure else { return finish(answer, answered) }
+        let error = APIError(.internalError, "the change could not be committed: \(failure)")
+        return finish(self.error(error, format(forPath: answered.request.path)), answered)
     }
 
     /// What `finish` needs of a request once its answer is decided, perhaps on another thread.
@@ -362,7 +365,7 @@ private final class CommitHold: ResponseHold, @unchecked Sendable {
 
     func whenReleased(_ release: @escaping @Sendable (HTTPResponse?) -> Void) {
         commit.whenDone { [self] failure in
-            release(dispatcher.finish(failure.map { dispatcher.commitFailed($0, answered) } ?? answer, answered))
+            release(dispatcher.finish(answer, committed: failure, answered))
         }
     }
     // `expedite` is the default: nothing cuts a commit short.
@@ -440,6 +443,6 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
             return (release, committed, handed ?? answer)
         }
         guard let due else { return }
-        due.release(dispatcher.finish(due.failure.map { dispatcher.commitFailed($0, answered) } ?? due.answer, answered))
+        due.release(dispatcher.finish(due.answer, committed: due.failure, answered))
     }
 }

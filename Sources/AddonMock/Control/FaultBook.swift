@@ -14,7 +14,7 @@ final class FaultBook: OutcomeDecider {
     }
 
     private let state = Locked(State())
-    /// How many rules there are (exhausted ones too), stored under the lock: with none, which is how most requests
+    /// How many rules there are (exhausted ones too), stored under the lock by `changeRules`: with none, which is how most requests
     /// find the book, they do not take the lock the workers share.
     private let ruleCount = Atomic<Int>(0)
     private let random: SeededRandom
@@ -30,31 +30,34 @@ final class FaultBook: OutcomeDecider {
     var rules: [FaultRule] { state.withLock { $0.rules } }
 
     func add(match: FaultMatch, effect: FaultEffect, times: Int?, probability: Double) -> FaultRule {
-        state.withLock { s in
+        changeRules { s in
             let rule = FaultRule(id: "fault-\(s.nextID)", match: match, effect: effect, times: times, probability: probability)
             s.nextID += 1
             s.rules.append(rule)
-            ruleCount.store(s.rules.count, ordering: .releasing)
             return rule
         }
     }
 
     func remove(id: String) -> FaultRule? {
-        state.withLock { s in
+        changeRules { s in
             guard let i = s.rules.firstIndex(where: { $0.id == id }) else { return nil }
-            defer { ruleCount.store(s.rules.count, ordering: .releasing) }
             return s.rules.remove(at: i)
         }
     }
 
     @discardableResult
     func removeAll() -> Int {
-        state.withLock { s in
-            defer {
-                s.rules = []
-                ruleCount.store(0, ordering: .releasing)
-            }
+        changeRules { s in
+            defer { s.rules = [] }
             return s.rules.count
+        }
+    }
+
+    /// Adds or removes rules under the lock, and keeps `ruleCount` in step: every change to the list goes through here.
+    private func changeRules<T>(_ body: (inout State) -> T) -> T {
+        state.withLock { s in
+            defer { ruleCount.store(s.rules.count, ordering: .releasing) }
+            return body(&s)
         }
     }
 

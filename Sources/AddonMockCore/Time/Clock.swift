@@ -42,6 +42,9 @@ public final class VirtualClock: Clock {
         if let pinnedAt { pinnedMs.store(pinnedAt.milliseconds, ordering: .sequentiallyConsistent) }
     }
 
+    /// The pinned instant `pinnedMs` holds, if any.
+    private static func instant(_ pinnedMs: Int64) -> Instant? { pinnedMs == unpinned ? nil : Instant(milliseconds: pinnedMs) }
+
     /// The offset and the pinned instant as one consistent pair.
     private func read() -> (offsetMs: Int64, pinned: Instant?) {
         while true {
@@ -53,7 +56,7 @@ public final class VirtualClock: Clock {
             let offset = offsetMs.load(ordering: .sequentiallyConsistent)
             let pinned = pinnedMs.load(ordering: .sequentiallyConsistent)
             if version.load(ordering: .sequentiallyConsistent) == before {
-                return (offset, pinned == Self.unpinned ? nil : Instant(milliseconds: pinned))
+                return (offset, Self.instant(pinned))
             }
         }
     }
@@ -61,9 +64,8 @@ public final class VirtualClock: Clock {
     /// Changes both fields as one: `change` gets the current pair and returns the new one.
     private func change(_ change: (_ offsetMs: Int64, _ pinned: Instant?) -> (offsetMs: Int64, pinned: Instant?)) {
         changing.withLock { _ in
-            let was = pinnedMs.load(ordering: .sequentiallyConsistent)
             let (offset, pinned) = change(
-                offsetMs.load(ordering: .sequentiallyConsistent), was == Self.unpinned ? nil : Instant(milliseconds: was))
+                offsetMs.load(ordering: .sequentiallyConsistent), Self.instant(pinnedMs.load(ordering: .sequentiallyConsistent)))
             version.add(1, ordering: .sequentiallyConsistent)
             offsetMs.store(offset, ordering: .sequentiallyConsistent)
             pinnedMs.store(pinned?.milliseconds ?? Self.unpinned, ordering: .sequentiallyConsistent)
