@@ -52,6 +52,18 @@ import Glibc
         #expect(t.versions(newerThan: "1.9.0") == ["1.10.0", "2.0.0-rc1"])
     }
 
+    /// Every version's defaults are written once at load; values over them are the merge, none are the defaults.
+    @Test func storedValuesAreTheDefaultsOrTheMergeOverThem() throws {
+        for version in try Self.shippedCatalog().templates.flatMap(\.versions) {
+            #expect(version.values(over: .object([])) == RawJSON(version.input), "\(version.version)")
+        }
+        let c = try parse(#"{"templates":[{"name":"x","versions":[{"version":"1","input":{"basic":{"a":1,"b":"x"},"flavor":{"n":2}}}]}]}"#)
+        let version = try #require(c.template(named: "x")?.defaultVersion)
+        #expect(version.values(over: .object([])).text == #"{"basic":{"a":1,"b":"x"},"flavor":{"n":2}}"#)
+        let overlay = try JSONParser.parse(Array(#"{"basic":{"b":"y","c":true},"extra":[1]}"#.utf8))
+        #expect(version.values(over: overlay).text == #"{"basic":{"a":1,"b":"y","c":true},"flavor":{"n":2},"extra":[1]}"#)
+    }
+
     @Test func parsesTiming() throws {
         let c = try parse(#"{"templates":[{"name":"x","timing":{"install":{"seconds":2.5,"jitterSeconds":1}},"versions":[{"version":"1"}]}]}"#)
         #expect(c.template(named: "x")?.timing?[.install] == StepDuration(baseMs: 2_500, jitterMs: 1_000))

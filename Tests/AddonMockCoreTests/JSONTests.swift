@@ -51,6 +51,22 @@ import Testing
         #expect(syntaxError(Array(text.utf8))?.reason == reason)
     }
 
+    /// Small objects find duplicates by scanning their keys, larger ones by a set built at the switch: a duplicate
+    /// of any earlier key is found on either side of it, with the offset of the repeated key.
+    @Test func findsADuplicateKeyAtEverySizeAroundTheSwitchToHashing() {
+        for count in 1...(JSONParser.scannedKeys * 2 + 2) {
+            let keys = (0..<count).map { "k\($0)" }
+            let object = "{" + keys.map { "\"\($0)\":0" }.joined(separator: ",")
+            #expect((try? JSONParser.parse(Array((object + "}").utf8))) != nil, "\(count) distinct keys")
+            for repeated in [0, count / 2, count - 1] {
+                let text = object + ",\"\(keys[repeated])\":1}"
+                let e = syntaxError(Array(text.utf8))
+                #expect(e?.reason == "duplicate key \"\(keys[repeated])\"", "\(count) keys, repeating #\(repeated)")
+                #expect(e?.offset == object.utf8.count + 1, "the repeated key's offset")
+            }
+        }
+    }
+
     @Test func rejectsInvalidUTF8() {
         for bad: [UInt8] in [[0x22, 0xFF, 0x22], [0x22, 0xC0, 0xAF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xE2, 0x82]] {
             let e = syntaxError(bad)

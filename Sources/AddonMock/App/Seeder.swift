@@ -114,7 +114,7 @@ struct Seeder: Sendable {
         }
         return Entry(
             service: service, scope: kind.scope(fields), template: template,
-            revision: Revision(version: version.version, values: RawJSON(version.input.merging(values))),
+            revision: Revision(version: version.version, values: version.values(over: values)),
             phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "", record: record)
     }
 

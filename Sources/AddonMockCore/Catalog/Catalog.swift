@@ -16,6 +16,8 @@ public struct TemplateVersion: Sendable {
     public let stable: Bool
     /// Default install values; request values are merged over them.
     public let input: JSONValue
+    /// `input` as stored and answered, written once at load: what most installs store (no values of their own).
+    public let renderedInput: RawJSON
     public let translate: JSONValue
     public let supportVersions: JSONValue
     public let description: String
@@ -23,6 +25,14 @@ public struct TemplateVersion: Sendable {
     public let workloads: [Workload]
     public let creationTimestamp: String
     public let updateTimestamp: String
+}
+
+extension TemplateVersion {
+    /// The values an instance of this version stores: `overlay` merged over the defaults (`JSONValue.merging`).
+    public func values(over overlay: JSONValue) -> RawJSON {
+        if case .object(let members) = overlay, members.isEmpty { return renderedInput }
+        return RawJSON(input.merging(overlay))
+    }
 }
 
 /// An add-on template as the catalog fixtures describe it.
@@ -113,6 +123,7 @@ public struct Catalog: Sendable {
                     version: try vf.string("version"),
                     stable: try vf.bool("stable", default: true),
                     input: input,
+                    renderedInput: RawJSON(input),
                     translate: rv["translate"] ?? .object([]),
                     supportVersions: rv["supportVersions"] ?? .array([]),
                     description: try vf.string("description", default: ""),

@@ -9,6 +9,8 @@ public struct JSONSyntaxError: Error, Equatable, CustomStringConvertible {
 /// and nesting deeper than `maxDepth` (a stack-safety bound for hostile input).
 public struct JSONParser {
     public static let defaultMaxDepth = 64
+    /// Up to this many keys an object's duplicate check scans them instead of hashing.
+    static let scannedKeys = 16
 
     public static func parse(_ bytes: some Collection<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONSyntaxError) -> JSONValue {
         let buffer = Array(bytes)
@@ -68,7 +70,9 @@ public struct JSONParser {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth) levels") }
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        // Duplicate keys: a scan of the keys so far while the object is small (most bodies: no hashing at all),
+        // a set of them past that, so a hostile object of 80,000 keys stays linear.
+        var seen: Set<String>?
         skipWhitespace()
         if current == UInt8(ascii: "}") { index += 1; return .object(members) }
         while true {
@@ -76,7 +80,16 @@ public struct JSONParser {
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = index
             let key = try parseString()
-            guard seen.insert(key).inserted else {
+            let duplicate: Bool
+            if seen != nil {
+                duplicate = !seen!.insert(key).inserted
+            } else if members.count < Self.scannedKeys {
+                duplicate = members.contains { $0.key == key }
+            } else {
+                seen = Set(members.lazy.map(\.key))
+                duplicate = !seen!.insert(key).inserted
+            }
+            guard !duplicate else {
                 throw JSONSyntaxError(offset: keyOffset, reason: "duplicate key \"\(key)\"")
             }
             skipWhitespace()

@@ -68,7 +68,7 @@ struct CCEService {
         let body = try InstanceRequest.decode(try ctx.body(), versionRequired: false)
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
-        let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
+        let revision = Revision(version: version.version, values: version.values(over: body.values))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
         let instance = try manager.createOrModify(
             service: kind, scope: body.clusterID, template: template.name, for: ctx.writes,
@@ -114,7 +114,7 @@ struct CCEService {
         let body = try InstanceRequest.decode(try ctx.body(), versionRequired: true)
         try checkClusterMatches(body.clusterID, ctx.request)
         let (template, version) = try resolve(body.templateName, body.version)
-        let revision = Revision(version: version.version, values: RawJSON(version.input.merging(body.values)))
+        let revision = Revision(version: version.version, values: version.values(over: body.values))
         let instance = try manager.modify(
             id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
             notFound: { notFound(id, body.clusterID) }

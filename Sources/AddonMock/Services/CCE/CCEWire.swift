@@ -46,7 +46,7 @@ struct CCEWire: Sendable {
         var w = JSONWriter(capacity: 512)
         w.beginObject()
         w.field("version", v.version)
-        w.key("input"); w.value(v.input)
+        w.field("input", v.renderedInput)
         w.field("stable", v.stable)
         w.key("translate"); w.value(v.translate)
         w.key("supportVersions")

@@ -178,7 +178,7 @@ struct ModelArtsService {
     }
 
     private func revision(_ version: TemplateVersion, inputs: JSONValue) -> Revision {
-        Revision(version: version.version, values: RawJSON(version.input.merging(inputs)))
+        Revision(version: version.version, values: version.values(over: inputs))
     }
 
     /// Starts an upgrade unless nothing would change (then the plug-in is answered as it is).

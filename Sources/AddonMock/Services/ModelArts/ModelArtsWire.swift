@@ -168,7 +168,7 @@ struct ModelArtsWire: Sendable {
         w.beginObject()
         w.field("version", v.version)
         w.field("creationTimestamp", v.creationTimestamp)
-        w.key("inputs"); w.value(v.input)
+        w.field("inputs", v.renderedInput)
         w.key("translate"); w.value(v.translate)
         w.field("description", v.description)
         w.field("detail", v.detail)
