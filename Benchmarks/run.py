@@ -4,6 +4,7 @@ wrk on loopback, and prints a table of req/s, p50/p99 latency and ratios to the 
 peak RSS. Numbers are only comparable within one run (same machine, same moment).
 
     python3 Benchmarks/run.py [--seconds 5] [--rounds 3] [--connections 32] [--out Benchmarks/results/latest.md]
+                              [--baseline OLDER_BINARY]
 """
 import argparse
 import os
@@ -72,7 +73,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wrk(url, seconds, connections, script=None, env=None):
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used so far (all its threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url, seconds, connections, script=None, env=None, pid=None):
+    """One wrk run (after a 2 s warm-up). With `pid`, also the CPU time that process spent per request in it: unlike
+    req/s, it hardly moves when another tenant of the machine takes a core away for a while."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         args += ["-s", str(script)]
@@ -80,8 +89,11 @@ def wrk(url, seconds, connections, script=None, env=None):
     warm["BENCH_RUN"] = warm.get("BENCH_RUN", "run") + "-warmup"   # its installs must not collide with the measured ones
     subprocess.run(args[:3] + ["-d2s", url] + (["-s", str(script)] if script else []), capture_output=True,
                    env=warm, check=True)
+    cpu_before = cpu_seconds(pid) if pid else 0
     out = sh(*args, url, env=env)
+    cpu = cpu_seconds(pid) - cpu_before if pid else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
 
     def latency(pct):
         m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)\b", out)
@@ -91,7 +103,7 @@ def wrk(url, seconds, connections, script=None, env=None):
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p50": latency(50), "p99": latency(99), "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "errors": errors.group(1) if errors else ""}
+            "errors": errors.group(1) if errors else "", "cpu_us": cpu * 1e6 / max(requests, 1)}
 
 
 def post(url, body):
@@ -129,25 +141,40 @@ def startup_ms(binary, runs=20):
     return statistics.median(times), min(times), max(times)
 
 
-def paired(ref, url, a, script=None, env=None):
-    """`a.rounds` rounds of (reference, then addonmock) back to back: the machine's speed drifts between runs
-    (the reference alone has measured 67k-104k req/s), so each ratio compares two measurements taken seconds
-    apart, and the table reports medians."""
+def paired(ref, targets, a, script=None, envs=None):
+    """`a.rounds` rounds of (reference, then each addonmock server in `targets`) back to back: the machine's speed
+    drifts between runs (the reference alone has measured 67k-221k req/s), so each ratio compares measurements taken
+    seconds apart, and the table reports medians. `targets` are (url, server process); with a baseline build (the
+    second) the two take turns going first, and `vs` is the median of their per-round ratio."""
     rounds = []
     for i in range(a.rounds):
         base = wrk(ref.url + "/", a.seconds, a.connections)
-        # Each round installs into clusters of its own: a repeated name would be a 409, not an install.
-        round_env = {**env, "BENCH_RUN": f"{env.get('BENCH_RUN', 'run')}-r{i}"} if env else None
-        rounds.append((base, wrk(url, a.seconds, a.connections, script, round_env)))
-    median = lambda xs: statistics.median(xs)
-    return {
-        "rps": median([r["rps"] for _, r in rounds]),
-        "base": median([b["rps"] for b, _ in rounds]),
-        "ratio": median([r["rps"] / b["rps"] for b, r in rounds]),
-        "p50": median([r["p50"] for _, r in rounds]),
-        "p99": median([r["p99"] for _, r in rounds]),
-        "non2xx": sum(r["non2xx"] for _, r in rounds),
-    }
+        order = list(range(len(targets))) if i % 2 == 0 else list(reversed(range(len(targets))))
+        results = [None] * len(targets)
+        for k in order:
+            # Each round installs into clusters of its own: a repeated name would be a 409, not an install.
+            env = envs[k] if envs else None
+            round_env = {**env, "BENCH_RUN": f"{env.get('BENCH_RUN', 'run')}-r{i}"} if env else None
+            url, server = targets[k]
+            results[k] = wrk(url, a.seconds, a.connections, script, round_env, server.proc.pid)
+        rounds.append((base, results))
+    median = statistics.median
+
+    def summary(k):
+        return {
+            "rps": median([r[k]["rps"] for _, r in rounds]),
+            "base": median([b["rps"] for b, _ in rounds]),
+            "ratio": median([r[k]["rps"] / b["rps"] for b, r in rounds]),
+            "p50": median([r[k]["p50"] for _, r in rounds]),
+            "p99": median([r[k]["p99"] for _, r in rounds]),
+            "non2xx": sum(r[k]["non2xx"] for _, r in rounds),
+            "cpu_us": median([r[k]["cpu_us"] for _, r in rounds]),
+        }
+
+    out = [summary(k) for k in range(len(targets))]
+    if len(targets) > 1:
+        out[0]["vs"] = median([r[0]["rps"] / r[1]["rps"] for _, r in rounds])
+    return out
 
 
 CONSOLE_EVENTS = "created,transition,updated,deleted,reset,clock"
@@ -180,6 +207,9 @@ def main():
                     help=f"keep a /_mock/events subscriber on each addonmock server (types: default {CONSOLE_EVENTS}, "
                          "as the console; add request for every request)")
     ap.add_argument("--log-level", default="warning", help="the servers' --log-level (info: one access line per request)")
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="an earlier addonmock build (e.g. the one a published table was taken with) measured in the same "
+                         "rounds, on the same reference: adds its req/s, its ratio and this build's req/s over it")
     a = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -193,45 +223,61 @@ def main():
 
     stop_following = threading.Event()
 
-    def server(db, profile="instant"):
-        p = Process([str(binary), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", a.log_level],
+    def server(db, build, profile="instant"):
+        p = Process([str(build), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", a.log_level],
                     "addonmock listening")
         if a.subscriber:
             threading.Thread(target=follow_events, args=(p.url, a.subscriber, stop_following), daemon=True).start()
         return p
 
+    builds = [binary] + ([pathlib.Path(a.baseline).resolve()] if a.baseline else [])
+
+    def servers(name):
+        return [server(work / f"{name}-{k}.sqlite", b) for k, b in enumerate(builds)]
+
+    def row(name, results, group):
+        rows.append((name, results, [s.peak_rss_mib() for s in group]))
+
     # GET by id with 10 instances stored.
-    s = server(work / "small.sqlite")
-    uid = None
-    for i in range(10):
-        uid = re.search(r'"uid":"([^"]+)"', post(s.url + "/api/v3/addons", install_body(f"small-{i}"))).group(1)
-    rows.append(("addonmock GET /api/v3/addons/{id}, 10 stored", paired(ref, f"{s.url}/api/v3/addons/{uid}", a), s.peak_rss_mib()))
-    s.stop()
+    group = servers("small")
+    uids = []
+    for s in group:
+        for i in range(10):
+            uid = re.search(r'"uid":"([^"]+)"', post(s.url + "/api/v3/addons", install_body(f"small-{i}"))).group(1)
+        uids.append(uid)
+    row("addonmock GET /api/v3/addons/{id}, 10 stored", paired(ref, [(f"{s.url}/api/v3/addons/{u}", s) for s, u in zip(group, uids)], a), group)
+    for s in group:
+        s.stop()
 
     # Installs, each committed before its 200; this also fills the large database.
-    big = work / "big.sqlite"
-    s = server(big)
-    rows.append(("addonmock POST /api/v3/addons (install, committed)",
-                 paired(ref, s.url, a, WRK / "install.lua", {**os.environ, "BENCH_RUN": "measure"}), s.peak_rss_mib()))
-    count = lambda: sqlite3.connect(big).execute("select count(*) from instances").fetchone()[0]
-    fill = 0
-    while (before := count()) < a.stored:
-        fill += 1
-        subprocess.run(["wrk", "-t2", f"-c{a.connections}", "-d3s", "-s", str(WRK / "install.lua"), s.url], capture_output=True,
-                       check=True, env={**os.environ, "BENCH_RUN": f"fill{fill}"})
-        if count() <= before:
-            sys.exit("filling the database made no progress: are installs failing?")
-    conn = sqlite3.connect(big)
-    stored = conn.execute("select count(*) from instances").fetchone()[0]
-    uid = conn.execute("select id from instances order by random() limit 1").fetchone()[0]
-    ids = work / "ids.txt"
-    ids.write_text("".join(f"{i} {c}\n" for i, c in conn.execute("select id, scope from instances order by random() limit 1000")))
-    conn.close()
-    rows.append((f"addonmock GET /api/v3/addons/{{id}}, {stored:,} stored", paired(ref, f"{s.url}/api/v3/addons/{uid}", a),
-                 s.peak_rss_mib()))
-    rows.append(("addonmock mixed (25 % install, 50 % show, 20 % list, 5 % templates)",
-                 paired(ref, s.url, a, WRK / "mixed.lua", {**os.environ, "BENCH_IDS": str(ids)}), s.peak_rss_mib()))
-    s.stop()
+    group = servers("big")
+    measure = {**os.environ, "BENCH_RUN": "measure"}
+    row("addonmock POST /api/v3/addons (install, committed)",
+        paired(ref, [(s.url, s) for s in group], a, WRK / "install.lua", [measure] * len(group)), group)
+    uids, id_files, stored = [], [], []
+    for k, s in enumerate(group):
+        big = work / f"big-{k}.sqlite"
+        count = lambda: sqlite3.connect(big).execute("select count(*) from instances").fetchone()[0]
+        fill = 0
+        while (before := count()) < a.stored:
+            fill += 1
+            subprocess.run(["wrk", "-t2", f"-c{a.connections}", "-d3s", "-s", str(WRK / "install.lua"), s.url], capture_output=True,
+                           check=True, env={**os.environ, "BENCH_RUN": f"fill{fill}"})
+            if count() <= before:
+                sys.exit("filling the database made no progress: are installs failing?")
+        conn = sqlite3.connect(big)
+        stored.append(conn.execute("select count(*) from instances").fetchone()[0])
+        uids.append(conn.execute("select id from instances order by random() limit 1").fetchone()[0])
+        ids = work / f"ids-{k}.txt"
+        ids.write_text("".join(f"{i} {c}\n" for i, c in conn.execute("select id, scope from instances order by random() limit 1000")))
+        id_files.append(ids)
+        conn.close()
+    row(f"addonmock GET /api/v3/addons/{{id}}, {stored[0]:,} stored",
+        paired(ref, [(f"{s.url}/api/v3/addons/{u}", s) for s, u in zip(group, uids)], a), group)
+    row("addonmock mixed (25 % install, 50 % show, 20 % list, 5 % templates)",
+        paired(ref, [(s.url, s) for s in group], a, WRK / "mixed.lua", [{**os.environ, "BENCH_IDS": str(f)} for f in id_files]), group)
+    for s in group:
+        s.stop()
     ref_rss = ref.peak_rss_mib()
     ref.stop()
     stop_following.set()
@@ -242,18 +288,25 @@ def main():
         f"Machine: {os.cpu_count()} cores ({cpu}), {sh('uname', '-r').strip()}; wrk -t2 -c{a.connections} -d{a.seconds}s on "
         f"loopback, server and wrk sharing the cores; {a.rounds} rounds per workload, each an addonmock run right after a "
         f"reference run; medians; {time.strftime('%Y-%m-%d')}; servers at --log-level {a.log_level}"
-        f"{f', each followed by a /_mock/events subscriber (types={a.subscriber})' if a.subscriber else ''}.",
+        f"{f', each followed by a /_mock/events subscriber (types={a.subscriber})' if a.subscriber else ''}"
+        f"{f'; baseline {builds[1]}, run in the same rounds (first in every other one)' if a.baseline else ''}.",
         "",
-        "| workload | req/s | reference req/s (same rounds) | ratio | p50 ms | p99 ms | non-2xx | peak RSS MiB |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | req/s | reference req/s (same rounds) | ratio | p50 ms | p99 ms | non-2xx | peak RSS MiB | server CPU µs/request |"
+        + (" baseline req/s | baseline ratio | baseline CPU µs/request | this build / baseline, req/s |" if a.baseline else ""),
+        "|---|---|---|---|---|---|---|---|---|" + ("---|---|---|---|" if a.baseline else ""),
         f"| C libmicrohttpd reference, GET constant body | {ref_alone['rps']:,.0f} | | 1.00 | {ref_alone['p50']:.2f} | "
-        f"{ref_alone['p99']:.2f} | {ref_alone['non2xx']} | {ref_rss:.1f} |",
+        f"{ref_alone['p99']:.2f} | {ref_alone['non2xx']} | {ref_rss:.1f} | |" + (" | | | |" if a.baseline else ""),
     ]
-    for name, r, rss in rows:
-        lines.append(f"| {name} | {r['rps']:,.0f} | {r['base']:,.0f} | {r['ratio']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
-                     f"{r['non2xx']} | {rss:.1f} |")
+    for name, results, rss in rows:
+        r = results[0]
+        line = (f"| {name} | {r['rps']:,.0f} | {r['base']:,.0f} | {r['ratio']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | "
+                f"{r['non2xx']} | {rss[0]:.1f} | {r['cpu_us']:.1f} |")
+        if a.baseline:
+            line += f" {results[1]['rps']:,.0f} | {results[1]['ratio']:.2f} | {results[1]['cpu_us']:.1f} | {r['vs']:.2f} |"
+        lines.append(line)
     lines += ["", f"Start-up to first 200 on `/_mock/health` (release build, new database, median of 20): "
-                  f"{median:.1f} ms (fastest {fastest:.1f}, slowest {slowest:.1f})."]
+                  f"{median:.1f} ms (fastest {fastest:.1f}, slowest {slowest:.1f})"
+                  + (" baseline: {:.1f} ms (fastest {:.1f}, slowest {:.1f}).".format(*startup_ms(builds[1])) if a.baseline else ".")]
     text = "\n".join(lines) + "\n"
     print(text)
     pathlib.Path(a.out).parent.mkdir(parents=True, exist_ok=True)
