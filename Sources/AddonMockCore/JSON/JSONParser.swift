@@ -80,15 +80,8 @@ public struct JSONParser {
             guard current == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = index
             let key = try parseString()
-            let duplicate: Bool
-            if seen != nil {
-                duplicate = !seen!.insert(key).inserted
-            } else if members.count < Self.scannedKeys {
-                duplicate = members.contains { $0.key == key }
-            } else {
-                seen = Set(members.lazy.map(\.key))
-                duplicate = !seen!.insert(key).inserted
-            }
+            if members.count == Self.scannedKeys { seen = Set(members.lazy.map(\.key)) }
+            let duplicate = seen == nil ? members.contains { $0.key == key } : seen?.insert(key).inserted == false
             guard !duplicate else {
                 throw JSONSyntaxError(offset: keyOffset, reason: "duplicate key \"\(key)\"")
             }
