@@ -350,6 +350,10 @@ private final class RequestState: @unchecked Sendable {
 }
 
 extension HTTPServer {
+    /// How large an announced body past its limit may be and still be read (and dropped) before its 413; past
+    /// this the 413 goes at once and the connection closes.
+    static let discardedBodyBytes = 16 << 20
+
     /// Whether `size` bytes are more body than `state`'s request may send: `maxBodyBytes`, unless its path is one
     /// of `largerBodies` (looked up once, and only for the rare body that passes the default).
     fileprivate func exceedsLimit(_ size: Int, _ state: RequestState, _ url: UnsafePointer<CChar>) -> Bool {
@@ -386,7 +390,12 @@ private let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, m
             let length = Int(strtoll(text, nil, 10))
             if server.exceedsLimit(length, state, url) {
                 state.tooLarge = true
-                return respond(connection, server, url: url, method: method, state: state)
+                // Up to `discardedBodyBytes` the body is read and dropped, and the 413 follows it on a connection
+                // that stays open: answered at once and closed, the client would still be sending, and the reset
+                // its unread bytes cause can reach it before the answer does (most clients, the SDK's
+                // `requests` among them, then report a broken connection instead of the 413).
+                guard length <= HTTPServer.discardedBodyBytes else { return respond(connection, server, url: url, method: method, state: state) }
+                return .YES
             }
             // An announced body is budgeted and allocated once, whole: growing it by doubling would hold up to
             // twice what the budget counts.

@@ -234,6 +234,16 @@ import Testing
     @Test func oversizeBodiesAre413ByLengthAndWhenChunked() throws {
         let big = #"{"kind":"Addon","pad":""# + String(repeating: "x", count: 1 << 20) + #""}"#
         try expectError(post(big), 413, "CCE.03413001")
+        // Read and dropped (up to 16 MiB announced): the 413 follows the body, on a connection that stays open, so a
+        // client still sending never meets a reset instead of its answer.
+        let kept = try RawHTTPConnection(port: server.port)
+        try expectError(kept.send("POST", "/api/v3/addons", body: Array(big.utf8)), 413, "CCE.03413001")
+        #expect(try kept.send("GET", "/api/v3/addons?cluster_id=c1").status == 200, "the same connection serves on")
+        // Announced past that: answered at once, before any of it is read, and the connection closes.
+        let huge = try RawHTTPConnection(port: server.port)
+        try huge.sendRaw(Array("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Length: \((16 << 20) + 1)\r\n\r\n".utf8))
+        try expectError(huge.readResponse(), 413, "CCE.03413001")
+        #expect(try huge.readUntilClosed().isEmpty)
 
         let conn = try RawHTTPConnection(port: server.port)
         var raw = Array("POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".utf8)
