@@ -80,8 +80,8 @@ def cpu_seconds(pid):
 
 
 def wrk(url, seconds, connections, script=None, env=None, pid=None):
-    """One wrk run (after a 2 s warm-up). With `pid`, also the CPU time that process spent per request in it: unlike
-    req/s, it hardly moves when another tenant of the machine takes a core away for a while."""
+    """One wrk run (after a 2 s warm-up). With `pid`, also the CPU time that process spent per request in it, which
+    moves less than req/s when another tenant of the machine takes a core away for a while."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script:
         args += ["-s", str(script)]
