@@ -25,7 +25,7 @@ import Testing
 
     func runningAddon(version: String = "1.28.4", cluster: String = "c1") throws -> String {
         let r = try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: cluster, version: version))
-        #expect(r.status == 200, "\(r.text)")
+        #expect(r.status == 201, "\(r.text)")
         server.advance(ms: 500)
         return try #require(try r.json().string("metadata.uid"))
     }

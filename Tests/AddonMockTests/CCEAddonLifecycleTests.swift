@@ -12,7 +12,7 @@ import Testing
 
     func install(_ body: String = Bodies.install(), prefix: String = "/api/v3") throws -> JSONValue {
         let r = try server.request("POST", "\(prefix)/addons", headers: [("Content-Type", "application/json")], body: body)
-        #expect(r.status == 200, "install answered \(r.status): \(r.text)")
+        #expect(r.status == 201, "install answered \(r.status): \(r.text)")
         return try r.json()
     }
 

@@ -17,7 +17,7 @@ import Testing
     func buildWorld() throws -> (upgrading: String, rolledBack: String) {
         func install(_ body: String, prefix: String = "/api/v3") throws -> String {
             let r = try server.request("POST", "\(prefix)/addons", body: body)
-            #expect(r.status == 200, "\(r.text)")
+            #expect(r.status == 201, "\(r.text)")
             return try #require(try r.json().string("metadata.uid"))
         }
         let upgrading = try install(Bodies.install(version: "1.28.4", values: #"{"basic": {"cluster_ip": "10.247.3.99"}}"#))

@@ -32,8 +32,8 @@ import Testing
 
     @Test func matchesOnTemplateClusterAndProjectFromTheRequest() throws {
         _ = try addFault(#"{"match": {"template": "everest", "cluster": "c2"}, "status": 409}"#)
-        #expect(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "c1", template: "everest")).status == 200)
-        #expect(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "c2", template: "coredns")).status == 200)
+        #expect(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "c1", template: "everest")).status == 201)
+        #expect(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "c2", template: "coredns")).status == 201)
         #expect(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "c2", template: "everest")).status == 409)
         _ = try addFault(#"{"match": {"project": "p9", "pool": "b"}, "status": 429}"#)
         #expect(try server.get("/v2/p9/pools/a/plugins").status == 200)

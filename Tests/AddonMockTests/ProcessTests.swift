@@ -387,7 +387,7 @@ import Testing
         let conn = try RawHTTPConnection(port: server.port)
         for i in 0..<40 {
             let r = try conn.send("POST", "/api/v3/addons", body: Array(Bodies.install(cluster: "k\(i)").utf8))
-            #expect(r.status == 200)
+            #expect(r.status == 201)
             acknowledged[try #require(try r.json().string("metadata.uid"))] = "k\(i)"
         }
         server.signal(SIGKILL)

@@ -86,7 +86,9 @@ struct CCEService {
                 )
             })
         ctx.touched(instance)
-        return .json(200, wire.instanceBody(instance))
+        // 201, not the API page's 200: terraform's golangsdk (addons.Create, OkCodes [201]) accepts nothing else, and
+        // its acceptance tests run against the real service (docs/api.md, "Status codes real clients require").
+        return .json(201, wire.instanceBody(instance))
     }
 
     private func list(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
