@@ -61,7 +61,7 @@ def counts(binary, workload, requests, work):
         conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
         answer = conn.getresponse()
         data = answer.read()
-        if answer.status != 200:
+        if answer.status not in (200, 201):
             sys.exit(f"{method} {path}: {answer.status} {data[:200]!r}")
         return data
 

@@ -1,4 +1,4 @@
--- POST /api/v3/addons, each request a new cluster (so every one is a real insert, committed before the 200).
+-- POST /api/v3/addons, each request a new cluster (so every one is a real insert, committed before the 201).
 -- BENCH_RUN keeps clusters unique across repeated runs against the same database.
 local run = os.getenv("BENCH_RUN") or tostring(os.time())
 local counter = 0

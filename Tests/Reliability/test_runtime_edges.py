@@ -278,7 +278,7 @@ def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
             body = {"kind": "Addon", "apiVersion": "v3",
                     "spec": {"clusterID": f"big-{i}", "addonTemplateName": "coredns", "values": {"pad": pad}}}
             r = session.post(url + "/api/v3/addons", json=body, timeout=30)
-            assert r.status_code == 200, r.text[:200]
+            assert r.status_code == 201, r.text[:200]
             ids.append(r.json()["metadata"]["uid"])
         for uid in ids:
             assert len(session.get(f"{url}/api/v3/addons/{uid}", timeout=30).content) > 900_000

@@ -144,7 +144,7 @@ class Worker:
             if status is None:
                 self.model[key] = {self.ABSENT, ("any-id", version)}
                 return
-            self.expect(status == 200, f"install {template} in {cluster}: {status} {body}")
+            self.expect(status == 201, f"install {template} in {cluster}: {status} {body}")
             self.model[key] = {(body["metadata"]["uid"], version)}
             return
         uid, version = state
