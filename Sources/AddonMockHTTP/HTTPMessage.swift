@@ -67,7 +67,7 @@ public final class HTTPRequest: Sendable {
     public func queryValue(_ name: String) -> String? { query?.first { $0.name == name }?.value }
 }
 
-/// What an answer waits for before it is sent: its write's commit, a fault's latency.
+/// What an answer waits for before it is sent: its write's commit, a fault's latency, a state to be reached.
 public protocol ResponseHold: Sendable {
     /// Calls `release` exactly once, perhaps at once and on this thread: with nil to send the answer as it
     /// is, or with the answer to send instead.
@@ -75,10 +75,45 @@ public protocol ResponseHold: Sendable {
     /// The server is stopping: release as soon as the answer is true (cut a delay short; a commit still
     /// has to happen).
     func expedite()
+    /// A hold that may last long (a wait for a state): counted against the server's cap on held answers, ended
+    /// first when connections run out, and told when its client goes. Short holds (a commit, a latency) are none
+    /// of these, and cost nothing of them.
+    var isLong: Bool { get }
+    /// Its client has closed the connection (or its sending side): release now, the answer goes nowhere.
+    func clientGone()
+    /// Connections ran out (or the cap on held answers was reached) and this is the oldest long hold: release now
+    /// with an answer that says so.
+    func evicted()
 }
 
 extension ResponseHold {
     public func expedite() {}
+    public var isLong: Bool { false }
+    public func clientGone() {}
+    public func evicted() {}
+}
+
+/// Why a stream ends before its producer ended it.
+public enum StreamEnd: Sendable {
+    /// Its client closed the connection.
+    case clientGone
+    /// The server is stopping: end cleanly, now.
+    case stopping
+    /// Connections ran out and this is the oldest long-lived answer.
+    case evicted
+}
+
+/// A body written as it is produced (Server-Sent Events), chunked, for as long as the stream lasts. The server
+/// asks for bytes only when the socket can take them, so a client that reads nothing makes it produce nothing.
+public protocol ResponseStream: AnyObject, Sendable {
+    /// Called once, when the stream starts on its connection: `wake` says that `read` may have more now. Cheap
+    /// to call, from any thread, as often as wanted.
+    func attach(wake: @escaping @Sendable () -> Void)
+    /// Copies up to `buffer.count` bytes of what comes next into `buffer` and says how many; 0 when there is
+    /// nothing now (the server waits for `wake`); nil once the stream has ended.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int?
+    /// Ends the stream from outside: `read` returns nil from now on (`.stopping`: after nothing more).
+    func finish(_ reason: StreamEnd)
 }
 
 public struct HTTPResponse: Sendable {
@@ -90,6 +125,8 @@ public struct HTTPResponse: Sendable {
     /// Set when the answer may only be sent later (once its write is committed); the server serves other
     /// connections meanwhile.
     public var hold: (any ResponseHold)?
+    /// Set when the body is produced as it goes (the headers are sent, then `body`, then the stream).
+    public var stream: (any ResponseStream)?
 
     public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.status = status
@@ -123,11 +160,15 @@ public protocol HTTPHandler: Sendable {
     /// The answer to a request whose body did not fit in the server's budget for bodies in flight: a 503 with
     /// Retry-After in the format its client expects; nothing of it was read into the application.
     func overloaded(_ request: HTTPRequest) -> HTTPResponse
+    /// The answer to a request for a long hold (a wait, a stream) past the server's cap on them: a 503 with
+    /// Retry-After in the format its client expects.
+    func overCapacity(_ request: HTTPRequest) -> HTTPResponse
 }
 
 extension HTTPHandler {
     public func unavailable(_ request: HTTPRequest) -> HTTPResponse { .text(503, "the server is stopping") }
     public func overloaded(_ request: HTTPRequest) -> HTTPResponse { .text(503, "request bodies in flight are over budget") }
+    public func overCapacity(_ request: HTTPRequest) -> HTTPResponse { .text(503, "too many answers are held open") }
 }
 
 public enum PercentDecoding {

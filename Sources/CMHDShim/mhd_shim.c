@@ -1,5 +1,9 @@
 #include "mhd_shim.h"
+#include <errno.h>
 #include <malloc.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -15,6 +19,8 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
                              MHD_AccessHandlerCallback handler, void *handler_cls,
                              MHD_RequestCompletedCallback completed, void *completed_cls,
                              MHD_NotifyConnectionCallback notify, void *notify_cls,
+                             void *(*uri_logged)(void *cls, const char *uri, struct MHD_Connection *c),
+                             void *uri_logged_cls,
                              unsigned int thread_pool_size, unsigned int connection_limit,
                              unsigned int connection_timeout_s, const char **err) {
   struct addrinfo hints, *res = NULL;
@@ -60,6 +66,7 @@ struct MHD_Daemon *amh_start(const char *host, uint16_t port,
                                           MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,
                                           MHD_OPTION_NOTIFY_COMPLETED, completed, completed_cls,
                                           MHD_OPTION_NOTIFY_CONNECTION, notify, notify_cls,
+                                          MHD_OPTION_URI_LOG_CALLBACK, uri_logged, uri_logged_cls,
                                           MHD_OPTION_UNESCAPE_CALLBACK, amh_keep_escaped, NULL,
                                           MHD_OPTION_ARRAY, ops,
                                           MHD_OPTION_END);
@@ -88,3 +95,47 @@ size_t amh_free_heap_bytes(void) {
 }
 
 void amh_return_free_heap(void) { malloc_trim(0); }
+
+void amh_set_connection_timeout(struct MHD_Connection *c, unsigned int seconds) {
+  MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, seconds);
+}
+
+struct MHD_Response *amh_create_streamed_response(size_t block_size, MHD_ContentReaderCallback reader, void *cls,
+                                                  MHD_ContentReaderFreeCallback freed) {
+  return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block_size, reader, cls, freed);
+}
+
+int amh_watch_create(int *wakeup) {
+  int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return -1;
+  *wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  struct epoll_event event = { .events = EPOLLIN, .data.u64 = 0 };
+  if (*wakeup < 0 || epoll_ctl(epoll, EPOLL_CTL_ADD, *wakeup, &event) != 0) {
+    close(epoll);
+    return -1;
+  }
+  return epoll;
+}
+
+int amh_watch_add(int epoll, int fd, uint64_t token) {
+  struct epoll_event event = { .events = EPOLLRDHUP | EPOLLONESHOT, .data.u64 = token };
+  if (epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0) return 0;
+  return errno == EEXIST ? epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event) : -1;
+}
+
+int amh_watch_remove(int epoll, int fd) {
+  struct epoll_event event = { 0 };
+  return epoll_ctl(epoll, EPOLL_CTL_DEL, fd, &event);
+}
+
+int amh_watch_wait(int epoll, uint64_t *tokens, int max) {
+  struct epoll_event events[64];
+  int n = epoll_wait(epoll, events, max < 64 ? max : 64, -1);
+  for (int i = 0; i < n; i++) tokens[i] = events[i].data.u64;
+  return n;
+}
+
+int amh_watch_wake(int wakeup) {
+  uint64_t one = 1;
+  return write(wakeup, &one, sizeof one) == sizeof one ? 0 : -1;
+}
