@@ -35,6 +35,38 @@ extension Connection {
             [.integer(now.milliseconds), .integer(Int64(limit))])
     }
 
+    /// When the earliest pending transition falls due (an index lookup); nil when none is scheduled.
+    public func nextDue() throws -> Instant? {
+        let s = try statement("SELECT min(pending_due) FROM instances WHERE pending_due IS NOT NULL")
+        defer { s.finish() }
+        return try s.step() && !s.isNull(0) ? Instant(milliseconds: s.int64(0)) : nil
+    }
+
+    /// How many records of each service and scope have an operation in flight (stored), for the counts kept
+    /// from then on as writes happen.
+    public func inFlightCounts() throws -> [(service: String, scope: String, count: Int)] {
+        let s = try statement(
+            "SELECT service, scope, count(*) FROM instances WHERE pending_operation IS NOT NULL GROUP BY service, scope")
+        defer { s.finish() }
+        var out: [(String, String, Int)] = []
+        while try s.step() { out.append((s.text(0), s.text(1), Int(s.int64(2)))) }
+        return out
+    }
+
+    /// One record of `services` with an operation in flight, in `scope` (or, with `scopePrefix`, in a scope starting
+    /// with it; neither: anywhere), oldest first: the example a wait's timeout names.
+    public func firstInFlight(services: [String], scope: String? = nil, scopePrefix: String? = nil) throws -> Instance? {
+        var values: [SQLValue] = services.map { .text($0) }
+        var sql = "SELECT \(Self.columns) FROM instances WHERE pending_operation IS NOT NULL AND service IN ("
+        sql += services.indices.map { "?\($0 + 1)" }.joined(separator: ",") + ")"
+        if let scope { values.append(.text(scope)); sql += " AND scope = ?\(values.count)" }
+        if let scopePrefix {
+            values.append(.text(scopePrefix))
+            sql += " AND substr(scope, 1, length(?\(values.count))) = ?\(values.count)"
+        }
+        return try first(sql + " ORDER BY created_at, rowid LIMIT 1", values)
+    }
+
     public func instanceCount() throws -> Int {
         Int(try scalarInt("SELECT count(*) FROM instances") ?? 0)
     }

@@ -57,8 +57,14 @@ struct Serve: ParsableCommand {
     var drainTimeout: String?
     @Option(
         parsing: .unconditional,
-        help: "Seconds a connection may take to send a whole request, and may stay idle between requests (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
+        help: "Seconds a connection may take to send a whole request, from its request line on (ADDONMOCK_REQUEST_TIMEOUT, default 10).")
     var requestTimeout: String?
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Seconds a keep-alive connection may wait for its next request; keep it above your clients' poll interval (ADDONMOCK_IDLE_TIMEOUT, default 120)."
+    )
+    var idleTimeout: String?
     @Option(
         parsing: .unconditional,
         help: "Open connections at most; the longest-waiting idle or slow ones make room for new clients (ADDONMOCK_MAX_CONNECTIONS, default 10000).")
@@ -79,6 +85,16 @@ struct Serve: ParsableCommand {
         parsing: .unconditional,
         help: "Origins whose pages may call the server, comma-separated, or * for any (ADDONMOCK_CORS; default: no CORS grants).")
     var cors: String?
+    @Option(
+        parsing: .unconditional,
+        help:
+            "Host names served beside localhost, *.localhost, 127.0.0.0/8 and [::1] (compose service names), or * for any; while bound to loopback other Hosts get a 403 (ADDONMOCK_ALLOWED_HOSTS)."
+    )
+    var allowedHosts: String?
+    @Option(
+        parsing: .unconditional,
+        help: "Waits and event streams held open at once; past it the newest gets a 503 with Retry-After (ADDONMOCK_MAX_HELD, default 5000).")
+    var maxHeld: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -96,8 +112,9 @@ struct Serve: ParsableCommand {
                     host: host, port: port, database: db, profile: profile, fixtures: fixtures,
                     seed: seed, logLevel: logLevel, auth: auth, credentials: credentials,
                     addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
-                    requestTimeout: requestTimeout, maxConnections: maxConnections,
-                    cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib, logFormat: logFormat, cors: cors),
+                    requestTimeout: requestTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
+                    cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib, logFormat: logFormat, cors: cors,
+                    allowedHosts: allowedHosts, maxHeld: maxHeld),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

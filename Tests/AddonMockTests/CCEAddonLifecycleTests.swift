@@ -126,7 +126,16 @@ import Testing
         _ = try install(Bodies.install(cluster: "dev"))
         let byHeader = try server.get("/api/v3/addons", headers: [("X-Cluster-ID", "dev")]).json()
         #expect(byHeader.string("items.0.spec.clusterID") == "dev")
-        let byUUIDHost = try server.get("/api/v3/addons", headers: [("Host", "3f7c1a52-0000-4000-8000-000000000001.cce.example.com:8080")]).json()
+        // The real endpoint form, {cluster}.cce.{region}.myhuaweicloud.com: a name that is not local, so served only
+        // when --allowed-hosts admits it (a user who maps that name to this server).
+        let uuidHost = "3f7c1a52-0000-4000-8000-000000000001.cce.example.com:8080"
+        #expect(try server.get("/api/v3/addons", headers: [("Host", uuidHost)]).status == 403)
+        var open = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1, logLevel: "critical", seedWasRandom: false)
+        open.allowedHosts = ["*"]
+        let admitting = try TestServer(configuration: open)
+        _ = try admitting.request("POST", "/api/v3/addons", body: Bodies.install(cluster: "3f7c1a52-0000-4000-8000-000000000001"))
+        let byUUIDHost = try admitting.get("/api/v3/addons", headers: [("Host", uuidHost)]).json()
         #expect(byUUIDHost.string("items.0.spec.clusterID") == "3f7c1a52-0000-4000-8000-000000000001")
         let byLocalhost = try server.get("/api/v3/addons", headers: [("Host", "dev.localhost:8080")]).json()
         #expect(byLocalhost.string("items.0.spec.clusterID") == "dev")
@@ -134,7 +143,7 @@ import Testing
         let both = try server.get("/api/v3/addons?cluster_id=dev", headers: [("X-Cluster-ID", "other")]).json()
         #expect(both.string("items.0.spec.clusterID") == "dev")
         // A plain host name is not a cluster.
-        #expect(try server.get("/api/v3/addons", headers: [("Host", "myhost.example.com")]).status == 400)
+        #expect(try admitting.get("/api/v3/addons", headers: [("Host", "myhost.example.com")]).status == 400)
     }
 
     @Test func showAndDeleteHonourTheClusterQuery() throws {

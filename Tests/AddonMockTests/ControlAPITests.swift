@@ -459,7 +459,8 @@ extension TestServer {
         let port = server.port
         DispatchQueue.global().async {
             let r = try? RawHTTPConnection(port: port).send(
-                "POST", "/_mock/wait", body: Array(#"{"addon": "\#(id)", "status": "running", "timeoutMs": 60000}"#.utf8), close: true)
+                "POST", "/_mock/wait", headers: [("Content-Type", "application/json")],
+                body: Array(#"{"addon": "\#(id)", "status": "running", "timeoutMs": 60000}"#.utf8), close: true)
             answer.withLock { $0 = r }
             answer.broadcast()
         }

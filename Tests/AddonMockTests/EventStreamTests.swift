@@ -39,14 +39,14 @@ import Testing
 
     func install(_ template: String = "coredns", cluster: String = "c1") throws -> String {
         let r = try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: cluster, template: template))
-        #expect(r.status == 200)
+        #expect(r.status == 201)
         return try #require(try r.json().string("metadata.uid"))
     }
 
     @Test func changesAndRequestsInOrderThenTheTransitionWhenItFallsDue() throws {
         let start = try batch("?holdMs=0").cursor ?? 0
         let id = try install()
-        var (frames, cursor) = try batch("?after=\(start)")
+        var (frames, cursor) = try batch("?after=\(start)&holdMs=30000")
         #expect(frames.map(\.event) == ["created", "request"])
         #expect(frames[0].data?.string("resource") == id)
         #expect(frames[0].data?.string("kind") == "addons")
@@ -62,7 +62,7 @@ import Testing
         // The clock moves past the due time: the sweeper writes the transition down, stamped with its due time;
         // the held batch answers once it is there.
         server.advance(ms: 500)
-        (frames, cursor) = try batch("?types=transition,clock", lastEventID: String(cursor ?? 0))
+        (frames, cursor) = try batch("?types=transition,clock&holdMs=30000", lastEventID: String(cursor ?? 0))
         #expect(frames.map(\.event) == ["transition"])
         #expect(frames.first?.data?.string("from") == "installing")
         #expect(frames.first?.data?.string("to") == "running")
@@ -135,44 +135,131 @@ import Testing
         #expect(log.lastID == 5)
     }
 
-    @Test func batchesAreRenderedOnALowPriorityThreadThatEndsWhenNothingIsHeld() {
-        let ticker = IdleTicker(intervalMs: 5)
+    /// A subscriber for the pump alone: counts its looks and notes the thread they run on.
+    final class Looker: EventPump.Subscriber, @unchecked Sendable {
         struct Seen {
-            var asked = 0
+            var looks = 0
             var policy: Int32 = 0
-            var onRequestThread = false
+            var onCallerThread = false
         }
         let seen = Locked(Seen())
+        let doneAfter: Int
         let caller = pthread_self()
-        // Done on the third ask: the ticker keeps asking what is not done yet.
-        ticker.add {
+        init(doneAfter: Int) { self.doneAfter = doneAfter }
+
+        func pump(now: UInt64) -> (done: Bool, nextLook: UInt64?) {
             defer { seen.broadcast() }
             return seen.withLock { s in
-                s.asked += 1
+                s.looks += 1
                 var parameters = sched_param()
                 pthread_getschedparam(pthread_self(), &s.policy, &parameters)
-                s.onRequestThread = pthread_equal(pthread_self(), caller) != 0
-                return s.asked == 3
+                s.onCallerThread = pthread_equal(pthread_self(), caller) != 0
+                return (s.looks >= doneAfter, nil)
             }
         }
-        seen.wait(until: { $0.asked == 3 }, timeoutMicroseconds: 30_000_000) { _ in }
-        let final = seen.withLock { $0 }
-        #expect(final.asked == 3)
-        #expect(final.policy == IdleTicker.idlePolicy)
-        #expect(!final.onRequestThread)
+    }
+
+    @Test func batchesAreRenderedOnALowPriorityThreadWokenBySignalsThatEndsWhenNobodySubscribes() {
+        let pump = EventPump(restMs: 1)
+        let looker = Looker(doneAfter: 3)
+        pump.add(looker)
+        // No timer drives it: each look after the first comes from a signal (a publication, a drained batch).
+        looker.seen.wait(until: { $0.looks >= 1 }, timeoutMicroseconds: 30_000_000) { _ in }
+        for n in 2...3 {
+            pump.signal()
+            looker.seen.wait(until: { $0.looks >= n }, timeoutMicroseconds: 30_000_000) { _ in }
+        }
+        let final = looker.seen.withLock { $0 }
+        #expect(final.looks == 3)
+        #expect(final.policy == EventPump.idlePolicy)
+        #expect(!final.onCallerThread)
         var parameters = sched_param(), policy: Int32 = 0
         pthread_getschedparam(pthread_self(), &policy, &parameters)
-        #expect(policy != IdleTicker.idlePolicy, "only the ticker's thread is lowered")
-        // The thread ends once nothing is held, and a later hold starts another.
-        #expect(ticker.waitUntilThreadEnds(timeoutMicroseconds: 30_000_000))
-        let again = Locked(false)
-        ticker.add {
-            again.withLock { $0 = true }
-            again.broadcast()
-            return true
+        #expect(policy != EventPump.idlePolicy, "only the pump's thread is lowered")
+        // The thread ends once nobody subscribes, and a later subscriber starts another.
+        #expect(pump.waitUntilThreadEnds(timeoutMicroseconds: 30_000_000))
+        let again = Looker(doneAfter: 1)
+        pump.add(again)
+        again.seen.wait(until: { $0.looks >= 1 }, timeoutMicroseconds: 30_000_000) { _ in }
+        #expect(again.seen.withLock { $0.looks } == 1)
+    }
+
+    /// `curl -N`: the stream opens at once, with no cursor starts at the newest event, and carries what happens
+    /// after it connected, on the same connection, as it happens.
+    @Test func aStreamDeliversWhatHappensAfterItConnected() throws {
+        let connection = try RawHTTPConnection(port: server.port)
+        try connection.sendRaw(Array("GET /_mock/events?types=created,transition HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        let head = try connection.readHead()
+        #expect(head.status == 200)
+        #expect(head.header("Content-Type") == "text/event-stream")
+        #expect(head.header("Transfer-Encoding") == "chunked")
+        #expect(try connection.readStream(until: ": connected").hasPrefix("retry: 1000\n"))
+        let id = try install()
+        let created = try connection.readStream(until: "event: created")
+        #expect(created.contains(#""resource":"\#(id)""#), "\(created)")
+        server.advance(ms: 500)
+        let transition = try connection.readStream(until: "event: transition")
+        #expect(transition.contains(#""to":"running""#), "\(transition)")
+    }
+
+    @Test func aStopEndsStreamsCleanly() throws {
+        let connection = try RawHTTPConnection(port: server.port)
+        try connection.sendRaw(Array("GET /_mock/events HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        #expect(try connection.readHead().status == 200)
+        _ = try connection.readStream(until: ": connected")
+        server.app.stop()
+        // The last chunk ends the body: the stream closes as HTTP says, not by a reset.
+        while try connection.readChunk() != nil {}
+    }
+
+    @Test func aStreamWhoseClientGoesIsDropped() throws {
+        let connection = try RawHTTPConnection(port: server.port)
+        try connection.sendRaw(Array("GET /_mock/events HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
+        #expect(try connection.readHead().status == 200)
+        _ = try connection.readStream(until: ": connected")
+        let pump = server.app.control.pump
+        #expect(pump.subscriberCount == 1)
+        connection.close()
+        // Its hangup is seen while it is parked (nothing to send): the pump lets it go and its thread ends.
+        #expect(pump.waitUntilThreadEnds(timeoutMicroseconds: 30_000_000))
+        #expect(pump.subscriberCount == 0)
+    }
+
+    /// A subscriber that reads nothing: the pump renders the next batch only once the last is taken, so the server
+    /// holds at most one batch for it however much happens; a keep-alive comment goes out after 15 s of quiet.
+    @Test func aSubscriberThatReadsNothingCostsOneBatchAndQuietGetsAKeepAlive() {
+        let log = EventLog(capacity: 10_000)
+        let pump = EventPump(threaded: false) // the test does the pump's looks
+        let reader = EventReader(events: log, filter: EventFilter(), kinds: { _ in nil }, cursor: 0)
+        let subscription = EventSubscription(reader: reader, pump: pump)
+        let woken = Locked(0)
+        subscription.attach { woken.withLock { $0 += 1 } }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        func take() -> String {
+            let n = buffer.withUnsafeMutableBytes { subscription.read(into: $0) } ?? -1
+            return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
         }
-        again.wait(until: { $0 }, timeoutMicroseconds: 30_000_000) { _ in }
-        #expect(again.withLock { $0 })
+        #expect(take().contains(": connected"))
+        log.publish((0..<3_000).map { .clock(now: Instant(milliseconds: Int64($0)), pinned: true) })
+        let t0 = EventPump.now()
+        #expect(subscription.pump(now: t0).done == false)
+        let held = subscription.bufferedBytes
+        #expect(held > 0)
+        log.publish((0..<3_000).map { .clock(now: Instant(milliseconds: Int64($0)), pinned: true) })
+        _ = subscription.pump(now: t0 + 1)
+        #expect(subscription.bufferedBytes == held, "nothing more rendered while the batch is not taken")
+        let first = take()
+        #expect(first.components(separatedBy: "event: clock").count - 1 >= EventLog.batchLimit)
+        _ = subscription.pump(now: t0 + 2)
+        #expect(take().contains("event: clock"), "the next batch once the last was taken")
+        while subscription.pump(now: t0 + 3).done == false, subscription.bufferedBytes > 0 { _ = take() }
+        // Quiet: nothing for 15 s of the pump's time, then a comment keeps proxies from closing the stream.
+        _ = subscription.pump(now: t0 + 4)
+        #expect(take() == "")
+        _ = subscription.pump(now: t0 + EventSubscription.keepAliveNs + 5)
+        #expect(take() == ": keep-alive\n\n")
+        subscription.finish(.clientGone)
+        #expect(subscription.pump(now: t0 + EventSubscription.keepAliveNs + 6).done)
     }
 
     @Test func aSubscriberFarBehindGetsWhatIsKeptInBatchesOfAboutTwoThousand() throws {
@@ -192,7 +279,7 @@ import Testing
     @Test func aHeldBatchIsAnsweredWhenTheServerStops() throws {
         let cursor = try batch("?holdMs=0").cursor ?? 0
         let connection = try RawHTTPConnection(port: server.port)
-        try connection.sendRaw(Array("GET /_mock/events?holdMs=60000&after=\(cursor) HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        try connection.sendRaw(Array("GET /_mock/events?holdMs=60000&after=\(cursor) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
         // Held on the event thread (or, if the stop comes first, refused): either way a whole answer, at once.
         _ = try server.get("/_mock/health")
         server.app.stop()
@@ -211,7 +298,10 @@ import Testing
             ("?after=-1", "Last-Event-ID (or after) must be an event id, got \"-1\""),
             ("?holdMs=99999999", "holdMs must be a whole number from 0 to 60000"),
             ("?cluster=a%00b", "cluster \"a\\u0000b\" is not a valid identifier: use \(IdentifierRule.description)"),
-            ("?colour=red", "unknown query parameter colour; expected one of: after, cluster, control, holdMs, pool, project, service, types"),
+            (
+                "?colour=red",
+                "unknown query parameter colour; expected one of: access_token, after, cluster, control, holdMs, pool, project, service, types"
+            ),
         ]
         for (query, message) in cases { #expect(try server.controlError("GET", "/_mock/events" + query) == message) }
     }

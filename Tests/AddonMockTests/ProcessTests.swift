@@ -59,6 +59,12 @@ import Testing
             "addonmock: --cors takes * or comma-separated origins like http://localhost:3000 (scheme://host[:port], no path), got \"demo.local\""
         ),
         (["--fixtures", "/nonexistent/dir", "--db", ":memory:"], "addonmock: --fixtures /nonexistent/dir is not a directory"),
+        (["--idle-timeout", "0"], "addonmock: --idle-timeout must be a whole number of seconds from 1 to 86400, got \"0\""),
+        (["--max-held", "many"], "addonmock: --max-held must be a whole number from 1 to 1000000, got \"many\""),
+        (
+            ["--allowed-hosts", "addonmock,evil.example:8080"],
+            "addonmock: --allowed-hosts takes * or comma-separated host names or addresses without a port (addonmock, my-host.lan, 10.0.0.5, [fd00::1]), got \"evil.example:8080\""
+        ),
     ])
     func badFlagsExitWith2AndOneLine(arguments: [String], line: String) throws {
         let r = try ServerProcess.run(arguments)

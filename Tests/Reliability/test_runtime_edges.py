@@ -62,7 +62,7 @@ class Writer(threading.Thread):
         self.address = host_port(url)
         self.name_ = name
         self.stop_sent_at = stop_sent_at      # [monotonic time of the SIGTERM] once sent
-        self.acknowledged = []                 # clusters whose install was answered 200
+        self.acknowledged = []                 # clusters whose install was answered 201
         self.unanswered_before_stop = []
         self.answers = {}
 
@@ -77,7 +77,7 @@ class Writer(threading.Thread):
                 cluster = f"{self.name_}-{n}"
                 n += 1
                 body = install_body(cluster)
-                sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n" % len(body) + body)
                 sent_before_stop = not self.stop_sent_at
                 answer = read_answer(sock)
@@ -94,7 +94,7 @@ class Writer(threading.Thread):
                 return
             status, payload = answer
             self.answers[status] = self.answers.get(status, 0) + 1
-            if status == 200:
+            if status == 201:
                 self.acknowledged.append(cluster)
             elif status == 503:
                 assert json.loads(payload)["errorCode"].startswith("CCE."), payload    # the service's own format
@@ -138,7 +138,7 @@ def half_closed_install(address, cluster):
     body = install_body(cluster)
     sock = socket.create_connection(address, timeout=15)
     try:
-        sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
         sock.shutdown(socket.SHUT_WR)
         return read_answer(sock)
@@ -158,7 +158,7 @@ def test_half_closed_writers_under_concurrent_load_get_their_answers(server):
         else:   # a writer that keeps its connection open, so commits are shared and answers held
             with socket.create_connection(address, timeout=15) as sock:
                 body = install_body(f"full-{i}")
-                sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                sock.sendall(b"POST /api/v3/addons HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
                 results[i] = read_answer(sock)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(300)]
@@ -167,11 +167,11 @@ def test_half_closed_writers_under_concurrent_load_get_their_answers(server):
     for t in threads:
         t.join()
     half = [results[i] for i in range(1, 300, 2)]
-    answered = [r for r in half if r is not None and r[0] == 200 and json.loads(r[1])["spec"]["clusterID"].startswith("half-")]
+    answered = [r for r in half if r is not None and r[0] == 201 and json.loads(r[1])["spec"]["clusterID"].startswith("half-")]
     stored = {i["cluster"] for i in requests.get(server.url + "/_mock/resources/addons", timeout=30).json()["items"]}
     print(f"half-close: {len(answered)} of {len(half)} half-closed installs answered; {len(stored)} stored")
     assert len(stored) == 300
-    assert all(r is not None and r[0] == 200 for r in (results[i] for i in range(0, 300, 2)))
+    assert all(r is not None and r[0] == 201 for r in (results[i] for i in range(0, 300, 2)))
     # 54 of 150 before the server wrote half-closed clients' answers itself; 145-150 while it only looked for the
     # FIN, which libmicrohttpd may read first on resuming a connection (docs/reliability.md).
     assert len(answered) == len(half), f"only {len(answered)} of {len(half)} answered"
@@ -184,7 +184,7 @@ def test_a_latency_rule_holding_100_requests_occupies_no_worker(server):
     socks = []
     for _ in range(100):
         sock = socket.create_connection(address, timeout=15)
-        sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: localhost\r\n\r\n")
         socks.append(sock)
     time.sleep(0.5)     # let the server take in all of them (each is then held by the 5 s latency)
     timings = []
@@ -225,19 +225,20 @@ class started_with_many_sockets:
 
 def test_idle_and_slow_clients_cannot_lock_others_out(database):
     """2,000 sockets, half idle and half sending an unfinished request head (slowloris): a normal client's health
-    check answers within 1 s, and the server closes every one of them once the request timeout has passed."""
-    with started_with_many_sockets(database, "--request-timeout", "2") as server:
+    check answers within 1 s, and the server closes the slow ones once the request timeout has passed and the idle
+    ones once the idle timeout has (each its own limit)."""
+    with started_with_many_sockets(database, "--request-timeout", "2", "--idle-timeout", "3") as server:
         address = host_port(server.url)
         for i in range(2000):
             sock = socket.create_connection(address, timeout=15)
             if i % 2:
-                sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                sock.sendall(b"GET /api/v3/addontemplates HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
             server.socks.append(sock)
         started = time.monotonic()
         assert requests.get(server.url + "/_mock/health", timeout=10).status_code == 200
         health_s = time.monotonic() - started
         assert health_s < 1.0, health_s
-        # Every one of them is closed by the server (EOF or reset) once 2 s have passed; wait for that state.
+        # Every one of them is closed by the server (EOF or reset) once its limit has passed; wait for that state.
         by_fd = {sock.fileno(): sock for sock in server.socks}
         poller = select.poll()
         for fd in by_fd:
@@ -283,7 +284,7 @@ def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
         for uid in ids:
             assert len(session.get(f"{url}/api/v3/addons/{uid}", timeout=30).content) > 900_000
             peak = max(peak, rss_mib(pid))
-        body_head = (b"POST /api/v3/addons HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        body_head = (b"POST /api/v3/addons HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % (1 << 20))
         chunk = b"x" * ((1 << 20) - 1)       # one byte short: the request never completes
         for _ in range(300):

@@ -120,7 +120,7 @@ def test_signature_date_must_be_within_15_minutes(signed):
 def test_bodies_and_escaped_paths_sign_the_same_way(signed):
     body = b'{"kind": "Addon", "apiVersion": "v3", "spec": {"clusterID": "c9", "values": {}, "addonTemplateName": "npd"}}'
     ok = sdk_signed(signed, "POST", "/api/v3/addons", body=body)
-    assert ok.status_code == 200, ok.text
+    assert ok.status_code == 201, ok.text
     uid = ok.json()["metadata"]["uid"]
     # The SDK path-encodes parameters; an id with reserved characters still verifies (and is simply not found).
     missing = sdk_signed(signed, "GET", "/api/v3/addons/" + quote("a b/é", safe=""), [("cluster_id", "c 9")])

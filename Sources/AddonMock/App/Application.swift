@@ -24,7 +24,7 @@ public final class Application: Sendable {
     let faults: FaultBook
     let journal: Journal
     private let server: HTTPServer
-    private let sweeper: Ticker
+    let control: ControlService
     let dispatcher: Dispatcher
 
     /// Opens the database (migrating it), loads the services' catalogs, applies every transition that fell due
@@ -62,7 +62,9 @@ public final class Application: Sendable {
         let engine = LifecycleEngine(
             timing: Timing(profile: configuration.profile, random: SeededRandom(seed: configuration.seed)),
             tables: registry.tables)
-        let events = EventLog()
+        let pump = EventPump()
+        let waits = WaitBook()
+        let events = EventLog(observers: .init(pump: pump, waits: waits))
         let manager = InstanceManager(
             database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes,
             committed: { changes in events.publish(changes.map { .change($0) }) })
@@ -105,9 +107,10 @@ public final class Application: Sendable {
         }
         let control = ControlService(
             registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
-            configuration: configuration, seeder: seeder, seedKinds: seedKinds, events: events,
+            configuration: configuration, seeder: seeder, seedKinds: seedKinds, events: events, pump: pump, waits: waits,
             openAPI: { OpenAPIDocument.render(assembled(), serverURL: boundURL.withLock { $0 }) },
             listening: { boundURL.withLock { $0 } })
+        self.control = control
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(
                 name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
@@ -118,14 +121,17 @@ public final class Application: Sendable {
             apis: emulated + [control.mounted], database: database,
             authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
             controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger,
-            accessLog: AccessLog(format: configuration.logFormat), corsOrigins: configuration.corsOrigins)
+            accessLog: AccessLog(format: configuration.logFormat), corsOrigins: configuration.corsOrigins,
+            hostGuard: HostGuard(boundTo: configuration.host, allowedHosts: configuration.allowedHosts))
         self.dispatcher = dispatcher
         server = HTTPServer(
             options: .init(
                 host: configuration.host, port: configuration.port,
                 threads: max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))),
                 requestTimeoutSeconds: configuration.requestTimeoutSeconds,
+                idleTimeoutSeconds: configuration.idleTimeoutSeconds,
                 maxConnections: configuration.maxConnections,
+                maxLongHolds: configuration.maxHeld,
                 drainTimeoutMs: configuration.drainTimeoutMs,
                 largerBodies: [ControlService.importPattern: ControlService.importBodyBytes],
                 bodyBudgetBytes: configuration.bodyBudgetBytes),
@@ -138,13 +144,11 @@ public final class Application: Sendable {
         let url = Self.url(host: configuration.host, port: port)
         boundURL.withLock { $0 = url }
 
-        // Persist due transitions a few times a second so the file stays an honest picture between requests.
-        sweeper = Ticker(label: "addonmock.sweeper", intervalMs: 250) { [manager] in
-            do { try manager.sweep() } catch { logger.error("sweep failed: \(error)") }
-        }
+        // Due transitions are written down (and their events told) as they fall due.
+        manager.startSweeping()
         if let file = configuration.addressFile, let reason = Self.writeAtomically(file, Array((url + "\n").utf8)) {
             server.stop()
-            sweeper.stop()
+            manager.stopSweeping()
             throw StartupError(message: "--address-file \(file): cannot write it (\(reason)); pick a writable path")
         }
     }
@@ -173,7 +177,7 @@ public final class Application: Sendable {
     /// Stops accepting, finishes in-flight requests, stops the sweeper and leaves a checkpointed database.
     public func stop() {
         server.stop()
-        sweeper.stop()
+        manager.stopSweeping()
         manager.database.checkpoint()
         if let file = configuration.addressFile { unlink(file) }
     }
@@ -238,28 +242,5 @@ public final class Application: Sendable {
             out.append(contentsOf: chunk[0..<n])
         }
         return out
-    }
-}
-
-/// Runs `work` every `intervalMs` on its own serial queue until stopped.
-/// `@unchecked`: DispatchSourceTimer is thread-safe but not annotated Sendable.
-final class Ticker: @unchecked Sendable {
-    private let queue: DispatchQueue
-    private let timer: DispatchSourceTimer
-
-    init(label: String, intervalMs: Int, work: @escaping @Sendable () -> Void) {
-        queue = DispatchQueue(label: label)
-        timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(
-            deadline: .now() + .milliseconds(intervalMs), repeating: .milliseconds(intervalMs),
-            leeway: .milliseconds(intervalMs / 5))
-        timer.setEventHandler(handler: work)
-        timer.resume()
-    }
-
-    /// Returns once no run is in progress and none will start.
-    func stop() {
-        timer.cancel()
-        queue.sync {}
     }
 }

@@ -46,8 +46,10 @@ public struct Configuration: Sendable, Equatable {
     public var controlToken: String?
     /// How long a stop waits for held answers before answering the rest 503.
     public var drainTimeoutMs: Int = 5000
-    /// How long a connection may take to send a whole request (and stay idle between requests).
+    /// How long a connection may take to send a whole request, from its request line on.
     public var requestTimeoutSeconds: Int = 10
+    /// How long a keep-alive connection may wait for its next request.
+    public var idleTimeoutSeconds: Int = 120
     /// Open connections at most (a reserve is kept free for new clients).
     public var maxConnections: Int = 10_000
     /// Bytes the instance cache may keep (records and rendered bodies).
@@ -58,6 +60,10 @@ public struct Configuration: Sendable, Equatable {
     public var logFormat: LogFormat = .text
     /// Origins browsers may call from (`*`: any); nil: no CORS grants.
     public var corsOrigins: [String]? = nil
+    /// Host names served beside the local ones (`*`: any); nil: only local ones while bound to loopback.
+    public var allowedHosts: [String]? = nil
+    /// Waits and event streams held open at once, at most.
+    public var maxHeld: Int = 5_000
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
     /// Settings that were given but have no effect, one line each, for the start-up log.
@@ -87,18 +93,22 @@ public struct CommandLineValues: Sendable {
     public var controlToken: String?
     public var drainTimeout: String?
     public var requestTimeout: String?
+    public var idleTimeout: String?
     public var maxConnections: String?
     public var cacheMiB: String?
     public var bodyBudgetMiB: String?
     public var logFormat: String?
     public var cors: String?
+    public var allowedHosts: String?
+    public var maxHeld: String?
 
     public init(
         host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
         fixtures: String? = nil, seed: String? = nil, logLevel: String? = nil, auth: String? = nil,
         credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
-        drainTimeout: String? = nil, requestTimeout: String? = nil, maxConnections: String? = nil,
-        cacheMiB: String? = nil, bodyBudgetMiB: String? = nil, logFormat: String? = nil, cors: String? = nil
+        drainTimeout: String? = nil, requestTimeout: String? = nil, idleTimeout: String? = nil, maxConnections: String? = nil,
+        cacheMiB: String? = nil, bodyBudgetMiB: String? = nil, logFormat: String? = nil, cors: String? = nil,
+        allowedHosts: String? = nil, maxHeld: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -113,11 +123,14 @@ public struct CommandLineValues: Sendable {
         self.controlToken = controlToken
         self.drainTimeout = drainTimeout
         self.requestTimeout = requestTimeout
+        self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.cacheMiB = cacheMiB
         self.bodyBudgetMiB = bodyBudgetMiB
         self.logFormat = logFormat
         self.cors = cors
+        self.allowedHosts = allowedHosts
+        self.maxHeld = maxHeld
     }
 }
 
@@ -248,6 +261,13 @@ extension Configuration {
             }
             requestTimeoutSeconds = seconds
         }
+        var idleTimeoutSeconds = 120
+        if let (v, source) = pick(flags.idleTimeout, "idle-timeout") {
+            guard let seconds = Int(v), (1...86_400).contains(seconds) else {
+                throw ConfigurationError(message: "\(source) must be a whole number of seconds from 1 to 86400, got \"\(v)\"")
+            }
+            idleTimeoutSeconds = seconds
+        }
         var maxConnections = 10_000
         if let (v, source) = pick(flags.maxConnections, "max-connections") {
             guard let n = Int(v), (10...1_000_000).contains(n) else {
@@ -281,6 +301,25 @@ extension Configuration {
             guard !origins.isEmpty else { throw ConfigurationError(message: "\(source) must name at least one origin, or *") }
             corsOrigins = origins
         }
+        var allowedHosts: [String]?
+        if let (v, source) = pick(flags.allowedHosts, "allowed-hosts") {
+            let names = v.split(separator: ",").map { String($0).trimmingSpaces().lowercased() }.filter { !$0.isEmpty }
+            for name in names where name != "*" && !Self.isHostName(name) {
+                throw ConfigurationError(
+                    message:
+                        "\(source) takes * or comma-separated host names or addresses without a port (addonmock, my-host.lan, 10.0.0.5, [fd00::1]), got \"\(name)\""
+                )
+            }
+            guard !names.isEmpty else { throw ConfigurationError(message: "\(source) must name at least one host, or *") }
+            allowedHosts = names
+        }
+        var maxHeld = 5_000
+        if let (v, source) = pick(flags.maxHeld, "max-held") {
+            guard let n = Int(v), (1...1_000_000).contains(n) else {
+                throw ConfigurationError(message: "\(source) must be a whole number from 1 to 1000000, got \"\(v)\"")
+            }
+            maxHeld = n
+        }
         // A misspelt variable would otherwise be ignored without a word.
         // Every setting was looked up above (each has a source now), so its twin is known without a second list.
         let known = Set(sources.keys.map(environmentName)).union(Self.clientVariables)
@@ -293,9 +332,9 @@ extension Configuration {
             host: host, port: port, database: database, profile: profile, fixtures: fixtures, seed: seed,
             logLevel: logLevel, seedWasRandom: seedWasRandom, auth: auth, credentials: credentials,
             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
-            requestTimeoutSeconds: requestTimeoutSeconds, maxConnections: maxConnections,
+            requestTimeoutSeconds: requestTimeoutSeconds, idleTimeoutSeconds: idleTimeoutSeconds, maxConnections: maxConnections,
             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, logFormat: logFormat, corsOrigins: corsOrigins,
-            sources: sources, warnings: warnings)
+            allowedHosts: allowedHosts, maxHeld: maxHeld, sources: sources, warnings: warnings)
     }
 
     /// `ADDONMOCK_` variables read by the tools around the server (the pytest plugin, the test harness), not by it.
@@ -313,6 +352,15 @@ extension Configuration {
             && !rest.contains(UInt8(ascii: "/")) && rest.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
+    /// A host name (letters, digits, `-`, `.`), an IPv4 address, or a bracketed IPv6 one: what a `Host` header names.
+    static func isHostName(_ s: String) -> Bool {
+        if s.hasPrefix("[") { return s.hasSuffix("]") && s.count > 2 && s.dropFirst().dropLast().allSatisfy { $0.isHexDigit || $0 == ":" } }
+        return s.utf8.allSatisfy { c in
+            (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9"))
+                || c == UInt8(ascii: "-") || c == UInt8(ascii: ".") || c == UInt8(ascii: "_")
+        }
+    }
+
     /// One line for the log at start-up (secrets masked).
     public var summary: String {
         "host=\(host) port=\(port) db=\(database) profile=\(profile.rawValue) fixtures=\(fixtures ?? "built-in") seed=\(seed)\(seedWasRandom ? " (random)" : "") log-level=\(logLevel) auth=\(auth.rawValue)"
@@ -322,6 +370,7 @@ extension Configuration {
             + (drainTimeoutMs == 5000 ? "" : " drain-timeout=\(Double(drainTimeoutMs) / 1000)s")
             + (logFormat == .text ? "" : " log-format=\(logFormat.rawValue)")
             + (corsOrigins.map { " cors=\($0.joined(separator: ","))" } ?? "")
+            + (allowedHosts.map { " allowed-hosts=\($0.joined(separator: ","))" } ?? "")
     }
 }
 

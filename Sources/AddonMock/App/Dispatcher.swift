@@ -56,10 +56,15 @@ final class Dispatcher: HTTPHandler {
     private let accessLog: AccessLog?
     /// `--cors`: the page origins that get CORS grants (`*`: any; nil: none).
     private let corsOrigins: Set<String>?
+    /// DNS rebinding: which `Host`s are served.
+    private let hostGuard: HostGuard
+    /// Cross-site requests to the control API.
+    private let crossSite: CrossSiteGuard
 
     init(
         apis: [MountedAPI], database: Database, authenticator: Authenticator, controlToken: String? = nil,
-        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger, accessLog: AccessLog? = nil, corsOrigins: [String]? = nil
+        faults: FaultBook, journal: Journal, clock: any Clock, logger: Logger, accessLog: AccessLog? = nil, corsOrigins: [String]? = nil,
+        hostGuard: HostGuard = HostGuard(boundTo: "127.0.0.1", allowedHosts: nil)
     ) {
         var router = Router()
         var endpoints: [Endpoint] = []
@@ -82,6 +87,8 @@ final class Dispatcher: HTTPHandler {
         self.clock = clock
         self.logger = logger
         self.corsOrigins = corsOrigins.map(Set.init)
+        self.hostGuard = hostGuard
+        crossSite = CrossSiteGuard(corsOrigins: corsOrigins.map(Set.init))
         self.accessLog = logger.logLevel <= .info ? accessLog : nil
     }
 
@@ -142,6 +149,11 @@ final class Dispatcher: HTTPHandler {
         retryLater(request, "the server is stopping: this request was not served; retry against the next instance")
     }
 
+    /// A 503 in the request's service's format, for a wait or an event stream past the cap on answers held open.
+    func overCapacity(_ request: HTTPRequest) -> HTTPResponse {
+        retryLater(request, "too many answers are held open (waits and event streams; --max-held caps them): retry once one has ended")
+    }
+
     /// A 503 with `Retry-After` in the format of the request's path, for answers the HTTP layer gives itself.
     private func retryLater(_ request: HTTPRequest, _ message: String) -> HTTPResponse {
         var r = error(APIError(.serviceUnavailable, message), format(forPath: request.path))
@@ -166,7 +178,7 @@ final class Dispatcher: HTTPHandler {
         let request = answered.request
         journal.record { sequence in
             JournalEntry(
-                sequence: sequence, time: now, method: request.method, path: request.path, query: request.query ?? [],
+                sequence: sequence, time: now, method: request.method, path: request.path, query: Self.shown(request.query),
                 status: response.dropConnection ? 0 : response.status, durationMs: duration,
                 requestID: answered.requestID, service: answered.served.context?.service,
                 route: answered.served.context?.route, resources: answered.served.context?.resourceIDs ?? [],
@@ -179,9 +191,16 @@ final class Dispatcher: HTTPHandler {
         return response
     }
 
+    /// The query as the journal and the access log show it: a token passed in it (`access_token`) masked.
+    static func shown(_ query: [(name: String, value: String)]?) -> [(name: String, value: String)] {
+        guard let query else { return [] }
+        guard query.contains(where: { $0.name == "access_token" }) else { return query }
+        return query.map { $0.name == "access_token" ? ($0.name, "****") : $0 }
+    }
+
     private func line(_ request: HTTPRequest, _ response: HTTPResponse, _ duration: Double, _ answered: Answered) -> AccessLog.Line {
         var query = ""
-        for (i, item) in (request.query ?? []).enumerated() {
+        for (i, item) in Self.shown(request.query).enumerated() {
             if i > 0 { query += "&" }
             query += item.name + "=" + item.value
         }
@@ -225,6 +244,7 @@ final class Dispatcher: HTTPHandler {
     private func answer(_ request: HTTPRequest, requestID: String, writes: RequestWrites?, served: inout Served) -> HTTPResponse {
         // Only error answers need the path's format: found on demand, not for every request.
         var pathFormat: any ErrorFormat { format(forPath: request.path) }
+        if let refusal = hostGuard.refusal(request) { return error(refusal, pathFormat) }
         if request.bodyTooLarge {
             return error(APIError(.payloadTooLarge, "request body is larger than the 1 MiB limit"), pathFormat)
         }
@@ -258,8 +278,9 @@ final class Dispatcher: HTTPHandler {
                 requestID: requestID, writes: writes, describe: endpoint.owner.describe)
             served.context = ctx
             let emulated = endpoint.owner.emulated
-            if !emulated, let expected = controlAuthorization, endpoint.pattern != ControlService.healthPattern,
-                !Self.constantTimeEquals(request.headers["Authorization"].map { Array($0.utf8) } ?? [], expected)
+            if !emulated, let refusal = crossSite.refusal(request) { return error(refusal, endpoint.owner.errorFormat) }
+            if !emulated, let expected = controlAuthorization, !ControlService.openPatterns.contains(endpoint.pattern),
+                !Self.constantTimeEquals(Self.bearer(of: request, pattern: endpoint.pattern), expected)
             {
                 var r = error(
                     APIError(.unauthorized, "the control API needs Authorization: Bearer <token> (the server was started with --control-token)"),
@@ -326,6 +347,14 @@ final class Dispatcher: HTTPHandler {
         "Content-Type", "Authorization", "X-Auth-Token", "X-Project-Id", "X-Sdk-Date", "X-Sdk-Content-Sha256", "X-Cluster-ID",
         "X-Addonmock-Outcome", "X-Addonmock-Reason",
     ].joined(separator: ", ")
+
+    /// The `Authorization` header's bytes; for the event stream, which a browser's `EventSource` opens without
+    /// headers, `?access_token=` stands in for it (the journal and the access log show it masked).
+    static func bearer(of request: HTTPRequest, pattern: String) -> [UInt8] {
+        if let header = request.headers["Authorization"] { return Array(header.utf8) }
+        if pattern == ControlService.eventsPattern, let token = request.queryValue("access_token") { return Array("Bearer \(token)".utf8) }
+        return []
+    }
 
     /// Compares every byte whatever the first difference, so the answer's timing says nothing about the token.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -429,6 +458,11 @@ private final class AnswerHold: ResponseHold, @unchecked Sendable {
         inner?.expedite()
         delayPassed()
     }
+
+    // A wait is held by the handler's hold: the HTTP layer counts, watches and evicts it through this one.
+    var isLong: Bool { inner?.isLong ?? false }
+    func clientGone() { inner?.clientGone() }
+    func evicted() { inner?.evicted() }
 
     private func delayPassed() {
         state.withLock { $0.delayDone = true }

@@ -7,6 +7,10 @@ struct ControlService {
     static let serviceName = "control"
     /// Open even with `--control-token`: health checks and readiness probes carry no secrets.
     static let healthPattern = "/_mock/health"
+    static let eventsPattern = "/_mock/events"
+    /// Served without the control token: health, and the console's page (a page holds no data; it asks for the token
+    /// and sends it on every call it makes).
+    static let openPatterns: Set<String> = [healthPattern, "/_mock/ui", "/_mock/", "/"]
 
     let registry: ServiceRegistry
     let manager: InstanceManager
@@ -19,8 +23,10 @@ struct ControlService {
     let seedKinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]
     /// What `/_mock/events` streams.
     let events: EventLog
-    /// Where its batches are looked for and rendered: a thread that yields the CPU to requests.
-    let subscribers = IdleTicker(intervalMs: ControlService.eventsPollMs)
+    /// Where its batches are looked for and rendered: a thread that yields the CPU to requests, woken by the log.
+    let pump: EventPump
+    /// The `/_mock/wait`s held now, woken by the log.
+    let waits: WaitBook
     /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String
@@ -51,7 +57,7 @@ struct ControlService {
             ServiceRoute("GET", "/_mock/openapi.json") { _ in .json(200, openAPI()) },
             ServiceRoute("POST", "/_mock/wait") { try wait($0) },
             ServiceRoute("GET", "/_mock/export") { _ in try export() },
-            ServiceRoute("GET", "/_mock/events") { try streamEvents($0) },
+            ServiceRoute("GET", Self.eventsPattern) { try streamEvents($0) },
             ServiceRoute("GET", "/_mock/ui") { _ in consolePage() },
             ServiceRoute("GET", "/_mock/") { _ in Self.redirect(to: "/_mock/ui") },
             ServiceRoute("GET", "/") { _ in Self.redirect(to: "/_mock/ui") },
@@ -259,7 +265,7 @@ struct ControlService {
     }
 
     private func resourceNotFound(_ ctx: RequestContext) -> APIError {
-        APIError(.notFound, "no \(ctx.parameters["kind"].dropLast()) with id \(ctx.parameters["id"])")
+        APIError(.notFound, "no \(registry.kind(named: ctx.parameters["kind"])?.singular ?? ctx.parameters["kind"]) with id \(ctx.parameters["id"])")
     }
 
     private func resourceBody(_ i: Instance, _ kind: ResourceKind) -> [UInt8] {
@@ -423,7 +429,15 @@ struct ControlService {
         setting("address-file") { w.optionalString(c.addressFile) }
         setting("control-token") { c.controlToken == nil ? w.null() : w.string("****") }
         setting("request-timeout") { w.number(Int64(c.requestTimeoutSeconds)) }
+        setting("idle-timeout") { w.number(Int64(c.idleTimeoutSeconds)) }
         setting("max-connections") { w.number(Int64(c.maxConnections)) }
+        setting("max-held") { w.number(Int64(c.maxHeld)) }
+        setting("allowed-hosts") {
+            if let hosts = c.allowedHosts { w.beginArray(); for h in hosts { w.string(h) }; w.endArray() } else { w.null() }
+        }
+        setting("cors") {
+            if let origins = c.corsOrigins { w.beginArray(); for o in origins { w.string(o) }; w.endArray() } else { w.null() }
+        }
         setting("cache-mib") { w.number(Int64(c.cacheBytes >> 20)) }
         setting("body-budget-mib") { w.number(Int64(c.bodyBudgetBytes >> 20)) }
         setting("drain-timeout") { w.numberLiteral(String(Double(c.drainTimeoutMs) / 1000)) }

@@ -32,6 +32,13 @@ final class EventLog: Sendable {
 
     let capacity: Int
     private let state: Locked<State>
+    /// Told after every publication, outside the log's lock: the pump (which renders for subscribers) and the waits.
+    private let observers: Observers?
+
+    struct Observers: Sendable {
+        let pump: EventPump
+        let waits: WaitBook
+    }
 
     /// Events one batch carries at most.
     static let batchLimit = 2_000
@@ -39,8 +46,9 @@ final class EventLog: Sendable {
     /// and the committer) and a subscriber looks from a low-priority thread, which must not hold it for long.
     static let lookLimit = 256
 
-    init(capacity: Int = 10_000) {
+    init(capacity: Int = 10_000, observers: Observers? = nil) {
         self.capacity = capacity
+        self.observers = observers
         state = Locked(State(events: Ring(capacity: capacity)))
     }
 
@@ -51,6 +59,11 @@ final class EventLog: Sendable {
             return s.events.append(Event(id: s.nextID, payload: payload))
         }
         _ = dropped // released here, not under the lock
+        guard let observers else { return }
+        observers.pump.signal()
+        // A request's event (every request publishes one) concerns no wait.
+        if case .request = payload { return }
+        observers.waits.published(CollectionOfOne(payload))
     }
 
     func publish(_ payloads: [Payload]) {
@@ -63,6 +76,8 @@ final class EventLog: Sendable {
             }
         }
         _ = dropped
+        observers?.pump.signal()
+        observers?.waits.published(payloads)
     }
 
     /// The id of the newest event (0 before the first).

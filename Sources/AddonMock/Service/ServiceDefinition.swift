@@ -68,6 +68,8 @@ public struct ServiceEnvironment: Sendable {
 public struct ResourceKind: Sendable {
     /// `/_mock/resources/{name}` and the `seed.json` key (`addons`, `plugins`).
     public var name: String
+    /// One of them, as `/_mock/wait` names it (`addon`, `plugin`).
+    public var singular: String
     /// The service names its records carry; the first is the default in `seed.json`.
     public var services: [String]
     /// The fields a scope is made of, outermost first: `["cluster"]`, `["project", "pool"]`. A record's scope is
@@ -90,9 +92,10 @@ public struct ResourceKind: Sendable {
     public init(
         name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
         status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values", seedable: Bool = true,
-        title: String? = nil, deletePaths: [String: String] = [:]
+        title: String? = nil, deletePaths: [String: String] = [:], singular: String? = nil
     ) {
         self.name = name
+        self.singular = singular ?? (name.hasSuffix("s") ? String(name.dropLast()) : name)
         self.services = services
         self.scopeFields = scopeFields
         self.lifecycle = lifecycle

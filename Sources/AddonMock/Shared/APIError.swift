@@ -78,6 +78,7 @@ public struct GatewayErrorFormat: ErrorFormat {
         case .methodNotAllowed: return "APIGW.0102"
         case .payloadTooLarge: return "APIGW.0413"
         case .tooManyRequests: return "APIGW.0308"
+        case .forbidden: return "APIGW.0306" // API Gateway's "API access denied"
         default: return "APIGW.0400"
         }
     }

@@ -15,6 +15,11 @@ public final class InstanceManager: Sendable {
     /// Row changes written but not yet committed (appended under the writer lock): what `committed` is told once
     /// they are durable.
     private let written = Locked<[ResourceChange]>([])
+    /// Records with an operation in flight, by service and scope, as committed: kept as writes happen, so that
+    /// "is anything in flight here" is answered without reading a row.
+    private let inFlight: Locked<[String: [String: Int]]>
+    /// Writes transitions down as they fall due (started by `startSweeping`).
+    private let sweeper: DueSweeper
 
     /// `committed`: told every durable change to an instance row, in commit order (the event stream).
     public init(
@@ -26,13 +31,64 @@ public final class InstanceManager: Sendable {
         self.clock = clock
         let cache = InstanceCache(byteBudget: cacheBytes)
         self.cache = cache
+        var counts: [String: [String: Int]] = [:]
+        for (service, scope, n) in (try? database.read { try $0.inFlightCounts() }) ?? [] { counts[service, default: [:]][scope] = n }
+        let inFlight = Locked(counts)
+        self.inFlight = inFlight
+        let sweeper = DueSweeper(clock: clock)
+        self.sweeper = sweeper
+        (clock as? VirtualClock)?.onChange { sweeper.clockChanged() }
         database.afterCommit { [written] durable in
             cache.committed()
             let changes = written.withLock { w in
                 defer { w = [] }
                 return w
             }
-            if durable, !changes.isEmpty { committed?(changes) }
+            guard durable, !changes.isEmpty else { return }
+            inFlight.withLock { counts in
+                for change in changes { Self.count(change, in: &counts) }
+            }
+            if let earliest = changes.lazy.compactMap(\.dueAt).min() { sweeper.scheduled(earliest) }
+            committed?(changes)
+        }
+    }
+
+    /// Starts writing transitions down as they fall due; `stopSweeping` ends it.
+    public func startSweeping() {
+        sweeper.start(
+            sweep: { [weak self] in _ = try? self?.sweep() },
+            nextDue: { [weak self] in try? self?.database.read { try $0.nextDue() } })
+    }
+    public func stopSweeping() { sweeper.stop() }
+
+    private static func count(_ change: ResourceChange, in counts: inout [String: [String: Int]]) {
+        if change.kind == .reset {
+            // Everything the reset matched is gone, in flight or not.
+            let services = change.service.isEmpty ? Array(counts.keys) : change.service.split(separator: ",").map(String.init)
+            for service in services {
+                if change.scope.isEmpty {
+                    counts[service] = nil
+                } else {
+                    counts[service] = counts[service]?.filter { !(change.scope == $0.key || change.isPrefixScope && $0.key.hasPrefix(change.scope)) }
+                }
+            }
+            return
+        }
+        let delta = (change.operation != nil ? 1 : 0) - (change.wasInFlight ? 1 : 0)
+        guard delta != 0 else { return }
+        let n = counts[change.service, default: [:]][change.scope, default: 0] + delta
+        counts[change.service, default: [:]][change.scope] = n > 0 ? n : nil
+    }
+
+    /// One record of `services` with an operation in flight in `scope` (a prefix when `isPrefix`; nil: anywhere).
+    public func firstInFlight(services: [String], scope: String?, isPrefix: Bool) throws -> Instance? {
+        try database.read { try $0.firstInFlight(services: services, scope: isPrefix ? nil : scope, scopePrefix: isPrefix ? scope : nil) }
+    }
+
+    /// How many records of `services` in the scopes `includes` accepts have an operation in flight (committed).
+    public func inFlightCount(services: [String], where includes: (String) -> Bool = { _ in true }) -> Int {
+        inFlight.withLock { counts in
+            services.reduce(0) { sum, service in sum + (counts[service] ?? [:]).reduce(0) { $0 + (includes($1.key) ? $1.value : 0) } }
         }
     }
 
@@ -215,16 +271,19 @@ public final class InstanceManager: Sendable {
         try write(for: request) { conn in
             cache.forgetAll()
             let deleted = try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
-            if deleted > 0 { note(ResourceChange(reset: deleted, services: services, scope: scope ?? scopePrefix, at: clock.now())) }
+            if deleted > 0 {
+                note(ResourceChange(reset: deleted, services: services, scope: scope ?? scopePrefix, isPrefix: scopePrefix != nil, at: clock.now()))
+            }
             return deleted
         }
     }
 
     /// Writes every transition that is due into the database (deleting finished deletes). Reads are correct
-    /// without this; it keeps the file an honest picture of the world and runs at start-up and periodically.
+    /// without this; it keeps the file an honest picture of the world, and its changes are the events that tell
+    /// subscribers and waits. Runs at start-up and, from `startSweeping` on, whenever something falls due.
     @discardableResult
     public func sweep() throws -> Int {
-        // Most sweeps find nothing: look with one indexed read before taking a write transaction.
+        // Most looks find nothing: look with one indexed read before taking a write transaction.
         guard try database.read({ try !$0.dueInstances(at: clock.now(), limit: 1).isEmpty }) else { return 0 }
         return try write(for: nil) { conn in
             let now = clock.now()

@@ -29,6 +29,10 @@ public final class ResourceChange: Sendable {
     public let at: Instant
     /// For a reset: how many records it deleted.
     public let count: Int
+    /// An operation was in flight before the change (with `operation`, what the in-flight counts move by).
+    public let wasInFlight: Bool
+    /// For a reset: `scope` is a prefix (every pool of a project), not one whole scope.
+    public let isPrefixScope: Bool
 
     init(_ instance: Instance, from old: Instance?) {
         kind = old == nil ? .created : old!.phase != instance.phase || old!.pending != instance.pending ? .transition : .updated
@@ -45,6 +49,8 @@ public final class ResourceChange: Sendable {
         message = instance.message
         at = instance.updatedAt
         count = 1
+        wasInFlight = old?.pending != nil
+        isPrefixScope = false
     }
 
     /// `old` deleted: at its delete's due time when that is what removed it.
@@ -63,9 +69,11 @@ public final class ResourceChange: Sendable {
         message = ""
         if let p = old.pending, p.operation == .delete, let due = p.dueAt, due <= now { at = due } else { at = now }
         count = 1
+        wasInFlight = old.pending != nil
+        isPrefixScope = false
     }
 
-    init(reset count: Int, services: [String]?, scope: String?, at now: Instant) {
+    init(reset count: Int, services: [String]?, scope: String?, isPrefix: Bool = false, at now: Instant) {
         kind = .reset
         id = ""
         service = services?.joined(separator: ",") ?? ""
@@ -80,5 +88,7 @@ public final class ResourceChange: Sendable {
         message = ""
         at = now
         self.count = count
+        wasInFlight = false
+        isPrefixScope = isPrefix
     }
 }

@@ -46,6 +46,9 @@ public struct LifecycleTable: Sendable, Equatable {
         self.healthy = healthy
     }
 
+    /// The phases a resource shows while an operation is in flight, in the order of the operations.
+    public var inFlightPhases: [Phase] { Operation.allCases.compactMap { steps[$0]?.inFlight } }
+
     /// The operation whose failed phase this is.
     public func operation(failingInto phase: Phase) -> Operation? {
         Operation.allCases.first { steps[$0]?.failed == phase }

@@ -10,6 +10,12 @@ import Darwin
 /// so tests and the control API can move time instead of sleeping.
 public protocol Clock: Sendable {
     func now() -> Instant
+    /// Time stands still (until the control API moves it): nothing falls due by waiting.
+    var isPinned: Bool { get }
+}
+
+extension Clock {
+    public var isPinned: Bool { false }
 }
 
 public struct SystemClock: Clock {
@@ -36,6 +42,8 @@ public final class VirtualClock: Clock {
     /// Milliseconds of the pinned instant, or `unpinned` (an instant no time the control API parses can name).
     private let pinnedMs = Atomic<Int64>(VirtualClock.unpinned)
     private let changing = Locked(())
+    /// Told after every change (the sweeper, which then looks for what fell due); set up at start-up.
+    private let observers = Locked<[@Sendable () -> Void]>([])
 
     public init(base: any Clock = SystemClock(), pinnedAt: Instant? = nil) {
         self.base = base
@@ -61,8 +69,12 @@ public final class VirtualClock: Clock {
         }
     }
 
-    /// Changes both fields as one: `change` gets the current pair and returns the new one.
+    /// Calls `observer` after every change of the clock, on the changing thread.
+    public func onChange(_ observer: @escaping @Sendable () -> Void) { observers.withLock { $0.append(observer) } }
+
+    /// Changes both fields as one: `change` gets the current pair and returns the new one; then tells the observers.
     private func change(_ change: (_ offsetMs: Int64, _ pinned: Instant?) -> (offsetMs: Int64, pinned: Instant?)) {
+        defer { for observer in observers.withLock({ $0 }) { observer() } }
         changing.withLock { _ in
             let (offset, pinned) = change(
                 offsetMs.load(ordering: .sequentiallyConsistent), Self.instant(pinnedMs.load(ordering: .sequentiallyConsistent)))

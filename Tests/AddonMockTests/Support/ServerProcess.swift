@@ -82,8 +82,10 @@ final class ServerProcess {
         return stderrText.text
     }
 
+    /// A body goes as JSON, as every client sends it (the control API refuses anything else from a page).
     func request(_ method: String, _ target: String, body: String? = nil) throws -> HTTPResult {
-        try RawHTTPConnection(port: port).send(method, target, body: body.map { Array($0.utf8) }, close: true)
+        try RawHTTPConnection(port: port).send(
+            method, target, headers: body == nil ? [] : [("Content-Type", "application/json")], body: body.map { Array($0.utf8) }, close: true)
     }
 
     /// Runs the executable to completion (for start-up failures), with a time limit.
