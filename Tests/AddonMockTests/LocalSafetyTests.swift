@@ -2,11 +2,11 @@ import AddonMockCore
 import AddonMockTestSupport
 import Testing
 
+@testable import AddonMock
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import AddonMock
 
 /// A web page the developer visits can neither reach the server through a name of its own (DNS rebinding) nor make
 /// the browser change it (cross-site requests); the console and every real client keep working.
