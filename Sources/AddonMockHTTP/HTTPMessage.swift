@@ -103,15 +103,24 @@ public enum StreamEnd: Sendable {
     case evicted
 }
 
+/// What a stream's `read` gives.
+public enum StreamRead: Sendable, Equatable {
+    case bytes(Int)
+    case nothingYet
+    case end
+    case failed
+}
+
 /// A body written as it is produced (Server-Sent Events), chunked, for as long as the stream lasts. The server
 /// asks for bytes only when the socket can take them, so a client that reads nothing makes it produce nothing.
 public protocol ResponseStream: AnyObject, Sendable {
     /// Called once, when the stream starts on its connection: `wake` says that `read` may have more now. Cheap
     /// to call, from any thread, as often as wanted.
     func attach(wake: @escaping @Sendable () -> Void)
-    /// Copies up to `buffer.count` bytes of what comes next into `buffer` and says how many; 0 when there is
-    /// nothing now (the server waits for `wake`); nil once the stream has ended.
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int?
+    /// Copies up to `buffer.count` bytes of what comes next into `buffer` and says how many (`.bytes`), or that
+    /// there is nothing now (`.nothingYet`: the server waits for `wake`), or that the stream is over (`.end`: the last
+    /// chunk goes out) or broke (`.failed`: the connection is closed, so the client sees a cut body, not a short one).
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> StreamRead
     /// Ends the stream from outside: `read` returns nil from now on (`.stopping`: after nothing more).
     func finish(_ reason: StreamEnd)
 }

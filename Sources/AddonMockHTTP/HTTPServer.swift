@@ -54,7 +54,8 @@ public final class HTTPServer: Sendable {
         /// Request bodies held at once, all connections together; a body that would pass it is not read and its
         /// request gets the handler's `overloaded` 503.
         public var bodyBudgetBytes: Int
-        /// Paths (exact) whose bodies may be larger than `maxBodyBytes`, and how large (a world import).
+        /// Paths (exact) whose bodies may be larger than `maxBodyBytes`, and how large (a world import). One such
+        /// body past `maxBodyBytes` is received at a time, outside `bodyBudgetBytes` (a second gets `overloaded`).
         public var largerBodies: [String: Int] = [:]
 
         public init(
@@ -92,6 +93,8 @@ public final class HTTPServer: Sendable {
     private let freedMemory = FreedMemory()
     /// Bytes of request bodies held now, all connections together (see `Options.bodyBudgetBytes`).
     let bodiesInFlight = Atomic<Int>(0)
+    /// A body past `maxBodyBytes` on a `largerBodies` path is being received (and held until its request completes).
+    let largeBodyInFlight = Atomic<Bool>(false)
 
     public init(options: Options, handler: any HTTPHandler) {
         self.options = options
@@ -197,6 +200,8 @@ final class RequestState: @unchecked Sendable {
     var request: HTTPRequest?
     /// Its answer was given the request timeout for its writing (see `writeTimedBytes`).
     var writeTimed = false
+    /// It holds the one place for a body past `maxBodyBytes` (`largerBodies`), which the body budget does not count.
+    var largeBody = false
 }
 
 extension HTTPServer {
@@ -216,6 +221,21 @@ extension HTTPServer {
     /// false, with the request marked over budget and its share given back, when the budget has no room.
     @discardableResult
     func budget(_ bytes: Int, for state: RequestState) -> Bool {
+        // A body past the default limit on a path that allows more: the one place for such a body, or a refusal.
+        if bytes > options.maxBodyBytes, !state.largeBody {
+            guard largeBodyInFlight.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+                state.overBudget = true
+                release(state)
+                return false
+            }
+            release(state)
+            state.largeBody = true
+        }
+        if state.largeBody {
+            // An announced length is allocated once; a chunked body grows as arrays do.
+            if state.body.isEmpty { state.body.reserveCapacity(bytes) }
+            return true
+        }
         let more = max(0, bytes - state.counted)
         guard bodiesInFlight.add(more, ordering: .relaxed).newValue <= options.bodyBudgetBytes else {
             bodiesInFlight.subtract(more, ordering: .relaxed)
@@ -232,6 +252,15 @@ extension HTTPServer {
     func release(_ state: RequestState) {
         if state.counted > 0 { bodiesInFlight.subtract(state.counted, ordering: .relaxed) }
         state.counted = 0
+    }
+
+    /// The request is complete: its body (held by its request until now) is let go, and the place for a large one.
+    func releaseAll(_ state: RequestState) {
+        release(state)
+        if state.largeBody {
+            state.largeBody = false
+            largeBodyInFlight.store(false, ordering: .releasing)
+        }
     }
 }
 

@@ -114,7 +114,7 @@ let requestCompleted: MHD_RequestCompletedCallback = { cls, connection, reqCls, 
     if state.writeTimed, termination == .REQUEST_TERMINATED_COMPLETED_OK {
         amh_set_connection_timeout(connection, server.options.idleBackstopSeconds)
     }
-    server.release(state)
+    server.releaseAll(state)
     server.book.requestCompleted()
 }
 
@@ -269,11 +269,14 @@ private let streamReader: MHD_ContentReaderCallback = { cls, _, buffer, max in
     guard let cls, let buffer else { return -2 } // MHD_CONTENT_READER_END_WITH_ERROR
     let streamed = Unmanaged<StreamedConnection>.fromOpaque(cls).takeUnretainedValue()
     streamed.book.willRead(streamed)
-    guard let n = streamed.stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: max)) else {
-        return -1 // MHD_CONTENT_READER_END_OF_STREAM: the last chunk goes out and the request is complete
+    switch streamed.stream.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: max)) {
+    case .bytes(let n): return n
+    case .nothingYet:
+        streamed.book.park(streamed)
+        return 0
+    case .end: return -1 // MHD_CONTENT_READER_END_OF_STREAM: the last chunk goes out and the request is complete
+    case .failed: return -2 // MHD_CONTENT_READER_END_WITH_ERROR: the connection is closed
     }
-    if n == 0 { streamed.book.park(streamed) }
-    return n
 }
 
 /// libmicrohttpd is done with a stream's answer: written whole, or its client gone (then the producer is told).

@@ -113,6 +113,14 @@ public final class Database: Sendable {
 
     deinit { committer.stop() }
 
+    /// A read-only view of the database as it is now that stays as it is while writes go on (its own connection in a
+    /// read transaction): for reading more than one query's worth consistently, page by page (an export). nil for
+    /// `:memory:`, which has no second connection.
+    public func snapshot() throws -> Snapshot? {
+        guard path != ":memory:" else { return nil }
+        return try Snapshot(path: path)
+    }
+
     /// Reads committed data (for `:memory:`, also writes not yet committed).
     public func read<T>(_ body: (Connection) throws -> T) throws -> T {
         if let reader { return try reader.withLock { try body($0) } }
@@ -222,4 +230,21 @@ private final class Checkpointer: @unchecked Sendable {
 
     /// Waits for a scheduled pass to finish.
     func drain() { queue.sync {} }
+}
+
+/// See `Database.snapshot`. Used by one reader at a time; the transaction ends when it is let go.
+public final class Snapshot: @unchecked Sendable {
+    private let connection: Connection
+
+    init(path: String) throws {
+        connection = try Connection(path: path)
+        try connection.execute("PRAGMA busy_timeout=5000")
+        try connection.run("BEGIN")
+        // The snapshot is taken by the first read, not by BEGIN: take it now.
+        _ = try connection.scalarInt("SELECT count(*) FROM sqlite_master")
+    }
+
+    public func read<T>(_ body: (Connection) throws -> T) rethrows -> T { try body(connection) }
+
+    deinit { try? connection.run("COMMIT") }
 }

@@ -114,6 +114,21 @@ extension Connection {
         return changes
     }
 
+    /// Up to `limit` instances of `services` with ids after `after` (nil: from the first), in id order: a page of a
+    /// walk through all of them that holds no more than a page (exports, the control API's listing).
+    public func instancesPage(services: [String], after: String?, limit: Int) throws -> [Instance] {
+        var values: [SQLValue] = services.map { .text($0) }
+        // `+service`: not the (service, scope, template) index, which would sort every row of the service for each
+        // page; the primary key's index walks ids in order and stops after `limit`.
+        var sql = "SELECT \(Self.columns) FROM instances WHERE +service IN (" + services.indices.map { "?\($0 + 1)" }.joined(separator: ",") + ")"
+        if let after {
+            values.append(.text(after))
+            sql += " AND id > ?\(values.count)"
+        }
+        values.append(.integer(Int64(limit)))
+        return try all(sql + " ORDER BY id LIMIT ?\(values.count)", values)
+    }
+
     /// Every instance of the given services, oldest first (for the control API's listing).
     public func allInstances(services: [String]) throws -> [Instance] {
         var values: [SQLValue] = []

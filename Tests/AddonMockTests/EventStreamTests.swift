@@ -236,8 +236,8 @@ import Testing
         subscription.attach { woken.withLock { $0 += 1 } }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         func take() -> String {
-            let n = buffer.withUnsafeMutableBytes { subscription.read(into: $0) } ?? -1
-            return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : ""
+            guard case .bytes(let n) = buffer.withUnsafeMutableBytes({ subscription.read(into: $0) }) else { return "" }
+            return String(decoding: buffer[0..<n], as: UTF8.self)
         }
         #expect(take().contains(": connected"))
         log.publish((0..<3_000).map { .clock(now: Instant(milliseconds: Int64($0)), pinned: true) })

@@ -118,7 +118,61 @@ import Testing
         #expect(try restarted.get("/_mock/export").text == world)
     }
 
-    /// An exported world may be larger than an API request (1 MiB); the import takes up to 64 MiB.
+    /// On a file the export is streamed from a snapshot, a page at a time: across page and kind boundaries the
+    /// document is the one `WorldExport.document` writes, and a reset and an import bring back the same bytes.
+    @Test func aStreamedExportRoundTripsAcrossPages() throws {
+        let dir = TempDirectory()
+        let file = try TestServer(profile: .fast, database: dir.file("world.sqlite"))
+        let count = WorldExportStream.pageSize * 2 + 7
+        var entries: [String] = []
+        for i in 0..<count { entries.append(#"{"cluster": "k\#(i)", "template": "coredns", "status": "running"}"#) }
+        let seed = #"{"addons": [\#(entries.joined(separator: ","))], "plugins": [{"project": "p", "pool": "a", "template": "gpu-driver"}]}"#
+        #expect(try file.control("POST", "/_mock/import", seed).json().at("created") == .number(String(count + 1)))
+        let streamed = try file.get("/_mock/export")
+        #expect(streamed.header("Transfer-Encoding") == "chunked")
+        let kinds = file.app.control.seedKinds.map(\.kind)
+        let whole = WorldExport.document(
+            try kinds.map { ($0, try file.app.manager.allInstances(services: $0.services)) }, now: file.clock.now())
+        #expect(streamed.body == whole, "the same bytes as the document written whole")
+        let document = try streamed.json()
+        #expect(document.at("addons")?.arrayValues.count == count)
+        #expect(document.at("plugins")?.arrayValues.count == 1)
+        _ = try file.control("POST", "/_mock/reset", #"{"keepClock": true}"#)
+        #expect(try file.control("POST", "/_mock/import", streamed.text).json().at("created") == .number(String(count + 1)))
+        #expect(try file.get("/_mock/export").body == streamed.body)
+    }
+
+    /// A kept revision and a rollback's target must exist in the catalog: a rollback runs them.
+    @Test func importChecksKeptVersionsAgainstTheCatalog() throws {
+        let kept = #"{"addons": [{"cluster": "c9", "template": "coredns", "status": "running", "previous": {"version": "0.0.1", "values": {}}}]}"#
+        #expect(
+            try server.controlError("POST", "/_mock/import", kept)
+                == #"import: addons[0].previous.version: version "0.0.1" of addon template "coredns" does not exist; available versions: "#
+                + (try server.get("/api/v3/addontemplates?addon_template_name=coredns").json().at("items.0.spec.versions")?.arrayValues
+                    .compactMap { $0.string("version") }.joined(separator: ", ") ?? ""))
+        let target =
+            #"{"addons": [{"cluster": "c9", "template": "coredns", "status": "rollbacking", "pending": {"operation": "rollback", "remainingMs": 100, "target": {"version": "9.9.9"}}}]}"#
+        #expect(try server.controlError("POST", "/_mock/import", target).hasPrefix(#"import: addons[0].pending.target.version: version "9.9.9""#))
+        #expect(try server.get("/api/v3/addons?cluster_id=c9").json().at("items") == .array([]))
+    }
+
+    /// RFC 3339 years have four digits: the clock stops at the last second of 9999, and due times saturate there, so
+    /// every time written (answers, exports) reads back.
+    @Test func theClockStopsAtTheLastSecondOfYear9999() throws {
+        #expect(try server.control("POST", "/_mock/clock", #"{"pin": "9999-12-31T23:59:50Z"}"#).status == 200)
+        #expect(
+            try server.controlError("POST", "/_mock/clock", #"{"advanceSeconds": 20}"#).hasPrefix("the clock cannot move past 9999-12-31T23:59:59Z"))
+        #expect(try server.controlError("POST", "/_mock/clock", #"{"pin": "9999-12-31T23:59:59.500Z"}"#).hasPrefix("the clock cannot be pinned past"))
+        #expect(try server.control("POST", "/_mock/clock", #"{"advanceSeconds": 9}"#).json().string("now") == "9999-12-31T23:59:59Z")
+        let id = try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install()).json().string("metadata.uid"))
+        let world = try export()
+        #expect(try world.json().at("addons")?.arrayValues.first?.string("createdAt") == "9999-12-31T23:59:59.000Z")
+        _ = try server.control("POST", "/_mock/reset", #"{"keepClock": true}"#)
+        #expect(try server.control("POST", "/_mock/import", world.text).status == 200, "exported at the end of time, imported back")
+        #expect(try server.get("/api/v3/addons/\(id)").status == 200)
+    }
+
+    /// An exported world may be larger than an API request (1 MiB); the import takes up to 1 GiB.
     @Test func importsTakeLargerBodiesThanTheAPI() throws {
         let big = String(repeating: "x", count: 1_200_000)
         let body = #"{"addons": [{"cluster": "big", "template": "coredns", "values": {"blob": "\#(big)"}}]}"#

@@ -185,3 +185,15 @@ import Glibc
         #expect(try s.get("/_mock/health").status == 200)
     }
 }
+
+@Suite struct HostNameTests {
+    @Test(arguments: [
+        ("127.0.0.1", true), ("127.0.0.1:8080", true), ("localhost", true), ("localhost:1", true), ("[::1]", true), ("[::1]:8080", true),
+        ("LocalHost:80", true), ("c1.localhost:8080", true), ("127.9.9.9:80", true), ("localhost.", true),
+        ("127.0.0.1x", false), ("127.0.0.1:80x", false), ("localhostx", false), ("localhost:", false), ("[::1]x", false),
+        ("127.0.0.1.evil.example", false), ("localhost.evil.example", false), ("127.256.0.1", false), ("evil", false), ("[::2]:80", false),
+    ])
+    func local(host: String, local: Bool) {
+        #expect(HostGuard.isLocal(host) == local, "\(host)")
+    }
+}

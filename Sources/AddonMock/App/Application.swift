@@ -83,7 +83,7 @@ public final class Application: Sendable {
         if let seeder {
             do {
                 let created = try seeder.apply(to: manager)
-                logger.info("seed file: created \(created) of \(seeder.entries.count) instance(s)")
+                logger.info("seed file: created \(created) of \(seeder.count) instance(s)")
             } catch {
                 throw StartupError(message: "cannot apply the seed file: \(error)")
             }

@@ -38,8 +38,11 @@ struct HostGuard: Sendable {
     static func name(of host: String) -> String {
         var h = Substring(host.lowercased())
         if h.hasPrefix("[") {
-            if let end = h.firstIndex(of: "]") { return String(h[...end]) }
-            return String(h)
+            // `[address]` or `[address]:port`; anything else after the bracket is not a host this server knows.
+            guard let end = h.firstIndex(of: "]") else { return String(h) }
+            let rest = h[h.index(after: end)...]
+            let isPort = rest.isEmpty || (rest.first == ":" && rest.count > 1 && rest.dropFirst().allSatisfy(\.isASCIIDigit))
+            return isPort ? String(h[...end]) : String(h)
         }
         if let colon = h.lastIndex(of: ":"), h[h.index(after: colon)...].allSatisfy(\.isASCIIDigit) { h = h[..<colon] }
         if h.hasSuffix(".") { h = h.dropLast() }
@@ -47,8 +50,27 @@ struct HostGuard: Sendable {
     }
 
     static func isLocal(_ host: String) -> Bool {
+        // Checked on every request: the usual hosts are told apart by their bytes, with nothing allocated.
+        var host = host
+        if let quick = host.withUTF8({ Self.isPlainLocal($0) }) { return quick }
         let n = name(of: host)
         return n == "localhost" || n.hasSuffix(".localhost") || n == "[::1]" || isLoopbackIPv4(n)
+    }
+
+    /// `127.0.0.1`, `localhost` or `[::1]`, with or without a port: true; a host of other letters that is plainly
+    /// not local (no dot, no `localhost` in it): nil, left to the full check; anything else: nil.
+    private static func isPlainLocal(_ b: UnsafeBufferPointer<UInt8>) -> Bool? {
+        func matches(_ prefix: StaticString) -> Bool {
+            let n = prefix.utf8CodeUnitCount
+            guard b.count >= n else { return false }
+            return prefix.withUTF8Buffer { p in (0..<n).allSatisfy { b[$0] == p[$0] } } && (b.count == n || b[n] == UInt8(ascii: ":"))
+        }
+        if matches("127.0.0.1") || matches("localhost") || matches("[::1]") {
+            // What follows, if anything, must be a port.
+            let n = b[0] == UInt8(ascii: "[") ? 5 : 9
+            return b.count == n || (b.count > n + 1 && b[(n + 1)...].allSatisfy { $0 >= 0x30 && $0 <= 0x39 })
+        }
+        return nil
     }
 
     /// `127.a.b.c` with each part a number from 0 to 255.

@@ -42,37 +42,65 @@ struct Seeder: Sendable {
         var updatedAt: Instant?
     }
 
-    let entries: [Entry]
+    /// The document, kept as bytes: entries are parsed again when they are applied, never all held as values (an
+    /// import of 200,000 add-ons is 150 MB of JSON, and many times that as values).
+    private let bytes: [UInt8]
+    /// Per kind, its catalog and each entry's byte range in `bytes`, in document order.
+    private let lists: [(kind: ResourceKind, catalog: Catalog, noun: String, ranges: [Range<Int>])]
+
+    /// How many entries the document holds.
+    var count: Int { lists.reduce(0) { $0 + $1.ranges.count } }
 
     static let file = "seed.json"
 
-    /// `catalogs`: each kind's catalog and how messages name its templates.
+    /// Reads and checks every entry (a wrong one refuses the whole document, naming it), keeping none of them.
+    /// `kinds`: each kind's catalog and how messages name its templates.
     static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder
     {
-        let root: BodyReader
+        let members: [(key: String, value: JSONParser.LocatedMember)]
         do {
-            let value = try JSONParser.parse(bytes)
-            guard value.isObject else { throw StartupError(message: "\(source): must be a JSON object, got \(value.typeName)") }
-            root = BodyReader(value)
+            guard let found = try JSONParser.parseLocatingArrays(bytes) else {
+                throw StartupError(message: "\(source): must be a JSON object, got \((try? JSONParser.parse(bytes))?.typeName ?? "something else")")
+            }
+            members = found
         } catch let e as JSONSyntaxError {
             throw StartupError(message: "\(source) is not valid JSON: \(e.description)")
         } catch {
             throw StartupError(message: "\(error)")
         }
-        var entries: [Entry] = []
+        var lists: [(kind: ResourceKind, catalog: Catalog, noun: String, ranges: [Range<Int>])] = []
         do throws(APIError) {
             for (kind, catalog, noun) in kinds {
-                guard let list = root.optional(kind.name) else { continue }
-                guard case .array(let items) = list else { throw APIError(.badRequest, "\(kind.name) must be an array") }
-                for (i, item) in items.enumerated() {
-                    entries.append(try entry(BodyReader(item, path: "\(kind.name)[\(i)]"), kind, catalog, noun))
-                }
+                guard let member = members.first(where: { $0.key == kind.name })?.value else { continue }
+                guard case .array(let ranges) = member else { throw APIError(.badRequest, "\(kind.name) must be an array") }
+                lists.append((kind, catalog, noun, ranges))
             }
-            try root.allowOnly(Set(kinds.map(\.kind.name)))
+            let known = Set(kinds.map(\.kind.name))
+            if let unknown = members.first(where: { !known.contains($0.key) }) {
+                throw APIError(.badRequest, "unknown field \(unknown.key); expected one of: \(known.sorted().joined(separator: ", "))")
+            }
+            let seeder = Seeder(bytes: bytes, lists: lists)
+            try seeder.forEachEntry { _, _ in }
+            return seeder
         } catch {
             throw StartupError(message: "\(source): \(error.message)")
         }
-        return Seeder(entries: entries)
+    }
+
+    /// Each entry, parsed and checked, with its kind (an error names the entry at fault).
+    func forEachEntry(_ body: (Entry, ResourceKind) throws -> Void) throws(APIError) {
+        for (kind, catalog, noun, ranges) in lists {
+            for (i, range) in ranges.enumerated() {
+                let value: JSONValue
+                do { value = try JSONParser.parse(bytes[range]) } catch {
+                    throw APIError(.badRequest, "\(kind.name)[\(i)] is not valid JSON: \(error.description)") // checked whole already
+                }
+                let entry = try Self.entry(BodyReader(value, path: "\(kind.name)[\(i)]"), kind, catalog, noun)
+                do { try body(entry, kind) } catch let e as APIError { throw e } catch {
+                    throw APIError(.internalError, "\(error)")
+                }
+            }
+        }
     }
 
     static let recordFields = ["id", "annotations", "previous", "previousVersion", "pending", "createdAt", "updatedAt"]
@@ -98,6 +126,14 @@ struct Seeder: Sendable {
         let installing = kind.lifecycle.steps[.install]?.inFlight
         let status = try e.optionalString("status") ?? kind.lifecycle.settled[0].rawValue
         let record = try Self.record(e, kind, status: status)
+        // A kept revision and a rollback's target must be versions the catalog has: a rollback runs them.
+        for (field, kept) in [("previous", record.previous), ("pending.target", record.pending?.target)] {
+            guard let kept, !template.versions.contains(where: { $0.version == kept.version }) else { continue }
+            throw APIError(
+                .badRequest,
+                "\(e.path).\(field).version: version \"\(kept.version)\" of \(noun) \"\(template.name)\" does not exist; available versions: \(template.versions.map(\.version).joined(separator: ", "))"
+            )
+        }
         let phase: Phase?
         if let pending = record.pending {
             phase = kind.lifecycle.steps[pending.operation]?.inFlight
@@ -165,35 +201,43 @@ struct Seeder: Sendable {
         return t
     }
 
-    /// Creates every entry whose slot (and id) is free; returns how many were created. With a request (a reset
-    /// or an import through the control API), its answer waits for the commit; otherwise this does.
-    func apply(to manager: InstanceManager, for request: RequestWrites? = nil) throws -> Int {
+    /// Creates every entry whose slot (and id) is free; returns how many were created. Entries are parsed again and
+    /// written in batches of `batchSize`, each one write, so that neither the whole document as values nor one long
+    /// hold of the writer lock is needed. With a request (a reset or an import through the control API), its answer
+    /// waits for the last commit; otherwise each batch does.
+    func apply(to manager: InstanceManager, for request: RequestWrites? = nil, batchSize: Int = 500) throws -> Int {
         var created = 0
-        for e in entries {
-            if let id = e.record.id, try manager.instance(id: id) != nil { continue }
-            _ = try manager.createOrModify(
-                service: e.service, scope: e.scope, template: e.template.name, for: request,
-                create: { now in
-                    created += 1
-                    guard let phase = e.phase else {
-                        var installing = manager.engine.install(
-                            id: e.record.id ?? Identifiers.uuid(), service: e.service, scope: e.scope, template: e.template.name,
-                            revision: e.revision, annotations: e.record.annotations, templateTiming: e.template.timing,
-                            outcome: .succeed, now: now)
-                        if let createdAt = e.record.createdAt { installing.createdAt = createdAt }
-                        return installing
-                    }
-                    return e.instance(phase, at: now)
-                }, modify: { _, _ in })
+        var batch: [Entry] = []
+        batch.reserveCapacity(batchSize)
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            created += try manager.createWhereFree(
+                batch.map { e in
+                    (id: e.record.id, service: e.service, scope: e.scope, name: e.template.name, make: { now in e.instance(manager.engine, at: now) })
+                }, for: request)
+            batch.removeAll(keepingCapacity: true)
         }
+        try forEachEntry { entry, _ in
+            batch.append(entry)
+            if batch.count == batchSize { try flush() }
+        }
+        try flush()
         return created
     }
 }
 
 extension Seeder.Entry {
-    /// The settled or in-flight record the entry describes (not for a plain `installing` entry, which starts an
-    /// install), its operation in flight due `remainingMs` after `now`.
-    func instance(_ phase: Phase, at now: Instant) -> Instance {
+    /// The record the entry describes: a plain `installing` entry starts an install under the profile's timing;
+    /// any other is the settled or in-flight record as given, its operation in flight due `remainingMs` after `now`.
+    func instance(_ engine: LifecycleEngine, at now: Instant) -> Instance {
+        guard let phase else {
+            var installing = engine.install(
+                id: record.id ?? Identifiers.uuid(), service: service, scope: scope, template: template.name,
+                revision: revision, annotations: record.annotations, templateTiming: template.timing,
+                outcome: .succeed, now: now)
+            if let createdAt = record.createdAt { installing.createdAt = createdAt }
+            return installing
+        }
         let pending = record.pending.map { p in
             PendingTransition(
                 operation: p.operation, dueAt: p.remainingMs.map { now.adding(milliseconds: $0) }, outcome: p.outcome, target: p.target)

@@ -126,13 +126,23 @@ struct ControlService {
     // MARK: export and import
 
     static let importPattern = "/_mock/import"
-    /// An exported world may be larger than an API request.
-    static let importBodyBytes = 64 << 20
+    /// An exported world may be much larger than an API request: 200,000 add-ons export to about 150 MB. One import
+    /// body at a time is received past 1 MiB, outside the budget for bodies in flight.
+    static let importBodyBytes = 1 << 30
 
+    /// Streamed from a snapshot, a page at a time (`WorldExportStream`); a `:memory:` database, which has no second
+    /// connection for a snapshot, is read whole at once.
     private func export() throws -> HTTPResponse {
         let now = clock.now()
-        let kinds = try seedKinds.map { seed in (kind: seed.kind, records: try manager.allInstances(services: seed.kind.services)) }
-        return .json(200, WorldExport.document(kinds, now: now))
+        guard let snapshot = try manager.database.snapshot() else {
+            let kinds = try seedKinds.map { seed in (kind: seed.kind, records: try manager.allInstances(services: seed.kind.services)) }
+            return .json(200, WorldExport.document(kinds, now: now))
+        }
+        var response = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]))
+        response.stream = WorldExportStream(kinds: seedKinds.map(\.kind), now: now) { [engine = manager.engine] services, after, limit in
+            try snapshot.read { try $0.instancesPage(services: services, after: after, limit: limit) }.compactMap { engine.settled($0, at: now) }
+        }
+        return response
     }
 
     /// Loads a `seed.json` document (an export, or a hand-written seed): every entry whose slot and id are free is
@@ -143,7 +153,7 @@ struct ControlService {
             throw APIError(.badRequest, error.message)
         }
         let created = try seeder.apply(to: manager, for: ctx.writes)
-        return .json(200, Array(#"{"created":\#(created),"skipped":\#(seeder.entries.count - created)}"#.utf8))
+        return .json(200, Array(#"{"created":\#(created),"skipped":\#(seeder.count - created)}"#.utf8))
     }
 
     // MARK: clock
@@ -180,11 +190,19 @@ struct ControlService {
             throw APIError(.badRequest, "nothing to do: give advanceSeconds, advanceMs, pin or unpin")
         }
         if pin != nil && unpin { throw APIError(.badRequest, "give pin or unpin, not both") }
+        // RFC 3339 has four-digit years: every time the server writes must stay one, clock and exports included.
+        let last = Instant(milliseconds: Instant.latest.milliseconds - 999)
+        if let advance, clock.now().milliseconds + Int64(advance.rounded()) > last.milliseconds {
+            throw APIError(
+                .badRequest,
+                "the clock cannot move past \(last.rfc3339) (RFC 3339 years have four digits); it is \(clock.now().rfc3339) now")
+        }
         switch pin {
         case nil, .bool(false)?: break
         case .bool(true)?: clock.pin()
         case .string(let text)?:
             guard let at = Instant(rfc3339: text) else { throw APIError(.badRequest, "pin must be true or an RFC 3339 time, got \"\(text)\"") }
+            guard at <= last else { throw APIError(.badRequest, "the clock cannot be pinned past \(last.rfc3339), got \"\(text)\"") }
             guard at >= clock.now() else {
                 throw APIError(
                     .badRequest, "cannot pin the clock at \(text): it is before now (\(clock.now().rfc3339)) and time never goes backwards")

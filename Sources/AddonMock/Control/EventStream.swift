@@ -179,7 +179,7 @@ final class EventSubscription: ResponseStream, EventPump.Subscriber {
         pump.add(self)
     }
 
-    func read(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> StreamRead {
         let (n, drained, ended): (Int, Bool, Bool) = state.withLock { s in
             let available = s.buffer.count - s.offset
             if available == 0 {
@@ -197,10 +197,11 @@ final class EventSubscription: ResponseStream, EventPump.Subscriber {
             }
             return (n, drained, false)
         }
-        if ended { return nil }
+        if ended { return .end }
+        if n == 0 { return .nothingYet }
         // The client has taken a whole batch: the pump may render the next one now, if there is one.
         if drained, reader.isBehind { pump.signal() }
-        return n
+        return .bytes(n)
     }
 
     func finish(_ reason: StreamEnd) {

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockHTTP
 
 /// `GET /_mock/export`: the world as a `seed.json` document that `POST /_mock/import` (or `seed.json` itself) reads
 /// back (`Seeder`). Every record of every seedable kind, each with all it needs to come back as it was: id,
@@ -20,7 +21,7 @@ enum WorldExport {
         return w.bytes
     }
 
-    private static func entry(_ i: Instance, _ kind: ResourceKind, now: Instant, to w: inout JSONWriter) {
+    static func entry(_ i: Instance, _ kind: ResourceKind, now: Instant, to w: inout JSONWriter) {
         w.beginObject()
         w.field("id", i.id)
         if kind.services.count > 1 { w.field("service", i.service) }
@@ -65,5 +66,94 @@ enum WorldExport {
         w.field("version", r.version)
         w.field("values", r.values)
         w.endObject()
+    }
+}
+
+/// The same document as `WorldExport.document`, byte for byte, written as it is read: a page of records at a time
+/// from a snapshot of the database (so the document is one moment's world while writes go on), rendered when the
+/// client can take more. An export of 200,000 add-ons (150 MB) never holds more than a page.
+final class WorldExportStream: ResponseStream, @unchecked Sendable {
+    static let pageSize = 500
+
+    private struct State {
+        var kindIndex = 0
+        /// The last id written of the current kind.
+        var after: String?
+        var started = false
+        var kindStarted = false
+        var finished = false
+        var failed = false
+        var buffer: [UInt8] = []
+        var offset = 0
+        /// Where the last piece left the document.
+        var needsComma = false
+    }
+
+    private let kinds: [ResourceKind]
+    private let now: Instant
+    private let page: (_ services: [String], _ after: String?, _ limit: Int) throws -> [Instance]
+    private let state = Locked(State())
+
+    init(kinds: [ResourceKind], now: Instant, page: @escaping (_ services: [String], _ after: String?, _ limit: Int) throws -> [Instance]) {
+        self.kinds = kinds
+        self.now = now
+        self.page = page
+    }
+
+    func attach(wake: @escaping @Sendable () -> Void) {}
+
+    func read(into out: UnsafeMutableRawBufferPointer) -> StreamRead {
+        state.withLock { s in
+            if s.offset == s.buffer.count {
+                s.buffer.removeAll(keepingCapacity: true)
+                s.offset = 0
+                if s.failed { return .failed }
+                if s.finished { return .end }
+                fill(&s)
+            }
+            if s.buffer.isEmpty { return s.failed ? .failed : .end }
+            let n = min(out.count, s.buffer.count - s.offset)
+            s.buffer.withUnsafeBytes { out.baseAddress!.copyMemory(from: $0.baseAddress! + s.offset, byteCount: n) }
+            s.offset += n
+            return .bytes(n)
+        }
+    }
+
+    func finish(_ reason: StreamEnd) { state.withLock { $0.failed = true } }
+
+    /// The next piece of the document: its opening, a page of entries, or a kind's close (and the document's).
+    private func fill(_ s: inout State) {
+        var w = JSONWriter(capacity: 64 << 10, continuing: s.needsComma)
+        defer { s.needsComma = w.needsComma }
+        if !s.started {
+            s.started = true
+            w.beginObject()
+        }
+        while s.kindIndex < kinds.count {
+            let kind = kinds[s.kindIndex]
+            if !s.kindStarted {
+                s.kindStarted = true
+                w.key(kind.name)
+                w.beginArray()
+            }
+            let records: [Instance]
+            do { records = try page(kind.services, s.after, Self.pageSize) } catch {
+                s.failed = true
+                return
+            }
+            for record in records { WorldExport.entry(record, kind, now: now, to: &w) }
+            if let last = records.last { s.after = last.id }
+            if records.count == Self.pageSize {
+                s.buffer = w.bytes
+                return
+            }
+            w.endArray()
+            s.kindIndex += 1
+            s.kindStarted = false
+            s.after = nil
+        }
+        w.endObject()
+        s.finished = true
+        s.buffer = w.bytes
     }
 }

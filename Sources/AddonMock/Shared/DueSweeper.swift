@@ -59,8 +59,9 @@ final class DueSweeper: Sendable {
             let generation = state.withLock { $0.generation }
             sweep()
             let next = clock.isPinned ? nil : nextDue()
-            // Due in the past can only mean the clock moved since the sweep: look again at once.
-            let waitMicroseconds = next.map { max(0, $0.milliseconds - clock.now().milliseconds + 1) * 1000 }
+            // The clock reads whole milliseconds (rounded down), so waiting out the difference wakes at or just past
+            // the due time. Due in the past can only mean the clock moved since the sweep: look again at once.
+            let waitMicroseconds = next.map { max(0, $0.milliseconds - clock.now().milliseconds) * 1000 }
             state.withLock { $0.sleepingUntil = next?.milliseconds }
             let stopped: Bool = state.wait(
                 until: { $0.stopped || $0.generation != generation },

@@ -164,6 +164,28 @@ public final class InstanceManager: Sendable {
         }
     }
 
+    /// Creates, in one transaction, each record whose id (if it has one) and slot (service, scope, name) are free,
+    /// made for the time of the write; a slot whose record has finished deleting is free. Returns how many were
+    /// created. (Imports and seed files: entries that are there already are skipped, never overwritten.)
+    public func createWhereFree(
+        _ entries: [(id: String?, service: String, scope: String, name: String, make: (Instant) -> Instance)], for request: RequestWrites? = nil
+    ) throws -> Int {
+        try write(for: request) { conn in
+            let now = clock.now()
+            var created = 0
+            for e in entries {
+                if let id = e.id, try conn.instance(id: id) != nil { continue }
+                if let stored = try conn.instance(service: e.service, scope: e.scope, template: e.name) {
+                    guard engine.settled(stored, at: now) == nil else { continue }
+                    try remove(stored, conn)
+                }
+                if let settled = engine.settled(e.make(now), at: now) { try add(settled, conn) }
+                created += 1
+            }
+            return created
+        }
+    }
+
     /// Stores the new instances `make` returns (each with a fresh id) in one transaction; returns them settled at
     /// the time of the write (a check due at once is already finished).
     public func create(for request: RequestWrites? = nil, _ make: (Instant) throws -> [Instance]) throws -> [Instance] {

@@ -22,6 +22,84 @@ public struct JSONParser {
         return value
     }
 
+    /// A member of a top-level object parsed by `parseLocatingArrays`.
+    public enum LocatedMember: Sendable {
+        /// An array: each element's byte range in the document (each element was checked as it was passed over).
+        case array([Range<Int>])
+        /// Anything else, parsed whole.
+        case value(JSONValue)
+    }
+
+    /// Parses a document that must be an object whose arrays may be too large to hold as values (a world import of
+    /// 200,000 entries): each element of a member array is parsed, checked and let go, and only its byte range is
+    /// kept, to be parsed again (`parse(bytes[range])`) when it is needed. Strict as `parse`: duplicate keys, trailing
+    /// data and bad syntax anywhere are errors with their offsets in the whole document. Non-objects: nil.
+    public static func parseLocatingArrays(
+        _ bytes: [UInt8], maxDepth: Int = defaultMaxDepth
+    ) throws(JSONSyntaxError) -> [(key: String, value: LocatedMember)]? {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        guard parser.current == UInt8(ascii: "{") else {
+            _ = try parse(bytes, maxDepth: maxDepth) // a syntax error is reported as such; a valid non-object is nil
+            return nil
+        }
+        parser.index += 1
+        var members: [(key: String, value: LocatedMember)] = []
+        var seen = Set<String>()
+        parser.skipWhitespace()
+        if parser.current == UInt8(ascii: "}") {
+            parser.index += 1
+        } else {
+            members: while true {
+                parser.skipWhitespace()
+                guard parser.current == UInt8(ascii: "\"") else { throw parser.error("expected a string key") }
+                let keyOffset = parser.index
+                let key = try parser.parseString()
+                guard seen.insert(key).inserted else { throw JSONSyntaxError(offset: keyOffset, reason: "duplicate key \"\(key)\"") }
+                parser.skipWhitespace()
+                guard parser.current == UInt8(ascii: ":") else { throw parser.error("expected ':' after key") }
+                parser.index += 1
+                parser.skipWhitespace()
+                if parser.current == UInt8(ascii: "[") {
+                    members.append((key, .array(try parser.locateElements())))
+                } else {
+                    members.append((key, .value(try parser.parseValue(depth: 1))))
+                }
+                parser.skipWhitespace()
+                switch parser.current {
+                case UInt8(ascii: ","): parser.index += 1
+                case UInt8(ascii: "}"): parser.index += 1; break members
+                case nil: throw parser.error("unexpected end of input")
+                default: throw parser.error("expected ',' or '}'")
+                }
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("unexpected data after the JSON value") }
+        return members
+    }
+
+    /// At a member array's `[` (depth 2): the byte ranges of its elements.
+    private mutating func locateElements() throws(JSONSyntaxError) -> [Range<Int>] {
+        index += 1
+        var ranges: [Range<Int>] = []
+        skipWhitespace()
+        if current == UInt8(ascii: "]") { index += 1; return ranges }
+        while true {
+            skipWhitespace()
+            let start = index
+            _ = try parseValue(depth: 2)
+            ranges.append(start..<index)
+            skipWhitespace()
+            switch current {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): index += 1; return ranges
+            case nil: throw error("unexpected end of input")
+            default: throw error("expected ',' or ']'")
+            }
+        }
+    }
+
     private let bytes: [UInt8]
     private let maxDepth: Int
     private var index = 0

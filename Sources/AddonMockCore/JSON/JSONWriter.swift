@@ -2,9 +2,17 @@
 /// (about 10x cheaper per document on Linux), and stored JSON fragments are spliced in without re-parsing.
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
-    private var needsComma = false
+    /// Whether the next value needs a comma before it: carried from one writer to the next when a document is
+    /// written in pieces (a streamed export).
+    public private(set) var needsComma = false
 
     public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+
+    /// A writer that continues a document another one began, in the same place (`needsComma` as that one left it).
+    public init(capacity: Int, continuing needsComma: Bool) {
+        bytes.reserveCapacity(capacity)
+        self.needsComma = needsComma
+    }
 
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }

@@ -6,7 +6,15 @@ public struct Instant: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public static func < (a: Instant, b: Instant) -> Bool { a.milliseconds < b.milliseconds }
 
-    public func adding(milliseconds ms: Int64) -> Instant { Instant(milliseconds: milliseconds + ms) }
+    /// The last instant RFC 3339 can write (four-digit years): 9999-12-31T23:59:59.999Z.
+    public static let latest = Instant(milliseconds: 253_402_300_799_999)
+
+    /// Saturates at `latest`: a due time or a clock past it would be written with a five-digit year, which no
+    /// client (and no import) reads back.
+    public func adding(milliseconds ms: Int64) -> Instant {
+        let (sum, overflow) = milliseconds.addingReportingOverflow(ms)
+        return Instant(milliseconds: overflow || sum > Self.latest.milliseconds ? Self.latest.milliseconds : sum)
+    }
 
     /// RFC 3339 in UTC with second precision, as the Huawei APIs print it: `2026-11-22T10:00:00Z`.
     public var rfc3339: String {
