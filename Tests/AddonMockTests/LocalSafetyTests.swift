@@ -99,8 +99,11 @@ import Glibc
     @Test func withAControlTokenTheConsoleLoadsAndSendsItsToken() throws {
         let token = "console-token-1234"
         let s = try Self.server(token: token)
-        #expect(try s.get("/_mock/ui").status == 200, "the page itself holds no data")
-        #expect(try s.get("/").status == 302)
+        #expect(try s.get("/_mock/ui").status == 401, "every route but health needs the token")
+        #expect(try s.get("/").status == 401)
+        // A browser opens the page and its EventSource without headers: both take the token in their query.
+        #expect(try s.get("/_mock/ui?access_token=\(token)").status == 200)
+        #expect(try s.get("/_mock/ui?access_token=wrong-token-000").status == 401)
         #expect(try s.get("/_mock/events?holdMs=0").status == 401)
         // EventSource sends no headers: the stream takes the token in its query, and nothing shows it.
         #expect(try s.get("/_mock/events?holdMs=0&access_token=\(token)").status == 200)

@@ -307,3 +307,27 @@ def test_memory_is_bounded_by_bytes_and_returned_after_a_burst(database):
         assert peak <= 128, peak
         assert after <= 48, after
         assert requests.get(url + "/_mock/health", timeout=10).status_code == 200
+
+
+def test_curl_n_sees_an_install_made_after_it_connected(server):
+    """`curl -N $B/_mock/events`: one connection, kept open; what happens after it connected arrives as it happens,
+    and a stop ends the stream cleanly (curl exits 0)."""
+    import subprocess
+    curl = subprocess.Popen(["curl", "-N", "-s", server.url + "/_mock/events?types=created"], stdout=subprocess.PIPE)
+    try:
+        seen = b""
+        while b": connected" not in seen:        # the stream is open: anything installed now must show
+            seen += os.read(curl.stdout.fileno(), 4096)
+        r = requests.post(server.url + "/api/v3/addons", data=install_body("curl-n"), headers={"Content-Type": "application/json"}, timeout=10)
+        assert r.status_code == 201
+        uid = r.json()["metadata"]["uid"].encode()
+        deadline = time.monotonic() + 30
+        while uid not in seen and time.monotonic() < deadline:
+            if select.select([curl.stdout], [], [], 1)[0]:
+                seen += os.read(curl.stdout.fileno(), 4096)
+        assert b"event: created" in seen and uid in seen, seen[-500:]
+        server.stop()
+        assert curl.wait(timeout=30) == 0, "the stream ended as HTTP says (its last chunk), not cut off"
+    finally:
+        if curl.poll() is None:
+            curl.kill()

@@ -348,11 +348,13 @@ final class Dispatcher: HTTPHandler {
         "X-Addonmock-Outcome", "X-Addonmock-Reason",
     ].joined(separator: ", ")
 
-    /// The `Authorization` header's bytes; for the event stream, which a browser's `EventSource` opens without
-    /// headers, `?access_token=` stands in for it (the journal and the access log show it masked).
+    /// The `Authorization` header's bytes; for what a browser opens without headers of its own (the console page,
+    /// its `EventSource`), `?access_token=` stands in for it (the journal and the access log show it masked).
     static func bearer(of request: HTTPRequest, pattern: String) -> [UInt8] {
         if let header = request.headers["Authorization"] { return Array(header.utf8) }
-        if pattern == ControlService.eventsPattern, let token = request.queryValue("access_token") { return Array("Bearer \(token)".utf8) }
+        if ControlService.tokenInQueryPatterns.contains(pattern), let token = request.queryValue("access_token") {
+            return Array("Bearer \(token)".utf8)
+        }
         return []
     }
 

@@ -8,9 +8,12 @@ struct ControlService {
     /// Open even with `--control-token`: health checks and readiness probes carry no secrets.
     static let healthPattern = "/_mock/health"
     static let eventsPattern = "/_mock/events"
-    /// Served without the control token: health, and the console's page (a page holds no data; it asks for the token
-    /// and sends it on every call it makes).
-    static let openPatterns: Set<String> = [healthPattern, "/_mock/ui", "/_mock/", "/"]
+    static let consolePattern = "/_mock/ui"
+    /// Served without the control token: health (readiness probes carry no secrets).
+    static let openPatterns: Set<String> = [healthPattern]
+    /// Routes a browser opens without headers of its own (the console page, its event stream): they also take the
+    /// control token as `?access_token=`, which the journal and the access log show masked.
+    static let tokenInQueryPatterns: Set<String> = [eventsPattern, consolePattern]
 
     let registry: ServiceRegistry
     let manager: InstanceManager
@@ -58,7 +61,7 @@ struct ControlService {
             ServiceRoute("POST", "/_mock/wait") { try wait($0) },
             ServiceRoute("GET", "/_mock/export") { _ in try export() },
             ServiceRoute("GET", Self.eventsPattern) { try streamEvents($0) },
-            ServiceRoute("GET", "/_mock/ui") { _ in consolePage() },
+            ServiceRoute("GET", Self.consolePattern) { _ in consolePage() },
             ServiceRoute("GET", "/_mock/") { _ in Self.redirect(to: "/_mock/ui") },
             ServiceRoute("GET", "/") { _ in Self.redirect(to: "/_mock/ui") },
             ServiceRoute("POST", Self.importPattern) { try importWorld($0) },
