@@ -33,20 +33,28 @@ let package = Package(
         .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
         // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
         .target(name: "AddonMockHTTP", dependencies: ["AddonMockCore", "CMicroHTTPD", "CMHDShim"]),
-        // The built-in catalogs, fixtures/*.json (catalog/ is a symlink to fixtures/), compiled into the binary so
-        // the executable needs no files beside it.
+        // The kit every emulated service is built on, and all a service sees of the application: the service
+        // boundary (ServiceDefinition, ResourceKind, RequestContext), resources and their manager, the request
+        // helpers (bodies, identifiers, errors). Names no service.
         .target(
-            name: "AddonMockResources",
-            resources: [
-                .embedInCode("catalog/cce-addon-templates.json"),
-                .embedInCode("catalog/modelarts-plugin-templates.json"),
-            ]),
-        // The application: the service boundary (Service/), one folder per emulated API (Services/), the control
-        // API, auth and wiring. Each OpenAPI fragment is compiled in beside the code it describes.
+            name: "AddonMockKit",
+            dependencies: ["AddonMockCore", "AddonMockStore", "AddonMockHTTP"]),
+        // One target per emulated service, each over the kit alone: its routes, wire formats, error format, catalog
+        // (fixtures/, compiled in through catalog/, a link to it), lifecycle tables and OpenAPI fragment.
+        .target(
+            name: "CCEAddons", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Sources/Services/CCE",
+            exclude: ["catalog/modelarts-plugin-templates.json"],
+            resources: [.embedInCode("cce.openapi.json"), .embedInCode("catalog/cce-addon-templates.json")]),
+        .target(
+            name: "ModelArtsPlugins", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Sources/Services/ModelArts",
+            exclude: ["catalog/cce-addon-templates.json"],
+            resources: [.embedInCode("modelarts.openapi.json"), .embedInCode("catalog/modelarts-plugin-templates.json")]),
+        // The application: configuration, the request pipeline, the control API, auth, wiring, and the list of
+        // services it runs (BuiltInServices).
         .target(
             name: "AddonMock",
             dependencies: [
-                "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockResources",
+                "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockKit", "CCEAddons", "ModelArtsPlugins",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -54,8 +62,6 @@ let package = Package(
                 .embedInCode("Control/openapi.base.json"),
                 .embedInCode("Control/control.openapi.json"),
                 .embedInCode("Control/console.html"),
-                .embedInCode("Services/CCE/cce.openapi.json"),
-                .embedInCode("Services/ModelArts/modelarts.openapi.json"),
             ]),
         .executableTarget(
             name: "addonmock",
@@ -81,13 +87,17 @@ let package = Package(
         // Golden/ holds the lifecycle tables' golden cases, read from the source tree.
         .testTarget(
             name: "AddonMockTests",
-            dependencies: ["AddonMock", "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockTestSupport", "addonmock"],
+            dependencies: [
+                "AddonMock", "AddonMockKit", "CCEAddons", "ModelArtsPlugins", "AddonMockCore", "AddonMockStore", "AddonMockHTTP",
+                "AddonMockTestSupport", "addonmock",
+            ],
             exclude: ["Golden"]),
         // A third, toy service in one folder (Widgets/), run beside the built-in ones: the service boundary's proof.
         .testTarget(
             name: "ToyServiceTests",
             dependencies: [
-                "AddonMock", "AddonMockCore", "AddonMockHTTP", .product(name: "Logging", package: "swift-log"),
+                "AddonMock", "AddonMockKit", "CCEAddons", "ModelArtsPlugins", "AddonMockCore", "AddonMockHTTP",
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

@@ -4,6 +4,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// `BatchCreateAddonPrecheck` and `ListAddonPrecheckTasks`: tasks with a lifecycle, risks derived from the stored
 /// add-ons and the catalog, the list filters, and the control plane, faults and journal like any resource.

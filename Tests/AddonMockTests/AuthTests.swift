@@ -3,6 +3,9 @@ import AddonMockHTTP
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// Signatures computed by the official `huaweicloudsdkcore` Signer (3.1.219) for AK TESTAK0000000000 / SK TESTSKsecret,
 /// X-Sdk-Date 20261122T100000Z, Host 127.0.0.1:8080: the verifier must agree with it byte for byte.

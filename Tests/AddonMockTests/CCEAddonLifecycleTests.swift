@@ -3,6 +3,9 @@ import AddonMockTestSupport
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// The CCE add-on routes against a real server on an ephemeral port, with the clock moved by hand.
 @Suite struct CCEAddonLifecycleTests {

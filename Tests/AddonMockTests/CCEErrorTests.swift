@@ -3,6 +3,9 @@ import AddonMockTestSupport
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// Every refusal is JSON in the CCE envelope, both spellings, with the right status and code.
 @Suite struct CCEErrorTests {

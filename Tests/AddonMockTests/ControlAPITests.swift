@@ -4,6 +4,9 @@ import Dispatch
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 extension TestServer {
     func control(_ method: String, _ path: String, _ body: String? = nil) throws -> HTTPResult {

@@ -5,6 +5,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// `GET /_mock/events`: Server-Sent Events of resource changes, requests and clock changes, in order, filtered,
 /// resumable with `Last-Event-ID`. A batch is held until an event exists, so tests wait for events, not durations.

@@ -4,6 +4,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// `GET /_mock/export` and `POST /_mock/import`: the world as a `seed.json` document, restored exactly.
 @Suite struct ExportImportTests {

@@ -4,6 +4,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 @Suite struct HTTPFaultTests {
     let server: TestServer

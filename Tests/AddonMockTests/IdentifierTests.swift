@@ -1,6 +1,9 @@
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 @Suite struct IdentifierTests {
     @Test func uuidsAreVersion7WithTheTimeFirst() {

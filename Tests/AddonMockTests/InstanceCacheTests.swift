@@ -2,6 +2,9 @@ import Testing
 
 @testable import AddonMock
 @testable import AddonMockCore
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 @Suite struct InstanceCacheTests {
     let t0 = Instant(milliseconds: 1_795_341_600_000)

@@ -3,6 +3,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// Golden cases for each lifecycle table, kwok-style: `Golden/<table>.json` gives a record, an operation and its
 /// outcome, and the record expected while it is in flight and once it is due. A change to a table that changes

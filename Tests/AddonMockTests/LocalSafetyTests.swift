@@ -3,6 +3,9 @@ import AddonMockTestSupport
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 #if canImport(Glibc)
 import Glibc

@@ -3,6 +3,9 @@ import Logging
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// Log lines stay one line each and split on spaces, whatever a request carried.
 @Suite struct LogLinesTests {

@@ -5,6 +5,9 @@ import Foundation
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// The command-line contract, checked on the real executable.
 @Suite struct CommandLineTests {

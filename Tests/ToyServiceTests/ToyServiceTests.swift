@@ -5,6 +5,9 @@ import Logging
 import Testing
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// The application runs a service it has never heard of (`Widgets/`, one folder) beside the built-in ones:
 /// routes, error format, lifecycle, seed entries, fault rules on its route and scope, the control plane and the

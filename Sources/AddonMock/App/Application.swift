@@ -1,12 +1,12 @@
 import AddonMockCore
 import AddonMockHTTP
-import AddonMockResources
 import AddonMockStore
 import Dispatch
 import Logging
 
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 /// Start-up failures: the message is printed as one line and the process exits with 2.

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// How requests to the emulated APIs must authenticate (the control API never needs to).
 public enum AuthMode: String, Sendable, CaseIterable {

@@ -6,6 +6,7 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 /// What the dispatcher mounts: an emulated API built from its `ServiceDefinition`, or the control API.

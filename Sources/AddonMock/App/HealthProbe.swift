@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 /// `addonmock health`: asks a running server for `GET /_mock/health` over loopback with a deadline, so a

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// What keeps a web page the developer happens to visit from driving or reading a server on their machine: the
 /// guards dev servers use against DNS rebinding and cross-site requests.

@@ -3,6 +3,7 @@ import Logging
 
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 public enum LogFormat: String, Sendable, CaseIterable {

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 import AddonMockStore
 
 /// `seed.json` in the fixtures directory: resources a demo starts with, in given states, one list per resource

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// The services one server runs and what follows from their definitions: resource kinds by name and by stored
 /// service, the lifecycle tables the engine runs, and the words fault rules and resets may use.

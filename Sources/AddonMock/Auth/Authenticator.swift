@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// Checks that a request to an emulated API may be served, per `--auth`. The control API is never checked.
 struct Authenticator: Sendable {

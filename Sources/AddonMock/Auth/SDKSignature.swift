@@ -1,4 +1,5 @@
 import AddonMockHTTP
+import AddonMockKit
 import Crypto
 
 /// The `SDK-HMAC-SHA256` scheme of the Huawei Cloud SDKs (`huaweicloudsdkcore/signer/signer.py`), recomputed on the

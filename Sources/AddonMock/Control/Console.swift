@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// `GET /_mock/ui`: the live console, one page compiled into the binary (no CDN, no build step). It lists every
 /// resource kind's records grouped by scope, follows `/_mock/events`, and acts through the control plane (advance,

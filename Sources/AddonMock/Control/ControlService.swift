@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// The emulator's own API under `/_mock` (not part of Huawei's): health, reset, clock, forced states, fault rules,
 /// the request journal, the effective configuration and the OpenAPI document. Bad input is a 400 naming the problem.

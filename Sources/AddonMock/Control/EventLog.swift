@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// What `GET /_mock/events` streams: durable resource changes (created, transition, updated, deleted, reset),
 /// requests (the journal's entries) and clock changes, each numbered in the order it happened. The most recent

@@ -5,6 +5,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 /// `GET /_mock/events`: Server-Sent Events of what happens (resource changes, requests, clock changes), filterable
@@ -313,7 +314,6 @@ final class EventPump: Sendable {
         /// How many the thread looked after at its last pass (tests and the console read it).
         var count = 0
         var added: [any Subscriber] = []
-        var signaled = false
         var running = false
     }
 
@@ -323,6 +323,8 @@ final class EventPump: Sendable {
     private let state = Locked(State())
     /// Read on every publication without the lock: with no subscriber, publishing pays nothing for the pump.
     private let subscribed = Atomic<Bool>(false)
+    /// Something was published since the thread last looked.
+    private let pending = Atomic<Bool>(false)
 
     /// Without a thread of its own nobody looks but whoever calls a subscriber's `pump(now:)` (tests do).
     private let threaded: Bool
@@ -341,10 +343,11 @@ final class EventPump: Sendable {
     /// How many subscribers the pump looks after.
     var subscriberCount: Int { state.withLock { $0.count + $0.added.count } }
 
-    /// Something was published (or a subscriber took its batch): look soon.
+    /// Something was published (or a subscriber took its batch): look soon. Every request publishes, so only the
+    /// first signal after a look takes the lock (to wake the thread if it sleeps); the rest are one atomic exchange.
     func signal() {
-        guard subscribed.load(ordering: .relaxed) else { return }
-        state.withLock { $0.signaled = true }
+        guard subscribed.load(ordering: .relaxed), !pending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        state.withLock { _ in }
         state.broadcast()
     }
 
@@ -357,7 +360,7 @@ final class EventPump: Sendable {
         guard threaded else { return }
         let start = state.withLock { s in
             s.added.append(subscriber)
-            s.signaled = true
+            pending.store(true, ordering: .releasing)
             subscribed.store(true, ordering: .relaxed)
             defer { s.running = true }
             return !s.running
@@ -378,7 +381,7 @@ final class EventPump: Sendable {
         var subscribers: [any Subscriber] = []
         while true {
             let more: [any Subscriber]? = state.withLock { s in
-                s.signaled = false
+                pending.store(false, ordering: .releasing)
                 defer { s.added = [] }
                 if subscribers.isEmpty && s.added.isEmpty {
                     s.running = false
@@ -402,7 +405,7 @@ final class EventPump: Sendable {
             usleep(UInt32(restNs / 1000))
             let afterRest = Self.now()
             let waitMicroseconds = nextLook == .max ? 60_000_000 : Int(min(60_000_000, nextLook > afterRest ? (nextLook - afterRest) / 1000 : 0))
-            state.wait(until: { $0.signaled || !$0.added.isEmpty }, timeoutMicroseconds: waitMicroseconds) { _ in }
+            state.wait(until: { [self] in pending.load(ordering: .acquiring) || !$0.added.isEmpty }, timeoutMicroseconds: waitMicroseconds) { _ in }
         }
     }
 }

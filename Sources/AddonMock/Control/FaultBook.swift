@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 import Synchronization
 
 /// The fault rules in force, in creation order: the first lifecycle rule that fires decides an outcome; HTTP rules

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// Control-API JSON <-> fault rules.
 ///

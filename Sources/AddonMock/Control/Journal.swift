@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// One served request, as `GET /_mock/requests` reports it. A class: the ring stores and hands out
 /// references, not copies of a dozen fields.

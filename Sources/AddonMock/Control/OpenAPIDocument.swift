@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// The OpenAPI 3 document of every served route, assembled at start-up: `openapi.base.json` (info), each
 /// service's fragment (tags, paths, schemas) and the control API's. The control fragment is written for any set

@@ -5,6 +5,7 @@ import Synchronization
 
 #if canImport(Glibc)
 import Glibc
+import AddonMockKit
 #endif
 
 /// `POST /_mock/wait`: answers once resources reach a state, so a script or test waits for a state rather than a

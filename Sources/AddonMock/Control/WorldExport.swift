@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// `GET /_mock/export`: the world as a `seed.json` document that `POST /_mock/import` (or `seed.json` itself) reads
 /// back (`Seeder`). Every record of every seedable kind, each with all it needs to come back as it was: id,

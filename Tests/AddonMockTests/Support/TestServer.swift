@@ -3,6 +3,9 @@ import AddonMockTestSupport
 import Logging
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// An in-process server on an ephemeral port with a pinned clock: tests move time by hand.
 final class TestServer {

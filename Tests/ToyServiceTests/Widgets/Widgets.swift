@@ -2,6 +2,9 @@ import AddonMockCore
 import AddonMockHTTP
 
 @testable import AddonMock
+@testable import AddonMockKit
+@testable import CCEAddons
+@testable import ModelArtsPlugins
 
 /// A third emulated API, written in this one folder without touching any other file: the proof that a service
 /// is a folder. Widgets live in workspaces; one is assembled, then ready, and scrapped on delete.

@@ -1,5 +1,6 @@
 import AddonMockCore
 import AddonMockHTTP
+import AddonMockKit
 
 /// Add-on checks (`BatchCreateAddonPrecheck`, `ListAddonPrecheckTasks`): one task per add-on named in a batch,
 /// each running, then finding risks or none. A task's risks are worked out when it is created, from the stored

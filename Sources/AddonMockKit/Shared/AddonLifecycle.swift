@@ -3,10 +3,10 @@ import AddonMockCore
 /// The phases of a managed package (CCE add-on, ModelArts plug-in), named as CCE names add-on statuses: what
 /// is stored. ModelArts shows them in its own five words (`ModelArtsWire.status`).
 extension Phase {
-    static let installing: Phase = "installing", upgrading: Phase = "upgrading", rollbacking: Phase = "rollbacking"
-    static let deleting: Phase = "deleting", running: Phase = "running", available: Phase = "available"
-    static let abnormal: Phase = "abnormal", unknown: Phase = "unknown", installFailed: Phase = "installFailed"
-    static let upgradeFailed: Phase = "upgradeFailed", rollbackFailed: Phase = "rollbackFailed", deleteFailed: Phase = "deleteFailed"
+    public static let installing: Phase = "installing", upgrading: Phase = "upgrading", rollbacking: Phase = "rollbacking"
+    public static let deleting: Phase = "deleting", running: Phase = "running", available: Phase = "available"
+    public static let abnormal: Phase = "abnormal", unknown: Phase = "unknown", installFailed: Phase = "installFailed"
+    public static let upgradeFailed: Phase = "upgradeFailed", rollbackFailed: Phase = "rollbackFailed", deleteFailed: Phase = "deleteFailed"
 }
 
 extension LifecycleTable {
@@ -19,7 +19,7 @@ extension LifecycleTable {
     ///     deleting    -> gone    | deleteFailed
     ///
     /// and any of them into `abnormal` when its outcome says the result is unhealthy.
-    static let managedPackage = LifecycleTable(
+    public static let managedPackage = LifecycleTable(
         steps: [
             .install: Step(inFlight: .installing, succeeded: .running, failed: .installFailed),
             .upgrade: Step(inFlight: .upgrading, succeeded: .running, failed: .upgradeFailed, effect: .replaceRevision),

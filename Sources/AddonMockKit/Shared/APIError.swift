@@ -87,7 +87,7 @@ public struct GatewayErrorFormat: ErrorFormat {
 }
 
 /// `{"error_code":…,"error_msg":…}`: the pair every Huawei SDK handler reads first (gateway, ModelArts, control API).
-func codeAndMessageBody(code: String, message: String) -> [UInt8] {
+public func codeAndMessageBody(code: String, message: String) -> [UInt8] {
     var w = JSONWriter(capacity: 128)
     w.beginObject()
     w.field("error_code", code)

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// Domain -> CCE wire JSON (`AddonInstance`, `AddonTemplate` and their list wrappers), field for field as the
 /// SDK models name them. Template fragments are encoded once at start-up and spliced into every response.

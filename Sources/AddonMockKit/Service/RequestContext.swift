@@ -25,7 +25,7 @@ public final class RequestContext: @unchecked Sendable {
     private var parsedBody: Result<BodyReader, APIError>?
     private var describedScope: RequestScope?
 
-    init(
+    public init(
         request: HTTPRequest, parameters: PathParameters, route: String, service: String, requestID: String,
         writes: RequestWrites?, describe: @escaping @Sendable (RequestContext) -> RequestScope
     ) {
@@ -44,7 +44,7 @@ public final class RequestContext: @unchecked Sendable {
     }
 
     /// The body as a JSON object, parsed on first use; a 400 naming the problem otherwise.
-    func body() throws(APIError) -> BodyReader {
+    public func body() throws(APIError) -> BodyReader {
         if parsedBody == nil {
             do { parsedBody = .success(try BodyReader.parse(request.body)) } catch { parsedBody = .failure(error) }
         }
@@ -71,7 +71,7 @@ public final class RequestContext: @unchecked Sendable {
 
     /// What fault rules see of this request, with the scope and template given (a lifecycle rule sees those of
     /// the resource the operation is on).
-    func faultSubject(template: String?, scope: [String: String], operation: Operation? = nil) -> FaultSubject {
+    public func faultSubject(template: String?, scope: [String: String], operation: Operation? = nil) -> FaultSubject {
         FaultSubject(method: request.method, route: route, service: service, template: template, scope: scope, operation: operation)
     }
 }

@@ -34,7 +34,7 @@ public final class ResourceChange: Sendable {
     /// For a reset: `scope` is a prefix (every pool of a project), not one whole scope.
     public let isPrefixScope: Bool
 
-    init(_ instance: Instance, from old: Instance?) {
+    public init(_ instance: Instance, from old: Instance?) {
         kind = old == nil ? .created : old!.phase != instance.phase || old!.pending != instance.pending ? .transition : .updated
         id = instance.id
         service = instance.service
@@ -54,7 +54,7 @@ public final class ResourceChange: Sendable {
     }
 
     /// `old` deleted: at its delete's due time when that is what removed it.
-    init(deleted old: Instance, at now: Instant) {
+    public init(deleted old: Instance, at now: Instant) {
         kind = .deleted
         id = old.id
         service = old.service
@@ -73,7 +73,7 @@ public final class ResourceChange: Sendable {
         isPrefixScope = false
     }
 
-    init(reset count: Int, services: [String]?, scope: String?, isPrefix: Bool = false, at now: Instant) {
+    public init(reset count: Int, services: [String]?, scope: String?, isPrefix: Bool = false, at now: Instant) {
         kind = .reset
         id = ""
         service = services?.joined(separator: ",") ?? ""

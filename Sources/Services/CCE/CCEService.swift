@@ -1,13 +1,13 @@
 import AddonMockCore
 import AddonMockHTTP
-import AddonMockResources
+import AddonMockKit
 
 /// The CCE add-on API, served twice: under `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters),
 /// each its own namespace of add-ons.
-enum CCE {
-    static let definition = ServiceDefinition(
+public enum CCE {
+    public static let definition = ServiceDefinition(
         name: "cce", pathPrefixes: ["/api/v3/", "/autopilot/v3/"], errorFormat: CCEErrorFormat(),
-        catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: BuiltInResources.cceAddonTemplates, noun: "addon template"),
+        catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: PackageResources.cce_addon_templates_json, noun: "addon template"),
         kinds: [
             ResourceKind(
                 name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage, title: "Add-ons",

@@ -1,13 +1,13 @@
 extension Array where Element == String {
     /// "a", "a or b", "a, b or c": how messages list choices.
-    var orList: String {
+    public var orList: String {
         count < 2 ? joined() : dropLast().joined(separator: ", ") + " or " + last!
     }
 }
 
 extension Array where Element: Hashable {
     /// Each element once, where it first appears (names several phases share, choices several kinds offer).
-    var uniqued: [Element] {
+    public var uniqued: [Element] {
         var seen = Set<Element>()
         return filter { seen.insert($0).inserted }
     }

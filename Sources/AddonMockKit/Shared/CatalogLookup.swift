@@ -3,7 +3,7 @@ import AddonMockCore
 extension Catalog {
     /// The template (by name or alias) and version a request asks for; no version means the newest stable one.
     /// `noun` names the kind of template in messages ("addon template", "plug-in template").
-    func resolve(_ name: String, version: String?, noun: String) throws(APIError) -> (Template, TemplateVersion) {
+    public func resolve(_ name: String, version: String?, noun: String) throws(APIError) -> (Template, TemplateVersion) {
         guard let template = template(named: name) else {
             throw APIError(.notFound, "\(noun) \"\(name)\" not found")
         }
@@ -18,7 +18,7 @@ extension Catalog {
 
 extension APIError {
     /// Runs an engine step, turning its refusals (busy, not rollbackable) into 409s prefixed for the service.
-    static func conflicts(_ prefix: String, _ body: () throws -> Void) throws {
+    public static func conflicts(_ prefix: String, _ body: () throws -> Void) throws {
         do { try body() } catch let e as LifecycleError {
             throw APIError(.conflict, "\(prefix): \(e.description)")
         }

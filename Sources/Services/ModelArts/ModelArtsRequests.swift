@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// `apiVersion` and `kind` of plug-in bodies: "v2" and "Plugin". The SDK docstrings and the official docs swap the
 /// two descriptions, so clients that followed the docs send them swapped: both orders are accepted, nothing else.

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// Domain -> ModelArts wire JSON: `Plugin`, `PluginList`, `PluginTemplateV2` (list) and `PluginTemplate` (v1 show),
 /// field for field as the SDK's models name them.

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// CCE errors carry both spellings: `error_code`/`error_msg` (read first by the SDK's CceExceptionHandler and by
 /// the core DefaultExceptionHandler) and `errorCode`/`errorMessage` (what the CCE docs show).

@@ -1,4 +1,5 @@
 import AddonMockCore
+import AddonMockKit
 
 /// A validated `InstanceRequest` (the body of install and upgrade).
 struct InstanceRequest {

@@ -11,7 +11,7 @@ public final class InstanceManager: Sendable {
     public let database: Database
     public let engine: LifecycleEngine
     public let clock: any Clock
-    let cache: InstanceCache
+    public let cache: InstanceCache
     /// Row changes written but not yet committed (appended under the writer lock): what `committed` is told once
     /// they are durable.
     private let written = Locked<[ResourceChange]>([])
@@ -112,12 +112,12 @@ public final class InstanceManager: Sendable {
     public func instance(id: String) throws -> Instance? { try view(id: id)?.instance }
 
     /// `instance(id:)` with the renderings kept for its stored record.
-    func view(id: String) throws -> InstanceView? {
+    public func view(id: String) throws -> InstanceView? {
         try view(cached: { cache.entry(id: id) }, stored: { try $0.instance(id: id) })
     }
 
     /// `instance(service:scope:template:)` with the renderings kept for its stored record.
-    func view(service: String, scope: String, template: String) throws -> InstanceView? {
+    public func view(service: String, scope: String, template: String) throws -> InstanceView? {
         try view(
             cached: { cache.entry(service: service, scope: scope, template: template) },
             stored: { try $0.instance(service: service, scope: scope, template: template) })

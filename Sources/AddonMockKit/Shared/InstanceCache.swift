@@ -19,16 +19,16 @@ import Glibc
 /// a megabyte each): past either, the oldest entries go first. One entry may take at most 1/128 of the byte
 /// budget (512 KiB at the default 64 MiB): such a record is read from SQLite each time rather than crowd out a
 /// thousand small ones, and a burst of them leaves nothing resident behind.
-final class InstanceCache: @unchecked Sendable {
-    final class Entry: Sendable {
-        let stored: Instance
+public final class InstanceCache: @unchecked Sendable {
+    public final class Entry: Sendable {
+        public let stored: Instance
         /// By renderer name; a list, not a dictionary: there are one or two, and no hashing on the read path.
-        let bodies: [(renderer: String, bytes: [UInt8])]
+        public let bodies: [(renderer: String, bytes: [UInt8])]
 
         /// Roughly what the entry keeps alive: the record's JSON, its bodies, and a fixed overhead.
-        let size: Int
+        public let size: Int
 
-        init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
+        public init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
             self.stored = stored
             self.bodies = bodies
             size =
@@ -37,26 +37,26 @@ final class InstanceCache: @unchecked Sendable {
                 + bodies.reduce(0) { $0 + $1.bytes.count }
         }
 
-        func body(_ renderer: String) -> [UInt8]? { bodies.first { $0.renderer == renderer }?.bytes }
+        public func body(_ renderer: String) -> [UInt8]? { bodies.first { $0.renderer == renderer }?.bytes }
     }
 
     private struct NameKey: Hashable {
-        let service: String
-        let scope: String
-        let template: String
+        public let service: String
+        public let scope: String
+        public let template: String
 
-        init(_ i: Instance) { self.init(service: i.service, scope: i.scope, template: i.template) }
-        init(service: String, scope: String, template: String) {
+        public init(_ i: Instance) { self.init(service: i.service, scope: i.scope, template: i.template) }
+        public init(service: String, scope: String, template: String) {
             self.service = service
             self.scope = scope
             self.template = template
         }
     }
 
-    let capacity: Int
-    let byteBudget: Int
+    public let capacity: Int
+    public let byteBudget: Int
     /// Entries over this size are not kept (by default 1/128 of the budget).
-    let largestEntry: Int
+    public let largestEntry: Int
     private(set) var bytes = 0
     private var byID: [String: Entry] = [:]
     private var byName: [NameKey: String] = [:]
@@ -71,29 +71,29 @@ final class InstanceCache: @unchecked Sendable {
     /// bookkeeping a reader-writer lock does on each acquire.
     private let lock = Locked(())
 
-    init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
+    public init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
         self.capacity = max(1, capacity)
         self.byteBudget = max(0, byteBudget)
         self.largestEntry = largestEntry ?? max(0, byteBudget) / 128
         ring = Array(repeating: nil, count: self.capacity)
     }
 
-    var count: Int { reading { byID.count } }
-    var size: Int { reading { bytes } }
+    public var count: Int { reading { byID.count } }
+    public var size: Int { reading { bytes } }
 
-    func entry(id: String) -> Entry? { reading { byID[id] } }
+    public func entry(id: String) -> Entry? { reading { byID[id] } }
 
-    func entry(service: String, scope: String, template: String) -> Entry? {
+    public func entry(service: String, scope: String, template: String) -> Entry? {
         reading { byName[NameKey(service: service, scope: scope, template: template)].flatMap { byID[$0] } }
     }
 
     /// What `remember(_:readSince:)` needs: taken before the read.
-    var generation: UInt64 { reading { commits } }
+    public var generation: UInt64 { reading { commits } }
 
     /// Keeps a record `Database.read` returned, unless a commit has happened since `generation` was taken
     /// (the record may predate it). Either way returns an entry to render from.
     @discardableResult
-    func remember(_ stored: Instance, readSince generation: UInt64) -> Entry {
+    public func remember(_ stored: Instance, readSince generation: UInt64) -> Entry {
         writing {
             guard commits == generation else { return Entry(stored: stored) }
             if let current = byID[stored.id], current.stored == stored { return current }
@@ -111,7 +111,7 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     /// Keeps `body` with `entry` unless the record was forgotten or replaced meanwhile.
-    func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
+    public func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
         writing {
             guard let current = byID[entry.stored.id], current === entry else { return }
             guard entry.body(renderer) == nil else { return }
@@ -124,7 +124,7 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     /// Call only inside `Database.write`, for every record the write changes or deletes.
-    func forget(id: String) {
+    public func forget(id: String) {
         writing {
             drop(id)
             uncommitted.append(id)
@@ -132,7 +132,7 @@ final class InstanceCache: @unchecked Sendable {
     }
 
     /// Call only inside `Database.write`, for bulk deletes.
-    func forgetAll() {
+    public func forgetAll() {
         writing {
             dropAll()
             uncommittedReset = true
@@ -142,7 +142,7 @@ final class InstanceCache: @unchecked Sendable {
     /// Call after every commit (or rolled-back commit) of the writes that called `forget`, before their
     /// answers are sent: forgets their records again, whatever was read meanwhile, and refuses records read
     /// before this point.
-    func committed() {
+    public func committed() {
         writing {
             if uncommittedReset { dropAll() } else { uncommitted.forEach(drop) }
             uncommitted.removeAll(keepingCapacity: true)
@@ -184,14 +184,14 @@ final class InstanceCache: @unchecked Sendable {
 
 /// A settled instance as read through the cache. When nothing was due on the stored record, the instance is
 /// that record and its renderings are kept with it; otherwise every rendering is made afresh.
-struct InstanceView {
-    let instance: Instance
+public struct InstanceView {
+    public let instance: Instance
     fileprivate let entry: InstanceCache.Entry?
     fileprivate let cache: InstanceCache
 
     /// `render(instance)`, reused across requests while the stored record is unchanged. `renderer` names the
     /// rendering: one record may be rendered differently by different callers.
-    func body(_ renderer: String, _ render: (Instance) -> [UInt8]) -> [UInt8] {
+    public func body(_ renderer: String, _ render: (Instance) -> [UInt8]) -> [UInt8] {
         guard let entry else { return render(instance) }
         if let body = entry.body(renderer) { return body }
         let body = render(instance)
@@ -202,7 +202,7 @@ struct InstanceView {
 
 extension InstanceCache {
     /// What a read through the cache returns: nil when the record is gone or finished deleting at `now`.
-    func view(of entry: Entry, at now: Instant, engine: LifecycleEngine) -> InstanceView? {
+    public func view(of entry: Entry, at now: Instant, engine: LifecycleEngine) -> InstanceView? {
         let stored = entry.stored
         if let due = stored.pending?.dueAt, due <= now {
             return engine.settled(stored, at: now).map { InstanceView(instance: $0, entry: nil, cache: self) }

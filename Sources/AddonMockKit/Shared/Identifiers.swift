@@ -8,8 +8,8 @@ import Synchronization
 /// Each id is a counter pushed through the SplitMix64 finaliser (a bijection on 64 bits) under two keys drawn
 /// from the system generator once per process: unique within a process, unpredictable across processes, and
 /// free of the `getrandom` system calls that drawing fresh randomness per request would cost.
-enum Identifiers {
-    static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+public enum Identifiers {
+    public static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     private static let keys: (UInt64, UInt64) = {
         var g = SystemRandomNumberGenerator()
@@ -26,7 +26,7 @@ enum Identifiers {
     /// RFC 9562 version 7 UUID, lower case: 48 bits of Unix time in milliseconds (real time, whatever the virtual
     /// clock says), then 74 random bits. Time-ordered ids make the primary-key index grow at its right edge; random
     /// (version 4) ids dirtied a random index page per insert, which every checkpoint then copied back.
-    static func uuid(unixMilliseconds: Int64 = SystemClock().now().milliseconds) -> String {
+    public static func uuid(unixMilliseconds: Int64 = SystemClock().now().milliseconds) -> String {
         let (a, b) = nextWords()
         let ms = UInt64(max(0, unixMilliseconds))
         return String(unsafeUninitializedCapacity: 36) { out in
@@ -50,7 +50,7 @@ enum Identifiers {
     }
 
     /// 32 hex digits, the shape of Huawei Cloud request ids.
-    static func requestID() -> String {
+    public static func requestID() -> String {
         let (a, b) = nextWords()
         return String(unsafeUninitializedCapacity: 32) { out in
             for i in 0..<32 {
@@ -68,7 +68,7 @@ extension Identifiers {
 
     /// An RFC 4122 version 5 (name-based, SHA-1) UUID of `name`: stable for the same name, so a plug-in's
     /// workloads keep their uids across reads and restarts without being stored.
-    static func derivedUUID(_ name: String) -> String {
+    public static func derivedUUID(_ name: String) -> String {
         var bytes = Array(Insecure.SHA1.hash(data: namespace + Array("addonmock:\(name)".utf8)).prefix(16))
         bytes[6] = bytes[6] & 0x0F | 0x50
         bytes[8] = bytes[8] & 0x3F | 0x80

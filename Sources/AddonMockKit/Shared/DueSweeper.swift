@@ -4,29 +4,29 @@ import AddonMockCore
 /// index lookup), so that each transition's event — and every wait it ends — comes at its due time, and nothing
 /// runs while nothing is due. A write that schedules something earlier, or a change of the clock, wakes it to look
 /// again; a pinned clock makes it sleep until the clock moves. Reads never need it: they settle records themselves.
-final class DueSweeper: Sendable {
+public final class DueSweeper: Sendable {
     private struct State {
         /// Bumped by everything that may change the next due time.
-        var generation = 0
+        public var generation = 0
         /// The due time the thread sleeps until (milliseconds on the emulator's clock); nil: none, or pinned.
-        var sleepingUntil: Int64?
-        var stopped = false
-        var running = false
+        public var sleepingUntil: Int64?
+        public var stopped = false
+        public var running = false
     }
 
     private let state = Locked(State())
     private let clock: any Clock
 
-    init(clock: any Clock) { self.clock = clock }
+    public init(clock: any Clock) { self.clock = clock }
 
     /// `sweep` writes what is due; `nextDue` says when the earliest pending transition is due.
-    func start(sweep: @escaping @Sendable () -> Void, nextDue: @escaping @Sendable () -> Instant?) {
+    public func start(sweep: @escaping @Sendable () -> Void, nextDue: @escaping @Sendable () -> Instant?) {
         state.withLock { $0.running = true }
         if !DetachedThread.start({ [self] in run(sweep: sweep, nextDue: nextDue) }) { state.withLock { $0.running = false } }
     }
 
     /// A committed write scheduled a transition due at `dueAt`: look again if that is earlier than the sleep.
-    func scheduled(_ dueAt: Instant) {
+    public func scheduled(_ dueAt: Instant) {
         // On a pinned clock only what is due already matters; the rest waits for the clock to move.
         if clock.isPinned && dueAt > clock.now() { return }
         let wake = state.withLock { s -> Bool in
@@ -38,13 +38,13 @@ final class DueSweeper: Sendable {
     }
 
     /// The clock moved (or was pinned or unpinned): what is due now may have changed.
-    func clockChanged() {
+    public func clockChanged() {
         state.withLock { $0.generation += 1 }
         state.broadcast()
     }
 
     /// Returns once the thread has ended.
-    func stop() {
+    public func stop() {
         state.withLock { $0.stopped = true }
         state.broadcast()
         state.wait(until: { !$0.running }, timeoutMicroseconds: 10_000_000) { _ in }

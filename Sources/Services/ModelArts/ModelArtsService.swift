@@ -1,14 +1,14 @@
 import AddonMockCore
 import AddonMockHTTP
-import AddonMockResources
+import AddonMockKit
 
 /// The ModelArts resource-pool plug-in API. Plug-ins are keyed by their template name inside a (project, pool)
 /// scope; pools exist implicitly (any name is a pool), and one project never sees another's plug-ins.
-enum ModelArts {
-    static let definition = ServiceDefinition(
+public enum ModelArts {
+    public static let definition = ServiceDefinition(
         name: "modelarts", pathPrefixes: ["/v1/", "/v2/"], errorFormat: ModelArtsErrorFormat(),
         catalog: CatalogSource(
-            file: "modelarts-plugin-templates.json", builtIn: BuiltInResources.modelArtsPluginTemplates,
+            file: "modelarts-plugin-templates.json", builtIn: PackageResources.modelarts_plugin_templates_json,
             noun: "plug-in template"),
         kinds: [
             ResourceKind(

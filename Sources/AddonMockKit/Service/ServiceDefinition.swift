@@ -60,6 +60,12 @@ public struct ServiceEnvironment: Sendable {
     public let catalog: Catalog
     /// How an operation that starts will end: the request's outcome header, a lifecycle fault rule, or success.
     public let outcomes: OutcomeDecider
+
+    public init(manager: InstanceManager, catalog: Catalog, outcomes: OutcomeDecider) {
+        self.manager = manager
+        self.catalog = catalog
+        self.outcomes = outcomes
+    }
 }
 
 /// One kind of resource a service keeps (CCE add-ons, ModelArts plug-ins): stored as `Instance` records under

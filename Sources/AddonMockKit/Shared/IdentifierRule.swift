@@ -5,13 +5,13 @@
 /// `[A-Za-z0-9._-]`); this accepts that union at 1–64 characters, so test ids like `c1` keep working while a NUL,
 /// a control character, a space, a slash or non-ASCII is refused with a 400 naming the field: such a string can
 /// never reach the store, alias another id or end up in a log line.
-enum IdentifierRule {
-    static let maxLength = 64
-    static let description = "1 to \(maxLength) characters from A-Z a-z 0-9 - _ ."
+public enum IdentifierRule {
+    public static let maxLength = 64
+    public static let description = "1 to \(maxLength) characters from A-Z a-z 0-9 - _ ."
 
     /// Checked on every path parameter of every request: a byte loop over the string's own storage with the
     /// allowed bytes as two bit masks (the generic `allSatisfy` over `utf8` measured ~2 % of a GET's CPU).
-    static func isValid(_ value: String) -> Bool {
+    public static func isValid(_ value: String) -> Bool {
         var value = value
         return value.withUTF8 { bytes in
             guard (1...maxLength).contains(bytes.count) else { return false }
@@ -29,7 +29,7 @@ enum IdentifierRule {
 
     /// `value`, or a 400 saying which field is wrong and what an identifier may hold.
     @discardableResult
-    static func check(_ value: String, field: String) throws(APIError) -> String {
+    public static func check(_ value: String, field: String) throws(APIError) -> String {
         guard isValid(value) else {
             throw APIError(.badRequest, "\(field) \(quoted(value)) is not a valid identifier: use \(description)")
         }
@@ -37,12 +37,12 @@ enum IdentifierRule {
     }
 
     /// The value as a reader can see it: control characters escaped, long values cut.
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         "\"" + escaped(value.unicodeScalars.prefix(80), quotes: true) + (value.unicodeScalars.count > 80 ? "…\"" : "\"")
     }
 
     /// Control characters as `\u00XX` (so one value stays on one line) and, with `quotes`, `"` and `\` escaped too.
-    static func escaped(_ scalars: some Sequence<Unicode.Scalar>, quotes: Bool) -> String {
+    public static func escaped(_ scalars: some Sequence<Unicode.Scalar>, quotes: Bool) -> String {
         var out = ""
         for scalar in scalars {
             switch scalar.value {
