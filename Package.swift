@@ -27,15 +27,16 @@ let package = Package(
         // Non-variadic wrappers for the variadic libmicrohttpd calls Swift cannot import.
         .target(name: "CMHDShim", dependencies: ["CMicroHTTPD"]),
 
-        // Pure domain: JSON, time, lifecycle engine, template catalog. No I/O.
+        // Pure domain: JSON, time, resources and the lifecycle engine that runs any kind's table. No I/O.
         .target(name: "AddonMockCore"),
-        // SQLite persistence: connection wrapper, migrations, instance repository.
+        // SQLite persistence: connection wrapper, migrations, the resource repository.
         .target(name: "AddonMockStore", dependencies: ["AddonMockCore", "CSQLite"]),
         // HTTP over libmicrohttpd: request, response, router. Knows nothing of the emulated services.
         .target(name: "AddonMockHTTP", dependencies: ["AddonMockCore", "CMicroHTTPD", "CMHDShim"]),
         // The kit every emulated service is built on, and all a service sees of the application: the service
-        // boundary (ServiceDefinition, ResourceKind, RequestContext), resources and their manager, the request
-        // helpers (bodies, identifiers, errors). Names no service.
+        // boundary (ServiceDefinition, ResourceKind, RequestContext), the resource manager (owners and what they
+        // own), managed packages (catalogs, revisions, their lifecycle), the request helpers (bodies, identifiers,
+        // errors). Names no service.
         .target(
             name: "AddonMockKit",
             dependencies: ["AddonMockCore", "AddonMockStore", "AddonMockHTTP"]),
@@ -79,6 +80,8 @@ let package = Package(
             ]),
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
+        // The kit alone: the package lifecycle, catalogs, the resource cache and manager (owners and what they own).
+        .testTarget(name: "AddonMockKitTests", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockStore"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
         // A raw HTTP/1.1 client for tests that talk to real servers over sockets.
         .target(name: "AddonMockTestSupport", dependencies: ["AddonMockCore"], path: "Tests/TestSupport"),
@@ -92,11 +95,13 @@ let package = Package(
                 "AddonMockTestSupport", "addonmock",
             ],
             exclude: ["Golden"]),
-        // A third, toy service in one folder (Widgets/), run beside the built-in ones: the service boundary's proof.
+        // A third, toy service: a target over the kit's public API alone (no @testable), as a new service would be.
+        .target(name: "ToyWidgets", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Tests/ToyService"),
+        // The application runs it beside the built-in services: the service boundary's proof.
         .testTarget(
             name: "ToyServiceTests",
             dependencies: [
-                "AddonMock", "AddonMockKit", "CCEAddons", "ModelArtsPlugins", "AddonMockCore", "AddonMockHTTP",
+                "ToyWidgets", "AddonMock", "AddonMockCore", "AddonMockHTTP",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -46,6 +46,54 @@ public enum Migrations {
         """
         ALTER TABLE instances ADD COLUMN previous_version_shown TEXT;
         """,
+        // 5: one row shape for every kind of resource: its name and its documents (spec, status) as JSON, instead of
+        // an add-on's template, version, values and kept revision in columns of their own. Add-ons and plug-ins
+        // (and add-on checks) keep theirs in their spec: {"version", "values", "annotations"?, "previous"?,
+        // "previousVersion"?}, values spliced in as stored; an add-on check keeps {"targetVersion", "task"}, and its
+        // run is named `run`.
+        """
+        CREATE TABLE resources (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            name TEXT NOT NULL,
+            spec_json TEXT NOT NULL DEFAULT '{}',
+            status_json TEXT NOT NULL DEFAULT '{}',
+            phase TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            pending_operation TEXT,
+            pending_due INTEGER,
+            pending_outcome TEXT,
+            pending_reason TEXT,
+            pending_message TEXT,
+            pending_target_json TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            UNIQUE (service, scope, name)
+        );
+        INSERT INTO resources (id, service, scope, name, spec_json, status_json, phase, reason, message, pending_operation,
+            pending_due, pending_outcome, pending_reason, pending_message, pending_target_json, created_at, updated_at)
+        SELECT id, service, scope, template,
+            CASE WHEN service = 'addoncheck' THEN '{"targetVersion":' || json_quote(version) || ',"task":' || values_json || '}' ELSE
+            '{"version":' || json_quote(version) || ',"values":' || values_json
+                || CASE WHEN annotations_json != '{}' THEN ',"annotations":' || annotations_json ELSE '' END
+                || CASE WHEN previous_version IS NOT NULL
+                    THEN ',"previous":{"version":' || json_quote(previous_version) || ',"values":' || coalesce(previous_values_json, '{}') || '}'
+                    ELSE '' END
+                || CASE WHEN previous_version_shown IS NOT NULL THEN ',"previousVersion":' || json_quote(previous_version_shown) ELSE '' END
+                || '}' END,
+            '{}', phase, reason, message,
+            CASE WHEN service = 'addoncheck' AND pending_operation = 'install' THEN 'run' ELSE pending_operation END,
+            pending_due, pending_outcome, pending_reason, pending_message,
+            CASE WHEN pending_target_version IS NOT NULL
+                THEN '{"version":' || json_quote(pending_target_version) || ',"values":' || coalesce(pending_target_values_json, '{}') || '}'
+                ELSE NULL END,
+            created_at, updated_at
+        FROM instances;
+        DROP TABLE instances;
+        CREATE INDEX resources_due ON resources (pending_due) WHERE pending_due IS NOT NULL;
+        """,
     ]
 
     public static var latest: Int { steps.count }

@@ -48,10 +48,10 @@ final class TempDatabase {
         let tmp = TempDatabase()
         do {
             let db = try Database(path: tmp.path)
-            try db.write { try $0.insert(sampleInstance(id: "a")) }
+            try db.write { try $0.insert(sampleResource(id: "a")) }
         }
         let again = try Database(path: tmp.path)
-        #expect(try again.read { try $0.instance(id: "a") } == sampleInstance(id: "a"))
+        #expect(try again.read { try $0.resource(id: "a") } == sampleResource(id: "a"))
         #expect(try again.read { try $0.scalarInt("PRAGMA user_version") } == Int64(Migrations.latest))
     }
 
@@ -170,7 +170,7 @@ final class TempDatabase {
         let tmp = TempDatabase()
         do {
             let db = try Database(path: tmp.path)
-            for i in 0..<300 { try db.write { try $0.insert(sampleInstance(id: "i\(i)", scope: "s\(i)")) } }
+            for i in 0..<300 { try db.write { try $0.insert(sampleResource(id: "i\(i)", scope: "s\(i)")) } }
             db.checkpoint()
         }
         // Scribble over the middle of the file (page 1, the header, stays intact).
@@ -201,6 +201,53 @@ final class TempDatabase {
         #expect(try db.read { try $0.scalarInt("PRAGMA user_version") } == Int64(Migrations.latest))
     }
 
+    /// Schema 4 kept an add-on's template, versions and values in columns; schema 5 keeps every kind's record as a
+    /// name and documents. What a user stored before the upgrade reads back the same.
+    @Test func recordsOfSchemaFourBecomeResourcesWithTheirDocuments() throws {
+        let tmp = TempDatabase()
+        do {
+            let conn = try Connection(path: tmp.path)
+            for (i, step) in Migrations.steps.prefix(4).enumerated() {
+                try conn.execute(step)
+                try conn.execute("PRAGMA user_version = \(i + 1)")
+            }
+            try conn.execute(
+                """
+                INSERT INTO instances (id, service, scope, template, version, values_json, previous_version, previous_values_json,
+                    annotations_json, phase, pending_operation, pending_due, pending_outcome, pending_reason, pending_message,
+                    pending_target_version, pending_target_values_json, created_at, updated_at, previous_version_shown)
+                VALUES ('a1', 'cce', 'c1', 'coredns', '1.28.4', '{"n":"é\\"q"}', '1.28.1', '{"old":true}', '{"k":"v"}',
+                    'rollbacking', 'rollback', 5000, 'fail', 'Boom', 'it broke', '1.28.1', '{"old":true}', 1000, 2000, '1.27.0');
+                INSERT INTO instances (id, service, scope, template, version, values_json, phase, created_at, updated_at)
+                VALUES ('p1', 'modelarts', 'proj/pool-a', 'gpu-driver', '2.0.0', '{}', 'running', 1000, 1000);
+                INSERT INTO instances (id, service, scope, template, version, values_json, phase, pending_operation, pending_due,
+                    pending_outcome, created_at, updated_at)
+                VALUES ('t1', 'addoncheck', 'c1', 't1', '1.30.0', '{"type":"addonUpgrade"}', 'Running', 'install', 3000, 'succeed', 1000, 1000);
+                """)
+        }
+        let db = try Database(path: tmp.path)
+        let addon = try #require(try db.read { try $0.resource(id: "a1") })
+        #expect(addon.name == "coredns")
+        #expect(addon.spec.string("version") == "1.28.4")
+        #expect(addon.spec["values"]?.parsed() == .object([("n", .string("é\"q"))]))
+        #expect(addon.spec["annotations"]?.parsed() == .object([("k", .string("v"))]))
+        #expect(addon.spec["previous"]?.parsed() == .object([("version", .string("1.28.1")), ("values", .object([("old", .bool(true))]))]))
+        #expect(addon.spec.string("previousVersion") == "1.27.0")
+        #expect(
+            addon.pending
+                == PendingTransition(
+                    operation: "rollback", dueAt: Instant(milliseconds: 5000), outcome: .fail(reason: "Boom", message: "it broke"),
+                    target: addon.spec["previous"]))
+        let plugin = try #require(try db.read { try $0.resource(service: "modelarts", scope: "proj/pool-a", name: "gpu-driver") })
+        #expect(plugin.spec.members.map(\.key) == ["version", "values"], "no annotations, nothing kept")
+        #expect(plugin.pending == nil)
+        let check = try #require(try db.read { try $0.resource(id: "t1") })
+        #expect(check.spec.string("targetVersion") == "1.30.0")
+        #expect(check.spec["task"]?.parsed() == .object([("type", .string("addonUpgrade"))]))
+        #expect(check.pending?.operation == "run", "a check's step is its run")
+        #expect(try db.read { try $0.nextDue() } == Instant(milliseconds: 3000), "the due index came along")
+    }
+
     @Test func oneServerPerFile() throws {
         let tmp = TempDatabase()
         do {
@@ -212,24 +259,23 @@ final class TempDatabase {
     }
 }
 
-func sampleInstance(
-    id: String, service: String = "cce", scope: String = "c1", template: String = "coredns",
+func sampleResource(
+    id: String, service: String = "cce", scope: String = "c1", name: String = "coredns",
     createdMs: Int64 = 1_000, dueMs: Int64? = 2_000
-) -> Instance {
-    Instance(
-        id: id, service: service, scope: scope, template: template,
-        current: Revision(version: "1.2.3", values: RawJSON(trusted: Array(#"{"basic":{"x":"é"}}"#.utf8))),
-        previous: Revision(version: "1.2.0", values: RawJSON(trusted: Array("{}".utf8))), previousVersion: "1.1.9",
-        annotations: RawJSON(trusted: Array(#"{"addon.install/type":"install"}"#.utf8)),
+) -> Resource {
+    Resource(
+        id: id, service: service, scope: scope, name: name,
+        spec: JSONDocument(trusted: Array(#"{"version":"1.2.3","values":{"basic":{"x":"é"}},"previous":{"version":"1.2.0","values":{}}}"#.utf8)),
+        status: JSONDocument(trusted: Array(#"{"currentNode":3}"#.utf8)),
         phase: .upgrading, reason: "r", message: "m",
         pending: PendingTransition(
-            operation: .rollback, dueAt: dueMs.map { Instant(milliseconds: $0) },
+            operation: "rollback", dueAt: dueMs.map { Instant(milliseconds: $0) },
             outcome: .fail(reason: "Boom", message: "it broke"),
-            target: Revision(version: "1.2.0", values: RawJSON(trusted: Array("[1]".utf8)))),
+            target: RawJSON(trusted: Array(#"{"version":"1.2.0","values":[1]}"#.utf8))),
         createdAt: Instant(milliseconds: createdMs), updatedAt: Instant(milliseconds: createdMs + 5))
 }
 
-@Suite struct InstanceRepositoryTests {
+@Suite struct ResourceRepositoryTests {
     let db: Database
 
     init() throws { db = try Database(path: ":memory:") }
@@ -239,101 +285,102 @@ func sampleInstance(
         let tmp = TempDatabase()
         do {
             let db = try Database(path: tmp.path)
-            var odd = sampleInstance(id: "with\0nul", scope: "victim\0other")
+            var odd = sampleResource(id: "with\0nul", scope: "victim\0other")
             odd.reason = "Bad\0Tail"
-            try db.write { try $0.insert(sampleInstance(id: "with", scope: "victim")) }
+            try db.write { try $0.insert(sampleResource(id: "with", scope: "victim")) }
             try db.write { try $0.insert(odd) }
         }
         let db = try Database(path: tmp.path)
-        #expect(try db.read { try $0.instance(id: "with\0nul") }?.reason == "Bad\0Tail")
-        #expect(try db.read { try $0.instance(id: "with") }?.scope == "victim")
-        #expect(try db.read { try $0.instances(service: "cce", scope: "victim") }.map(\.id) == ["with"])
-        #expect(try db.read { try $0.instances(service: "cce", scope: "victim\0other") }.map(\.id) == ["with\0nul"])
-        #expect(try db.read { try $0.instance(id: "with\0") } == nil)
+        #expect(try db.read { try $0.resource(id: "with\0nul") }?.reason == "Bad\0Tail")
+        #expect(try db.read { try $0.resource(id: "with") }?.scope == "victim")
+        #expect(try db.read { try $0.resources(service: "cce", scope: "victim") }.map(\.id) == ["with"])
+        #expect(try db.read { try $0.resources(service: "cce", scope: "victim\0other") }.map(\.id) == ["with\0nul"])
+        #expect(try db.read { try $0.resource(id: "with\0") } == nil)
     }
 
     @Test func roundTripsEveryField() throws {
-        let i = sampleInstance(id: "x")
+        let i = sampleResource(id: "x")
         try db.write { try $0.insert(i) }
-        #expect(try db.read { try $0.instance(id: "x") } == i)
+        #expect(try db.read { try $0.resource(id: "x") } == i)
 
-        var plain = sampleInstance(id: "y", template: "npd", dueMs: nil)
-        plain.previous = nil
+        var plain = sampleResource(id: "y", name: "npd", dueMs: nil)
+        plain.spec = .empty
+        plain.status = .empty
         plain.pending = nil
         plain.phase = .running
         try db.write { try $0.insert(plain) }
-        #expect(try db.read { try $0.instance(id: "y") } == plain)
+        #expect(try db.read { try $0.resource(id: "y") } == plain)
 
-        var manual = sampleInstance(id: "z", template: "everest", dueMs: nil)
+        var manual = sampleResource(id: "z", name: "everest", dueMs: nil)
         manual.pending?.outcome = .succeed
         try db.write { try $0.insert(manual) }
-        #expect(try db.read { try $0.instance(id: "z") } == manual)
+        #expect(try db.read { try $0.resource(id: "z") } == manual)
     }
 
     @Test func updatesAndDeletes() throws {
-        var i = sampleInstance(id: "x")
+        var i = sampleResource(id: "x")
         try db.write { try $0.insert(i) }
         i.phase = .running
         i.pending = nil
-        i.current.version = "2.0.0"
+        i.spec["version"] = .string("2.0.0")
         i.updatedAt = Instant(milliseconds: 9_999)
         try db.write { try $0.update(i) }
-        #expect(try db.read { try $0.instance(id: "x") } == i)
-        try db.write { try $0.deleteInstance(id: "x") }
-        #expect(try db.read { try $0.instance(id: "x") } == nil)
+        #expect(try db.read { try $0.resource(id: "x") } == i)
+        try db.write { try $0.deleteResource(id: "x") }
+        #expect(try db.read { try $0.resource(id: "x") } == nil)
     }
 
-    @Test func onePerServiceScopeAndTemplate() throws {
-        try db.write { try $0.insert(sampleInstance(id: "a")) }
-        #expect(throws: SQLiteError.self) { try db.write { try $0.insert(sampleInstance(id: "b")) } }
-        // Same template in another cluster or another service is fine.
-        try db.write { try $0.insert(sampleInstance(id: "c", scope: "c2")) }
-        try db.write { try $0.insert(sampleInstance(id: "d", service: "autopilot")) }
-        #expect(try db.read { try $0.instance(service: "autopilot", scope: "c1", template: "coredns") }?.id == "d")
-        #expect(try db.read { try $0.instanceCount() } == 3)
+    @Test func onePerServiceScopeAndName() throws {
+        try db.write { try $0.insert(sampleResource(id: "a")) }
+        #expect(throws: SQLiteError.self) { try db.write { try $0.insert(sampleResource(id: "b")) } }
+        // The same name in another cluster or another service is fine.
+        try db.write { try $0.insert(sampleResource(id: "c", scope: "c2")) }
+        try db.write { try $0.insert(sampleResource(id: "d", service: "autopilot")) }
+        #expect(try db.read { try $0.resource(service: "autopilot", scope: "c1", name: "coredns") }?.id == "d")
+        #expect(try db.read { try $0.resourceCount() } == 3)
     }
 
     @Test func failedTransactionLeavesNothingBehind() throws {
         struct Abort: Error {}
         #expect(throws: Abort.self) {
             try db.write { conn in
-                try conn.insert(sampleInstance(id: "a"))
+                try conn.insert(sampleResource(id: "a"))
                 throw Abort()
             }
         }
-        #expect(try db.read { try $0.instance(id: "a") } == nil)
+        #expect(try db.read { try $0.resource(id: "a") } == nil)
     }
 
     @Test func listsByScopeOldestFirst() throws {
         try db.write { conn in
-            try conn.insert(sampleInstance(id: "late", template: "npd", createdMs: 3_000))
-            try conn.insert(sampleInstance(id: "early", template: "everest", createdMs: 1_000))
-            try conn.insert(sampleInstance(id: "other", scope: "c2", createdMs: 2_000))
+            try conn.insert(sampleResource(id: "late", name: "npd", createdMs: 3_000))
+            try conn.insert(sampleResource(id: "early", name: "everest", createdMs: 1_000))
+            try conn.insert(sampleResource(id: "other", scope: "c2", createdMs: 2_000))
         }
-        #expect(try db.read { try $0.instances(service: "cce", scope: "c1") }.map(\.id) == ["early", "late"])
+        #expect(try db.read { try $0.resources(service: "cce", scope: "c1") }.map(\.id) == ["early", "late"])
         // Same millisecond: creation order, whatever the ids.
         try db.write { conn in
-            try conn.insert(sampleInstance(id: "zzz", scope: "c3", template: "a", createdMs: 5_000))
-            try conn.insert(sampleInstance(id: "aaa", scope: "c3", template: "b", createdMs: 5_000))
+            try conn.insert(sampleResource(id: "zzz", scope: "c3", name: "a", createdMs: 5_000))
+            try conn.insert(sampleResource(id: "aaa", scope: "c3", name: "b", createdMs: 5_000))
         }
-        #expect(try db.read { try $0.instances(service: "cce", scope: "c3") }.map(\.id) == ["zzz", "aaa"])
-        #expect(try db.read { try $0.instances(service: "autopilot", scope: "c1") }.isEmpty)
+        #expect(try db.read { try $0.resources(service: "cce", scope: "c3") }.map(\.id) == ["zzz", "aaa"])
+        #expect(try db.read { try $0.resources(service: "autopilot", scope: "c1") }.isEmpty)
     }
 
-    @Test func findsDueInstancesOnly() throws {
+    @Test func findsDueResourcesOnly() throws {
         try db.write { conn in
-            try conn.insert(sampleInstance(id: "soon", template: "a", dueMs: 1_500))
-            try conn.insert(sampleInstance(id: "later", template: "b", dueMs: 5_000))
-            try conn.insert(sampleInstance(id: "manual", template: "c", dueMs: nil))
+            try conn.insert(sampleResource(id: "soon", name: "a", dueMs: 1_500))
+            try conn.insert(sampleResource(id: "later", name: "b", dueMs: 5_000))
+            try conn.insert(sampleResource(id: "manual", name: "c", dueMs: nil))
         }
-        #expect(try db.read { try $0.dueInstances(at: Instant(milliseconds: 2_000)) }.map(\.id) == ["soon"])
-        #expect(try db.read { try $0.dueInstances(at: Instant(milliseconds: 10_000)) }.map(\.id) == ["soon", "later"])
+        #expect(try db.read { try $0.dueResources(at: Instant(milliseconds: 2_000)) }.map(\.id) == ["soon"])
+        #expect(try db.read { try $0.dueResources(at: Instant(milliseconds: 10_000)) }.map(\.id) == ["soon", "later"])
     }
 
     @Test func rejectsRowsItDidNotWrite() throws {
-        try db.write { try $0.insert(sampleInstance(id: "x")) }
-        try db.write { try $0.run("UPDATE instances SET phase = '' WHERE id = 'x'") }
-        #expect(throws: Connection.CorruptRow.self) { try db.read { try $0.instance(id: "x") } }
+        try db.write { try $0.insert(sampleResource(id: "x")) }
+        try db.write { try $0.run("UPDATE resources SET phase = '' WHERE id = 'x'") }
+        #expect(throws: Connection.CorruptRow.self) { try db.read { try $0.resource(id: "x") } }
     }
 }
 
@@ -346,13 +393,13 @@ func sampleInstance(
     /// What a second, independent connection to the file sees: only what is committed.
     func committedIDs(_ path: String) throws -> Set<String> {
         let other = try Connection(path: path)
-        return Set(try other.allInstances(services: ["cce", "autopilot", "modelarts"]).map(\.id))
+        return Set(try other.allResources(services: ["cce", "autopilot", "modelarts"]).map(\.id))
     }
 
     @Test func aPlainWriteIsCommittedWhenItReturns() throws {
         let tmp = TempDatabase()
         let db = try Database(path: tmp.path)
-        try db.write { try $0.insert(sampleInstance(id: "a")) }
+        try db.write { try $0.insert(sampleResource(id: "a")) }
         #expect(try committedIDs(tmp.path) == ["a"])
     }
 
@@ -361,12 +408,12 @@ func sampleInstance(
         // A long gathering window: while this thread is still answering its "request", the commit waits.
         let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
         let request = db.beginRequest()
-        try db.write(for: request) { try $0.insert(sampleInstance(id: "a")) }
-        #expect(try db.read { try $0.instance(id: "a") } == nil)
+        try db.write(for: request) { try $0.insert(sampleResource(id: "a")) }
+        #expect(try db.read { try $0.resource(id: "a") } == nil)
         #expect(try committedIDs(tmp.path).isEmpty)
         let commit = try #require(request.end())
         try commit.wait()
-        #expect(try db.read { try $0.instance(id: "a") }?.id == "a")
+        #expect(try db.read { try $0.resource(id: "a") }?.id == "a")
         #expect(try committedIDs(tmp.path) == ["a"])
     }
 
@@ -374,14 +421,14 @@ func sampleInstance(
         let tmp = TempDatabase()
         let db = try Database(path: tmp.path, gatherMicroseconds: 5_000_000)
         let request = db.beginRequest()
-        try db.write(for: request) { try $0.insert(sampleInstance(id: "a")) }
+        try db.write(for: request) { try $0.insert(sampleResource(id: "a")) }
         #expect(throws: Refused.self) {
             try db.write(for: request) { conn in
-                try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                try conn.insert(sampleResource(id: "b", scope: "c2"))
                 throw Refused()
             }
         }
-        try db.write(for: request) { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
+        try db.write(for: request) { try $0.insert(sampleResource(id: "c", scope: "c3")) }
         try #require(request.end()).wait()
         #expect(try committedIDs(tmp.path) == ["a", "c"])
     }
@@ -392,7 +439,7 @@ func sampleInstance(
         let pending = Locked<[PendingCommit]>([])
         DispatchQueue.concurrentPerform(iterations: 200) { i in
             let request = db.beginRequest()
-            try? db.write(for: request) { try $0.insert(sampleInstance(id: "i\(i)", scope: "c\(i)")) }
+            try? db.write(for: request) { try $0.insert(sampleResource(id: "i\(i)", scope: "c\(i)")) }
             if let commit = request.end() { pending.withLock { $0.append(commit) } }
         }
         let all = pending.withLock { $0 }
@@ -407,17 +454,17 @@ func sampleInstance(
         // One request open the whole time, so nothing is committed before the end.
         let open = db.beginRequest()
         let firstRequest = db.beginRequest()
-        try db.write(for: firstRequest) { try $0.insert(sampleInstance(id: "a")) }
+        try db.write(for: firstRequest) { try $0.insert(sampleResource(id: "a")) }
         let first = firstRequest.end()
         // As SQLite does after an I/O error or a full disk: the whole transaction is rolled back under us.
         #expect(throws: SQLiteError.self) {
             try db.write(for: open) { conn in
-                try conn.insert(sampleInstance(id: "b", scope: "c2"))
+                try conn.insert(sampleResource(id: "b", scope: "c2"))
                 try conn.run("ROLLBACK")
             }
         }
         let lastRequest = db.beginRequest()
-        try db.write(for: lastRequest) { try $0.insert(sampleInstance(id: "c", scope: "c3")) }
+        try db.write(for: lastRequest) { try $0.insert(sampleResource(id: "c", scope: "c3")) }
         let last = lastRequest.end()
         _ = open.end()
         #expect(throws: SQLiteError.self) { try #require(first).wait() }
@@ -436,7 +483,7 @@ func sampleInstance(
         let other = Locked(try Connection(path: tmp.path))
         try other.withLock { try $0.run("BEGIN IMMEDIATE") }
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) { other.withLock { try? $0.run("COMMIT") } }
-        try db.write { try $0.insert(sampleInstance(id: "a")) }
+        try db.write { try $0.insert(sampleResource(id: "a")) }
         #expect(try committedIDs(tmp.path) == ["a"])
     }
 
@@ -466,7 +513,8 @@ func sampleInstance(
     }
 }
 
-/// The store keeps whatever phase names a kind's table uses; these tests use the add-on ones.
+/// The store keeps whatever phase names a kind's table uses, and whatever documents it gives; these tests use an
+/// add-on's.
 extension Phase {
     static let upgrading: Phase = "upgrading", running: Phase = "running"
 }

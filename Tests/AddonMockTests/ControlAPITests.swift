@@ -204,7 +204,7 @@ extension TestServer {
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "running")
         #expect(
             try server.controlError("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#, status: 409)
-                == "instance \(id) is running: no operation is in flight to advance")
+                == "addon \(id) is running: no operation is in flight to advance")
         #expect(try server.request("DELETE", "/api/v3/addons/\(id)").status == 200)
         let gone = try server.control("POST", "/_mock/resources/addons/\(id)/status", #"{"advance": true}"#).json()
         #expect(gone == .object([("id", .string(id)), ("deleted", .bool(true))]))

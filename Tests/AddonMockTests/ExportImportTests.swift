@@ -133,9 +133,9 @@ import Testing
         #expect(try file.control("POST", "/_mock/import", seed).json().at("created") == .number(String(count + 1)))
         let streamed = try file.get("/_mock/export")
         #expect(streamed.header("Transfer-Encoding") == "chunked")
-        let kinds = file.app.control.seedKinds.map(\.kind)
+        let kinds = file.app.control.seedKinds
         let whole = WorldExport.document(
-            try kinds.map { ($0, try file.app.manager.allInstances(services: $0.services)) }, now: file.clock.now())
+            try kinds.map { ($0, try file.app.manager.allResources(services: $0.kind.services)) }, now: file.clock.now())
         #expect(streamed.body == whole, "the same bytes as the document written whole")
         let document = try streamed.json()
         #expect(document.at("addons")?.arrayValues.count == count)

@@ -35,7 +35,7 @@ import Testing
     }
 
     private func check(_ c: JSONValue, _ engine: LifecycleEngine, label: String) throws {
-        let op = try #require(Operation(rawValue: c["operation"]?.stringValue ?? ""), "\(label): operation")
+        let op = Operation(c["operation"]?.stringValue ?? "")
         let outcome: Outcome
         switch c["outcome"]?.stringValue {
         case "fail": outcome = .fail(reason: "Forced", message: "m")
@@ -43,23 +43,24 @@ import Testing
         default: outcome = .succeed
         }
         let revision = c["revision"]?.stringValue.map { Revision(version: $0, values: .emptyObject) }
-        var record: Instance
+        let table = engine.table(for: "svc")
+        var record: Resource
         do {
-            if op == .install {
-                record = engine.install(
-                    id: "i", service: "svc", scope: "s", template: "t", revision: try #require(revision),
-                    annotations: .emptyObject, templateTiming: nil, outcome: outcome, now: t0)
+            if op == table?.create {
+                // A case creates from a revision (packages) or a spec of its own (checks).
+                let spec = c["spec"].map(JSONDocument.init) ?? .package(revision ?? Revision(version: "", values: .emptyObject))
+                record = engine.create(id: "i", service: "svc", scope: "s", name: "t", spec: spec, outcome: outcome, now: t0)
             } else {
                 let given = try #require(c["given"], "\(label): given")
-                record = Instance(
-                    id: "i", service: "svc", scope: "s", template: "t",
-                    current: Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject),
-                    previous: given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) },
+                record = Resource(
+                    id: "i", service: "svc", scope: "s", name: "t",
+                    spec: .package(Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject)),
                     phase: Phase(given["phase"]?.stringValue ?? ""), createdAt: t0, updatedAt: t0)
-                if let busy = given["inFlight"]?.stringValue.flatMap(Operation.init) {
+                record.kept = given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) }
+                if let busy = given["inFlight"]?.stringValue.map { Operation($0) } {
                     record.pending = PendingTransition(operation: busy, dueAt: nil, outcome: .succeed)
                 }
-                try engine.begin(op, on: &record, revision: revision, templateTiming: nil, outcome: outcome, now: t0)
+                try engine.begin(op, on: &record, input: revision?.raw, templateTiming: nil, outcome: outcome, now: t0)
             }
         } catch let e as LifecycleError {
             let kind: String
@@ -84,10 +85,11 @@ import Testing
         }
     }
 
-    private func expect(_ r: Instance, _ e: JSONValue, _ label: String) {
+    private func expect(_ r: Resource, _ e: JSONValue, _ label: String) {
         if let phase = e["phase"]?.stringValue { #expect(r.phase.rawValue == phase, "\(label): phase") }
-        if let version = e["version"]?.stringValue { #expect(r.current.version == version, "\(label): version") }
-        if let previous = e["previous"] { #expect(r.previous?.version == previous.stringValue, "\(label): previous") }
+        if let version = e["version"]?.stringValue { #expect(r.revision.version == version, "\(label): version") }
+        if let target = e["targetVersion"]?.stringValue { #expect(r.spec.string("targetVersion") == target, "\(label): targetVersion") }
+        if let previous = e["previous"] { #expect(r.kept?.version == previous.stringValue, "\(label): previous") }
         if let shown = e["previousVersion"] { #expect(r.shownPreviousVersion == shown.stringValue, "\(label): previousVersion") }
         if let reason = e["reason"]?.stringValue { #expect(r.reason == reason, "\(label): reason") }
     }

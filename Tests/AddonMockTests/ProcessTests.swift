@@ -38,7 +38,7 @@ import Testing
         let walSize = dir.exists("a.sqlite-wal") ? try FileManager.default.attributesOfItem(atPath: dir.file("a.sqlite-wal"))[.size] as? Int : 0
         #expect(walSize == 0)
         let db = try Database(path: dir.file("a.sqlite"))
-        #expect(try db.read { try $0.instanceCount() } == 1)
+        #expect(try db.read { try $0.resourceCount() } == 1)
     }
 
     @Test func sigintStopsToo() throws {
@@ -358,7 +358,7 @@ import Testing
         // The file still says installing (nobody was there to apply it)...
         do {
             let db = try Database(path: dir.file("r.sqlite"))
-            #expect(try db.read { try $0.instance(id: id) }?.phase == .installing)
+            #expect(try db.read { try $0.resource(id: id) }?.phase == .installing)
         }
         server = try ServerProcess(args)
         #expect(try server.request("GET", "/api/v3/addons/\(id)").json().string("status.status") == "running")
@@ -367,7 +367,7 @@ import Testing
         #expect(server.stderr.contains("applied 1 transition(s) that fell due while stopped"))
         // ...and start-up wrote the catch-up into it.
         let db = try Database(path: dir.file("r.sqlite"))
-        #expect(try db.read { try $0.instance(id: id) }?.phase == .running)
+        #expect(try db.read { try $0.resource(id: id) }?.phase == .running)
     }
 
     @Test func freeFormTextRoundTripsByteExactlyThroughARestartNulIncluded() throws {

@@ -19,7 +19,7 @@ public struct StartupError: Error, CustomStringConvertible {
 public final class Application: Sendable {
     public let configuration: Configuration
     public let clock: VirtualClock
-    public let manager: InstanceManager
+    public let manager: ResourceManager
     public let port: UInt16
     let faults: FaultBook
     let journal: Journal
@@ -56,7 +56,9 @@ public final class Application: Sendable {
         for service in services {
             catalogs.append(
                 try service.catalog.map { source throws(StartupError) in
-                    try Self.loadCatalog(file: source.file, builtIn: source.builtIn, directory: configuration.fixtures)
+                    try Self.loadCatalog(
+                        file: source.file, builtIn: source.builtIn, directory: configuration.fixtures,
+                        operations: service.kinds.flatMap(\.lifecycle.operations).uniqued)
                 } ?? Catalog(templates: []))
         }
         let engine = LifecycleEngine(
@@ -65,9 +67,9 @@ public final class Application: Sendable {
         let pump = EventPump()
         let waits = WaitBook()
         let events = EventLog(observers: .init(pump: pump, waits: waits))
-        let manager = InstanceManager(
-            database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes,
-            committed: { changes in events.publish(changes.map { .change($0) }) })
+        let manager = ResourceManager(
+            database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes, relations: registry.relations,
+            shown: registry.shownFields, committed: { changes in events.publish(changes.map { .change($0) }) })
         self.manager = manager
         do {
             let caughtUp = try manager.sweep()
@@ -77,13 +79,13 @@ public final class Application: Sendable {
         }
 
         let seedKinds = zip(services, catalogs).flatMap { service, catalog in
-            service.kinds.filter(\.seedable).map { (kind: $0, catalog: catalog, noun: service.catalog?.noun ?? "template") }
+            service.kinds.compactMap { kind in kind.entries.map { Seeder.Kind(kind: kind, format: $0, catalog: catalog) } }
         }
         let seeder = try Self.loadSeed(directory: configuration.fixtures, kinds: seedKinds)
         if let seeder {
             do {
                 let created = try seeder.apply(to: manager)
-                logger.info("seed file: created \(created) of \(seeder.count) instance(s)")
+                logger.info("seed file: created \(created) of \(seeder.count) resource(s)")
             } catch {
                 throw StartupError(message: "cannot apply the seed file: \(error)")
             }
@@ -199,7 +201,8 @@ public final class Application: Sendable {
         return nil
     }
 
-    static func loadCatalog(file: String, builtIn: [UInt8], directory: String?) throws(StartupError) -> Catalog {
+    /// `operations`: those a template's `timing` may name.
+    static func loadCatalog(file: String, builtIn: [UInt8], directory: String?, operations: [Operation]) throws(StartupError) -> Catalog {
         var bytes = builtIn
         var source = "built-in \(file)"
         if let directory {
@@ -211,7 +214,7 @@ public final class Application: Sendable {
             }
         }
         do {
-            return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: source)
+            return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: source, operations: operations)
         } catch let e as JSONSyntaxError {
             throw StartupError(message: "\(source): \(e.description)")
         } catch {
@@ -219,7 +222,7 @@ public final class Application: Sendable {
         }
     }
 
-    static func loadSeed(directory: String?, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder? {
+    static func loadSeed(directory: String?, kinds: [Seeder.Kind]) throws(StartupError) -> Seeder? {
         guard let directory else { return nil }
         let path = directory + "/" + Seeder.file
         guard let bytes = readFile(path) else { return nil }

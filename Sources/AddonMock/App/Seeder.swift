@@ -3,27 +3,35 @@ import AddonMockKit
 import AddonMockStore
 
 /// `seed.json` in the fixtures directory: resources a demo starts with, in given states, one list per resource
-/// kind under the kind's name, each entry naming its scope by the kind's scope fields:
+/// kind under the kind's name, each entry naming its scope by the kind's scope fields and its name by the kind's
+/// name field, then the kind's own fields (`EntryFormat`):
 ///
 ///     {"addons":  [{"service": "cce", "cluster": "c1", "template": "coredns", "version": "1.28.4",
 ///                   "values": {…}, "status": "running", "reason": "", "message": ""}],
 ///      "plugins": [{"project": "p1", "pool": "pool-a", "template": "gpu-driver", "inputs": {…}, "status": "Running"}]}
 ///
 /// Applied at start-up and after a full reset, only where the slot is empty: a restart never duplicates or
-/// overwrites what is stored. The install step's phase (`installing`, or as the service shows it, `Pending`)
-/// starts a real install under the profile's timing.
+/// overwrites what is stored. The create step's phase (`installing`, or as the service shows it, `Pending`)
+/// starts a real create under the profile's timing.
 ///
-/// `GET /_mock/export` writes the same document with every field of a record (`WorldExport`): its `id`,
-/// `annotations`, the kept `previous` revision and `previousVersion`, the operation in flight (`pending`, with the
-/// time it has left) and its timestamps; `POST /_mock/import` and `seed.json` read them back, so a world restores
-/// exactly.
+/// `GET /_mock/export` writes the same document with every field of a record (`WorldExport`): its `id`, the kind's
+/// own fields in full (an add-on's annotations, kept revision and `previousVersion`), the operation in flight
+/// (`pending`, with the time it has left) and its timestamps; `POST /_mock/import` and `seed.json` read them back,
+/// so a world restores exactly.
 struct Seeder: Sendable {
+    /// A kind as seeds and exports hold it: with its service's catalog (empty when it has none).
+    struct Kind: Sendable {
+        let kind: ResourceKind
+        let format: EntryFormat
+        let catalog: Catalog
+    }
+
     struct Entry: Sendable {
         let service: String
         let scope: String
-        let template: Template
-        let revision: Revision
-        /// nil: installing.
+        let name: String
+        let read: EntryFormat.Read
+        /// nil: in its create step.
         let phase: Phase?
         let reason: String
         let message: String
@@ -34,11 +42,8 @@ struct Seeder: Sendable {
     /// What an exported entry carries beyond a seed entry.
     struct Record: Sendable {
         var id: String?
-        var annotations: RawJSON = .emptyObject
-        var previous: Revision?
-        var previousVersion: String?
         /// The operation in flight and the milliseconds it has left (nil: it waits for an advance).
-        var pending: (operation: Operation, remainingMs: Int64?, outcome: Outcome, target: Revision?)?
+        var pending: (operation: Operation, remainingMs: Int64?, outcome: Outcome, target: RawJSON?)?
         var createdAt: Instant?
         var updatedAt: Instant?
     }
@@ -47,7 +52,7 @@ struct Seeder: Sendable {
     /// import of 200,000 add-ons is 150 MB of JSON, and many times that as values).
     private let bytes: [UInt8]
     /// Per kind, its catalog and each entry's byte range in `bytes`, in document order.
-    private let lists: [(kind: ResourceKind, catalog: Catalog, noun: String, ranges: [Range<Int>])]
+    private let lists: [(kind: Kind, ranges: [Range<Int>])]
 
     /// How many entries the document holds.
     var count: Int { lists.reduce(0) { $0 + $1.ranges.count } }
@@ -55,9 +60,7 @@ struct Seeder: Sendable {
     static let file = "seed.json"
 
     /// Reads and checks every entry (a wrong one refuses the whole document, naming it), keeping none of them.
-    /// `kinds`: each kind's catalog and how messages name its templates.
-    static func parse(_ bytes: [UInt8], source: String, kinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]) throws(StartupError) -> Seeder
-    {
+    static func parse(_ bytes: [UInt8], source: String, kinds: [Kind]) throws(StartupError) -> Seeder {
         let members: [(key: String, value: JSONParser.LocatedMember)]
         do {
             guard let found = try JSONParser.parseLocatingArrays(bytes) else {
@@ -69,12 +72,12 @@ struct Seeder: Sendable {
         } catch {
             throw StartupError(message: "\(error)")
         }
-        var lists: [(kind: ResourceKind, catalog: Catalog, noun: String, ranges: [Range<Int>])] = []
+        var lists: [(kind: Kind, ranges: [Range<Int>])] = []
         do throws(APIError) {
-            for (kind, catalog, noun) in kinds {
-                guard let member = members.first(where: { $0.key == kind.name })?.value else { continue }
-                guard case .array(let ranges) = member else { throw APIError(.badRequest, "\(kind.name) must be an array") }
-                lists.append((kind, catalog, noun, ranges))
+            for kind in kinds {
+                guard let member = members.first(where: { $0.key == kind.kind.name })?.value else { continue }
+                guard case .array(let ranges) = member else { throw APIError(.badRequest, "\(kind.kind.name) must be an array") }
+                lists.append((kind, ranges))
             }
             let known = Set(kinds.map(\.kind.name))
             if let unknown = members.first(where: { !known.contains($0.key) }) {
@@ -90,92 +93,75 @@ struct Seeder: Sendable {
 
     /// Each entry, parsed and checked, with its kind (an error names the entry at fault).
     func forEachEntry(_ body: (Entry, ResourceKind) throws -> Void) throws(APIError) {
-        for (kind, catalog, noun, ranges) in lists {
+        for (kind, ranges) in lists {
             for (i, range) in ranges.enumerated() {
                 let value: JSONValue
                 do { value = try JSONParser.parse(bytes[range]) } catch {
-                    throw APIError(.badRequest, "\(kind.name)[\(i)] is not valid JSON: \(error.description)") // checked whole already
+                    throw APIError(.badRequest, "\(kind.kind.name)[\(i)] is not valid JSON: \(error.description)") // checked whole already
                 }
-                let entry = try Self.entry(BodyReader(value, path: "\(kind.name)[\(i)]"), kind, catalog, noun)
-                do { try body(entry, kind) } catch let e as APIError { throw e } catch {
+                let entry = try Self.entry(BodyReader(value, path: "\(kind.kind.name)[\(i)]"), kind)
+                do { try body(entry, kind.kind) } catch let e as APIError { throw e } catch {
                     throw APIError(.internalError, "\(error)")
                 }
             }
         }
     }
 
-    static let recordFields = ["id", "annotations", "previous", "previousVersion", "pending", "createdAt", "updatedAt"]
+    static let recordFields = ["id", "pending", "createdAt", "updatedAt"]
 
-    private static func entry(_ e: BodyReader, _ kind: ResourceKind, _ catalog: Catalog, _ noun: String) throws(APIError) -> Entry {
+    private static func entry(_ e: BodyReader, _ seeded: Kind) throws(APIError) -> Entry {
+        let kind = seeded.kind
         let many = kind.services.count > 1
         try e.allowOnly(
             Set(
-                kind.scopeFields + ["template", "version", kind.valuesField, "status", "reason", "message"] + (many ? ["service"] : []) + recordFields
-            ))
+                kind.scopeFields + [kind.nameField] + seeded.format.fields + ["status", "reason", "message"] + (many ? ["service"] : [])
+                    + recordFields))
         let service = many ? try e.optionalString("service") ?? kind.services[0] : kind.services[0]
         guard kind.services.contains(service) else {
             throw APIError(.badRequest, "\(e.path).service must be \(kind.services.orList), got \"\(service)\"")
         }
         var fields: [String: String] = [:]
         for field in kind.scopeFields { fields[field] = try e.identifier(field) }
-        let values = try e.optionalObject(kind.valuesField)?.value ?? .object([])
-        let name = try e.identifier("template"), asked = try e.optionalString("version")
-        let (template, version): (Template, TemplateVersion)
-        do { (template, version) = try catalog.resolve(name, version: asked, noun: noun) } catch {
-            throw APIError(.badRequest, "\(e.path): \(error.message)") // names the entry at fault
-        }
-        let installing = kind.lifecycle.steps[.install]?.inFlight
+        let name = try e.identifier(kind.nameField)
+        let read = try seeded.format.read(e, name, seeded.catalog)
+        let creating = kind.lifecycle.steps[kind.lifecycle.create]?.inFlight
         let status = try e.optionalString("status") ?? kind.lifecycle.settled[0].rawValue
-        let record = try Self.record(e, kind, status: status)
-        // A kept revision and a rollback's target must be versions the catalog has: a rollback runs them.
-        for (field, kept) in [("previous", record.previous), ("pending.target", record.pending?.target)] {
-            guard let kept, !template.versions.contains(where: { $0.version == kept.version }) else { continue }
-            throw APIError(
-                .badRequest,
-                "\(e.path).\(field).version: version \"\(kept.version)\" of \(noun) \"\(template.name)\" does not exist; available versions: \(template.versions.map(\.version).joined(separator: ", "))"
-            )
-        }
+        let record = try Self.record(e, seeded, name: read.name ?? name, status: status)
         let phase: Phase?
         if let pending = record.pending {
             phase = kind.lifecycle.steps[pending.operation]?.inFlight
-        } else if let installing, status == installing.rawValue || status == kind.status(installing) {
+        } else if let creating, status == creating.rawValue || status == kind.status(creating) {
             phase = nil
         } else if let p = kind.settledPhase(named: status) {
             phase = p
         } else {
-            let start = installing.map { kind.status($0) == $0.rawValue ? $0.rawValue : "\($0.rawValue) (\(kind.status($0)))" }
+            let start = creating.map { kind.status($0) == $0.rawValue ? $0.rawValue : "\($0.rawValue) (\(kind.status($0)))" }
             throw APIError(
                 .badRequest,
                 "\(e.path).status must be \(start.map { "\($0), or " } ?? "")a settled state (\(kind.settledPhaseNames.joined(separator: ", "))); got \"\(status)\""
             )
         }
         return Entry(
-            service: service, scope: kind.scope(fields), template: template,
-            revision: Revision(version: version.version, values: version.values(over: values)),
+            service: service, scope: kind.scope(fields), name: read.name ?? name, read: read,
             phase: phase, reason: try e.optionalString("reason") ?? "", message: try e.optionalString("message") ?? "", record: record)
     }
 
     /// The exported fields of an entry, validated.
-    private static func record(_ e: BodyReader, _ kind: ResourceKind, status: String) throws(APIError) -> Record {
+    private static func record(_ e: BodyReader, _ seeded: Kind, name: String, status: String) throws(APIError) -> Record {
+        let kind = seeded.kind
         var r = Record()
         r.id = try e.optionalIdentifier("id")
-        r.annotations = RawJSON(try e.stringMap("annotations") ?? .object([]))
-        r.previous = try e.optionalObject("previous").map { p throws(APIError) in try revision(p) }
-        r.previousVersion = try e.optionalString("previousVersion")
         r.createdAt = try instant(e, "createdAt")
         r.updatedAt = try instant(e, "updatedAt")
         guard let p = try e.optionalObject("pending") else { return r }
         try p.allowOnly(["operation", "remainingMs", "outcome", "reason", "message", "target"])
-        let name = try p.string("operation")
-        guard let operation = Operation(rawValue: name), let step = kind.lifecycle.steps[operation] else {
-            let names = Operation.allCases.filter { kind.lifecycle.steps[$0] != nil }.map(\.rawValue)
-            throw APIError(.badRequest, "\(p.path).operation must be \(names.orList), got \"\(name)\"")
+        let opName = try p.string("operation")
+        guard let operation = kind.operation(named: opName), let step = kind.lifecycle.steps[operation] else {
+            throw APIError(.badRequest, "\(p.path).operation must be \(kind.lifecycle.operations.map(\.rawValue).orList), got \"\(opName)\"")
         }
         guard status == step.inFlight.rawValue || status == kind.status(step.inFlight) else {
             throw APIError(
-                .badRequest,
-                "\(e.path).status must be \(step.inFlight.rawValue) while a\(operation == .upgrade || operation == .install ? "n" : "") \(name) is pending, got \"\(status)\""
-            )
+                .badRequest, "\(e.path).status must be \(step.inFlight.rawValue) while \(opName.withArticle) is pending, got \"\(status)\"")
         }
         let remaining = try p.optionalInt("remainingMs", in: 0...(10 * 365 * 86_400_000)).map(Int64.init)
         let reason = try p.optionalString("reason") ?? "", message = try p.optionalString("message") ?? ""
@@ -186,14 +172,9 @@ struct Seeder: Sendable {
         case "abnormal": outcome = .abnormal(reason: reason, message: message)
         case let other: throw APIError(.badRequest, "\(p.path).outcome must be succeed, fail or abnormal, got \"\(other)\"")
         }
-        let target = try p.optionalObject("target").map { t throws(APIError) in try revision(t) }
+        let target = try p.optionalObject("target").map { t throws(APIError) in try seeded.format.readTarget(t, name, seeded.catalog) }
         r.pending = (operation, remaining, outcome, target)
         return r
-    }
-
-    private static func revision(_ r: BodyReader) throws(APIError) -> Revision {
-        try r.allowOnly(["version", "values"])
-        return Revision(version: try r.string("version"), values: RawJSON(try r.optionalObject("values")?.value ?? .object([])))
     }
 
     private static func instant(_ e: BodyReader, _ key: String) throws(APIError) -> Instant? {
@@ -206,7 +187,7 @@ struct Seeder: Sendable {
     /// written in batches of `batchSize`, each one write, so that neither the whole document as values nor one long
     /// hold of the writer lock is needed. With a request (a reset or an import through the control API), its answer
     /// waits for the last commit; otherwise each batch does.
-    func apply(to manager: InstanceManager, for request: RequestWrites? = nil, batchSize: Int = 500) throws -> Int {
+    func apply(to manager: ResourceManager, for request: RequestWrites? = nil, batchSize: Int = 500) throws -> Int {
         var created = 0
         var batch: [Entry] = []
         batch.reserveCapacity(batchSize)
@@ -214,7 +195,7 @@ struct Seeder: Sendable {
             guard !batch.isEmpty else { return }
             created += try manager.createWhereFree(
                 batch.map { e in
-                    (id: e.record.id, service: e.service, scope: e.scope, name: e.template.name, make: { now in e.instance(manager.engine, at: now) })
+                    (id: e.record.id, service: e.service, scope: e.scope, name: e.name, make: { now in e.resource(manager.engine, at: now) })
                 }, for: request)
             batch.removeAll(keepingCapacity: true)
         }
@@ -228,24 +209,23 @@ struct Seeder: Sendable {
 }
 
 extension Seeder.Entry {
-    /// The record the entry describes: a plain `installing` entry starts an install under the profile's timing;
-    /// any other is the settled or in-flight record as given, its operation in flight due `remainingMs` after `now`.
-    func instance(_ engine: LifecycleEngine, at now: Instant) -> Instance {
+    /// The record the entry describes: an entry in its create step's phase starts a real create under the
+    /// profile's timing; any other is the settled or in-flight record as given, its operation in flight due
+    /// `remainingMs` after `now`.
+    func resource(_ engine: LifecycleEngine, at now: Instant) -> Resource {
         guard let phase else {
-            var installing = engine.install(
-                id: record.id ?? Identifiers.uuid(), service: service, scope: scope, template: template.name,
-                revision: revision, annotations: record.annotations, templateTiming: template.timing,
-                outcome: .succeed, now: now)
-            if let createdAt = record.createdAt { installing.createdAt = createdAt }
-            return installing
+            var creating = engine.create(
+                id: record.id ?? Identifiers.uuid(), service: service, scope: scope, name: name, spec: read.spec, status: read.status,
+                templateTiming: read.timing, outcome: .succeed, now: now)
+            if let createdAt = record.createdAt { creating.createdAt = createdAt }
+            return creating
         }
         let pending = record.pending.map { p in
             PendingTransition(
                 operation: p.operation, dueAt: p.remainingMs.map { now.adding(milliseconds: $0) }, outcome: p.outcome, target: p.target)
         }
-        return Instance(
-            id: record.id ?? Identifiers.uuid(), service: service, scope: scope, template: template.name, current: revision,
-            previous: record.previous, previousVersion: record.previousVersion, annotations: record.annotations,
+        return Resource(
+            id: record.id ?? Identifiers.uuid(), service: service, scope: scope, name: name, spec: read.spec, status: read.status,
             phase: phase, reason: reason, message: message, pending: pending,
             createdAt: record.createdAt ?? now, updatedAt: record.updatedAt ?? now)
     }

@@ -11,6 +11,8 @@ struct ServiceRegistry: Sendable {
     /// Every scope field of every kind, in definition order (`cluster`, `project`, `pool`).
     let scopeFields: [String]
     private let kindsByService: [String: ResourceKind]
+    /// Which kinds' records own which others' (from each kind's `parent`).
+    let relations: [ResourceRelation]
 
     init(_ definitions: [ServiceDefinition]) throws(StartupError) {
         self.definitions = definitions
@@ -26,12 +28,24 @@ struct ServiceRegistry: Sendable {
             for field in kind.scopeFields where !fields.contains(field) { fields.append(field) }
         }
         guard Set(kinds.map(\.name)).count == kinds.count else { throw StartupError(message: "two resource kinds share a name") }
+        var relations: [ResourceRelation] = []
+        for kind in kinds {
+            guard let link = kind.parent else { continue }
+            guard let owner = kinds.first(where: { $0.name == link.kind }) else {
+                throw StartupError(message: "resource kind \(kind.name) names \(link.kind) as its parent, which no service declares")
+            }
+            relations.append(ResourceRelation(ownerServices: owner.services, ownedServices: kind.services, ownedNoun: kind.name, link: link))
+        }
+        self.relations = relations
         storedServices = stored
         scopeFields = fields
         kindsByService = byService
     }
 
     func kind(named name: String) -> ResourceKind? { kinds.first { $0.name == name } }
+
+    /// Per stored service, its kind's shown fields (what each change carries to the event stream).
+    var shownFields: [String: [ShownField]] { kindsByService.mapValues(\.shown) }
     func kind(ofService service: String) -> ResourceKind? { kindsByService[service] }
 
     /// Each stored service's lifecycle table, for the engine.

@@ -5,7 +5,7 @@ import AddonMockKit
 /// `GET /_mock/ui`: the live console, one page compiled into the binary (no CDN, no build step). It lists every
 /// resource kind's records grouped by scope, follows `/_mock/events`, and acts through the control plane (advance,
 /// force, clock, fault rules) and the services' own delete routes. What it knows of the kinds (names, scope
-/// fields, settled and healthy states, delete routes) is written into the page from the registry, so a new service
+/// fields, shown fields, settled and healthy states, delete routes) is written into the page from the registry, so a new service
 /// shows up with no change here.
 extension ControlService {
     func consolePage() -> HTTPResponse {
@@ -17,6 +17,7 @@ extension ControlService {
             w.field("title", kind.title)
             w.key("services"); w.beginArray(); for s in kind.services { w.string(s) }; w.endArray()
             w.key("scopeFields"); w.beginArray(); for f in kind.scopeFields { w.string(f) }; w.endArray()
+            w.key("shown"); w.beginArray(); for f in kind.shown { w.string(f.name) }; w.endArray()
             w.key("settled"); w.beginArray(); for name in kind.lifecycle.settled.map(kind.status).uniqued { w.string(name) }; w.endArray()
             let healthy = kind.lifecycle.settled.filter(kind.lifecycle.healthy.contains).flatMap { [$0.rawValue, kind.status($0)] }
             w.key("healthy"); w.beginArray(); for name in healthy.uniqued { w.string(name) }; w.endArray()

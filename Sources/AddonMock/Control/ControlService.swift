@@ -17,14 +17,14 @@ struct ControlService {
     static let tokenInQueryPatterns: Set<String> = [eventsPattern, consolePattern]
 
     let registry: ServiceRegistry
-    let manager: InstanceManager
+    let manager: ResourceManager
     let clock: VirtualClock
     let faults: FaultBook
     let journal: Journal
     let configuration: Configuration
     let seeder: Seeder?
-    /// The kinds `seed.json`, exports and imports hold, with the catalog each entry's template comes from.
-    let seedKinds: [(kind: ResourceKind, catalog: Catalog, noun: String)]
+    /// The kinds `seed.json`, exports and imports hold, with their services' catalogs.
+    let seedKinds: [Seeder.Kind]
     /// What `/_mock/events` streams.
     let events: EventLog
     /// Where its batches are looked for and rendered: a thread that yields the CPU to requests, woken by the log.
@@ -139,12 +139,12 @@ struct ControlService {
     private func export() throws -> HTTPResponse {
         let now = clock.now()
         guard let snapshot = try manager.database.snapshot() else {
-            let kinds = try seedKinds.map { seed in (kind: seed.kind, records: try manager.allInstances(services: seed.kind.services)) }
+            let kinds = try seedKinds.map { seed in (kind: seed, records: try manager.allResources(services: seed.kind.services)) }
             return .json(200, WorldExport.document(kinds, now: now))
         }
         var response = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "application/json")]))
-        response.stream = WorldExportStream(kinds: seedKinds.map(\.kind), now: now) { [engine = manager.engine] services, after, limit in
-            try snapshot.read { try $0.instancesPage(services: services, after: after, limit: limit) }.compactMap { engine.settled($0, at: now) }
+        response.stream = WorldExportStream(kinds: seedKinds, now: now) { [engine = manager.engine] services, after, limit in
+            try snapshot.read { try $0.resourcesPage(services: services, after: after, limit: limit) }.compactMap { engine.settled($0, at: now) }
         }
         return response
     }
@@ -232,7 +232,7 @@ struct ControlService {
 
     private func listResources(_ ctx: RequestContext) throws -> HTTPResponse {
         let kind = try resourceKind(ctx)
-        let items = try manager.allInstances(services: kind.services)
+        let items = try manager.allResources(services: kind.services)
         var w = JSONWriter(capacity: 256 * items.count + 32)
         w.beginObject()
         w.key("items")
@@ -245,7 +245,7 @@ struct ControlService {
 
     private func showResource(_ ctx: RequestContext) throws -> HTTPResponse {
         let kind = try resourceKind(ctx)
-        guard let i = try manager.instance(id: ctx.parameters["id"]), kind.services.contains(i.service) else { throw resourceNotFound(ctx) }
+        guard let i = try manager.resource(id: ctx.parameters["id"]), kind.services.contains(i.service) else { throw resourceNotFound(ctx) }
         return .json(200, resourceBody(i, kind))
     }
 
@@ -256,16 +256,16 @@ struct ControlService {
         let id = ctx.parameters["id"]
         let body = try ctx.body()
         try body.allowOnly(["status", "reason", "message", "advance"])
-        let belongs: (Instance) -> Bool = { kind.services.contains($0.service) }
+        let belongs: (Resource) -> Bool = { kind.services.contains($0.service) }
         let advance = try body.optionalBool("advance") ?? false
         let statusText = try body.optionalString("status")
         if advance {
             guard statusText == nil else { throw APIError(.badRequest, "give status or advance, not both") }
-            let next: Instance?
+            let next: Resource?
             do {
                 next = try manager.advance(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) })
-            } catch let settled as InstanceManager.NothingInFlight {
-                throw APIError(.conflict, settled.description)
+            } catch let settled as ResourceManager.NothingInFlight {
+                throw APIError(.conflict, "\(kind.singular) \(settled.description)")
             }
             guard let next else { return .json(200, Array(#"{"id":"\#(id)","deleted":true}"#.utf8)) }
             return .json(200, resourceBody(next, kind))
@@ -275,12 +275,12 @@ struct ControlService {
             throw APIError(.badRequest, "status must be a settled state: \(kind.settledPhaseNames.joined(separator: ", ")); got \"\(statusText)\"")
         }
         let reason = try body.optionalString("reason"), message = try body.optionalString("message")
-        let forced = try manager.modify(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) { instance, now in
-            instance.phase = phase
-            instance.pending = nil
-            instance.reason = reason ?? (kind.lifecycle.healthy.contains(phase) ? "" : "ForcedByControlAPI")
-            instance.message = message ?? ""
-            instance.updatedAt = now
+        let forced = try manager.modify(id: id, for: ctx.writes, belongs: belongs, notFound: { resourceNotFound(ctx) }) { resource, now in
+            resource.phase = phase
+            resource.pending = nil
+            resource.reason = reason ?? (kind.lifecycle.healthy.contains(phase) ? "" : "ForcedByControlAPI")
+            resource.message = message ?? ""
+            resource.updatedAt = now
         }
         ctx.touched(forced)
         return .json(200, resourceBody(forced, kind))
@@ -290,26 +290,29 @@ struct ControlService {
         APIError(.notFound, "no \(registry.kind(named: ctx.parameters["kind"])?.singular ?? ctx.parameters["kind"]) with id \(ctx.parameters["id"])")
     }
 
-    private func resourceBody(_ i: Instance, _ kind: ResourceKind) -> [UInt8] {
+    private func resourceBody(_ i: Resource, _ kind: ResourceKind) -> [UInt8] {
         var w = JSONWriter(capacity: 512)
         writeResource(i, kind, to: &w)
         return w.bytes
     }
 
-    func writeResource(_ i: Instance, _ kind: ResourceKind, to w: inout JSONWriter) {
+    /// A record as the control plane shows every kind: id, kind, service, scope fields, name (also under the kind's
+    /// name field), the kind's shown fields, status and phase, reason and message, the operation in flight and the
+    /// timestamps.
+    func writeResource(_ i: Resource, _ kind: ResourceKind, to w: inout JSONWriter) {
         w.beginObject()
         w.field("id", i.id)
         w.field("kind", kind.name)
         w.field("service", i.service)
-        let fields = kind.fields(of: i.scope)
-        for field in kind.scopeFields { w.field(field, fields[field] ?? "") }
-        w.field("template", i.template)
-        w.field("version", i.current.version)
+        let values = kind.scopeValues(of: i.scope)
+        for (n, field) in kind.scopeFields.enumerated() { w.field(field, n < values.count ? String(values[n]) : "") }
+        w.field("name", i.name)
+        if kind.nameField != "name" { w.field(kind.nameField, i.name) }
+        for shown in kind.shown { w.field(shown.name, shown.value(i)) }
         w.field("status", kind.status(i.phase))
         w.field("phase", i.phase.rawValue)
         w.field("reason", i.reason)
         w.field("message", i.message)
-        w.key("previousVersion"); w.optionalString(i.shownPreviousVersion)
         w.key("pending")
         if let p = i.pending {
             w.beginObject()

@@ -170,8 +170,9 @@ extension EventLog.Event {
             let values = kind.scopeValues(of: c.scope)
             for (i, field) in kind.scopeFields.enumerated() { w.field(field, i < values.count ? String(values[i]) : "") }
         }
-        w.field("template", c.template)
-        w.field("version", c.version)
+        w.field("name", c.name)
+        if let kind, kind.nameField != "name" { w.field(kind.nameField, c.name) }
+        for (name, value) in c.shown { w.field(name, value) }
         w.key("from"); w.optionalString(c.from.map { kind?.status($0) ?? $0.rawValue })
         w.key("to"); w.optionalString(c.to.map { kind?.status($0) ?? $0.rawValue })
         w.key("phase"); w.optionalString(c.to?.rawValue)

@@ -132,8 +132,8 @@ final class FaultBook: OutcomeDecider {
                 failedPhase.map { .failedPhase($0, of: operation) } ?? .abnormal, operation: operation,
                 template: template, source: Self.outcomeHeader, reason: reason, message: nil)
         default:
-            guard let failure = ForcedFailure.parse(value, tables: table.map { [$0] } ?? []) else {
-                let phases = Operation.allCases.compactMap { table?.steps[$0]?.failed.rawValue }
+            guard let failure = ForcedFailure.parse(value, tables: table.map { [$0] } ?? [], operation: operation) else {
+                let phases = table.map { t in t.operations.compactMap { t.steps[$0]?.failed.rawValue } } ?? []
                 throw APIError(
                     .badRequest, "\(Self.outcomeHeader) must be succeed, fail, abnormal or one of \(phases.joined(separator: ", ")); got \"\(value)\""
                 )
@@ -141,7 +141,7 @@ final class FaultBook: OutcomeDecider {
             if let op = failure.operation, op != operation {
                 throw APIError(
                     .badRequest,
-                    "\(Self.outcomeHeader) \(value) does not apply to this request, which starts a\(operation == .install || operation == .upgrade ? "n" : "") \(operation.rawValue)"
+                    "\(Self.outcomeHeader) \(value) does not apply to this request, which starts \(operation.rawValue.withArticle)"
                 )
             }
             return Self.failure(
@@ -160,7 +160,7 @@ final class FaultBook: OutcomeDecider {
         case .failedPhase(let p, _): defaultReason = p.rawValue.prefix(1).uppercased() + p.rawValue.dropFirst()
         }
         let reason = reason ?? defaultReason
-        let message = message ?? "\(operation.rawValue) of \(template ?? "the instance") failed (forced by \(source))"
+        let message = message ?? "\(operation.rawValue) of \(template ?? "the resource") failed (forced by \(source))"
         if case .abnormal = failure { return .abnormal(reason: reason, message: message) }
         return .fail(reason: reason, message: message)
     }

@@ -20,6 +20,9 @@ struct FaultSpec {
         let services: [String]
         let scopeFields: [String]
         let tables: [LifecycleTable]
+
+        /// Every operation of every table, in table order.
+        var operations: [Operation] { tables.flatMap(\.operations).uniqued }
     }
 
     static func decode(_ body: BodyReader, _ vocabulary: Vocabulary) throws(APIError) -> FaultSpec {
@@ -36,10 +39,10 @@ struct FaultSpec {
             match.template = try m.optionalString("template")
             for field in vocabulary.scopeFields { match.scope[field] = try m.optionalString(field) }
             if let op = try m.optionalString("operation") {
-                guard let o = Operation(rawValue: op) else {
-                    throw APIError(.badRequest, "match.operation must be install, upgrade, rollback or delete, got \"\(op)\"")
+                guard vocabulary.operations.contains(Operation(op)) else {
+                    throw APIError(.badRequest, "match.operation must be \(vocabulary.operations.map(\.rawValue).orList), got \"\(op)\"")
                 }
-                match.operation = o
+                match.operation = Operation(op)
             }
         }
 
@@ -49,11 +52,8 @@ struct FaultSpec {
             for key in ["status", "code", "latencyMs", "drop"] where body.optional(key) != nil {
                 throw APIError(.badRequest, "\(key) is for HTTP faults and cannot be combined with outcome (a lifecycle fault)")
             }
-            guard let failure = ForcedFailure.parse(outcome, tables: vocabulary.tables) else {
-                var names: [String] = []
-                for table in vocabulary.tables {
-                    for op in Operation.allCases { if let f = table.steps[op]?.failed.rawValue, !names.contains(f) { names.append(f) } }
-                }
+            guard let failure = ForcedFailure.parse(outcome, tables: vocabulary.tables, operation: match.operation) else {
+                let names = vocabulary.tables.flatMap { table in table.operations.compactMap { table.steps[$0]?.failed.rawValue } }.uniqued
                 throw APIError(.badRequest, "outcome must be \(names.joined(separator: ", ")) or abnormal, got \"\(outcome)\"")
             }
             if let op = failure.operation {

@@ -113,11 +113,11 @@ extension ControlService {
         switch target {
         case let .resource(kind, id, scope, name, goal):
             let noun = kind.singular
-            var found: Instance?
+            var found: Resource?
             if let id {
-                found = try manager.instance(id: id).flatMap { kind.services.contains($0.service) ? $0 : nil }
+                found = try manager.resource(id: id).flatMap { kind.services.contains($0.service) ? $0 : nil }
             } else if let scope, let name {
-                for service in kind.services where found == nil { found = try manager.instance(service: service, scope: scope, template: name) }
+                for service in kind.services where found == nil { found = try manager.resource(service: service, scope: scope, name: name) }
             }
             let label = id ?? "\(scope ?? "")/\(name ?? "")"
             let reached: Bool, state: String
@@ -175,7 +175,7 @@ final class WaitBook: Sendable {
         func concerns(_ change: ResourceChange) -> Bool {
             switch self {
             case .resource(let id): return change.id == id
-            case let .named(services, scope, name): return services.contains(change.service) && change.scope == scope && change.template == name
+            case let .named(services, scope, name): return services.contains(change.service) && change.scope == scope && change.name == name
             case .scopes(let list):
                 return list.contains { services, includes in services.contains(change.service) && (includes?(change.scope) ?? true) }
             }

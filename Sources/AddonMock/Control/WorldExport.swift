@@ -3,17 +3,18 @@ import AddonMockHTTP
 import AddonMockKit
 
 /// `GET /_mock/export`: the world as a `seed.json` document that `POST /_mock/import` (or `seed.json` itself) reads
-/// back (`Seeder`). Every record of every seedable kind, each with all it needs to come back as it was: id,
-/// values, annotations, the kept revision, the operation in flight with the milliseconds it has left (`null`:
-/// waiting for an advance) and its decided outcome, and timestamps to the millisecond. Kinds derived from others
-/// (add-on checks) are not exported. Entries are in id order (ids are time-ordered), fields in a fixed order, so the
-/// same world always exports to the same bytes.
+/// back (`Seeder`). Every record of every seedable kind, each with all it needs to come back as it was: id, scope,
+/// name, the kind's own fields (`EntryFormat`: an add-on's version, values, annotations, kept revision), the
+/// operation in flight with the milliseconds it has left (`null`: waiting for an advance), its decided outcome and
+/// target, and timestamps to the millisecond. Kinds derived from others (add-on checks) are not exported. Entries
+/// are in id order (ids are time-ordered), fields in a fixed order, so the same world always exports to the same
+/// bytes.
 enum WorldExport {
-    static func document(_ kinds: [(kind: ResourceKind, records: [Instance])], now: Instant) -> [UInt8] {
+    static func document(_ kinds: [(kind: Seeder.Kind, records: [Resource])], now: Instant) -> [UInt8] {
         var w = JSONWriter(capacity: 4096)
         w.beginObject()
         for (kind, records) in kinds {
-            w.key(kind.name)
+            w.key(kind.kind.name)
             w.beginArray()
             for record in records.sorted(by: { $0.id < $1.id }) { entry(record, kind, now: now, to: &w) }
             w.endArray()
@@ -22,22 +23,19 @@ enum WorldExport {
         return w.bytes
     }
 
-    static func entry(_ i: Instance, _ kind: ResourceKind, now: Instant, to w: inout JSONWriter) {
+    static func entry(_ r: Resource, _ seeded: Seeder.Kind, now: Instant, to w: inout JSONWriter) {
+        let kind = seeded.kind
         w.beginObject()
-        w.field("id", i.id)
-        if kind.services.count > 1 { w.field("service", i.service) }
-        let fields = kind.fields(of: i.scope)
-        for field in kind.scopeFields { w.field(field, fields[field] ?? "") }
-        w.field("template", i.template)
-        w.field("version", i.current.version)
-        w.field(kind.valuesField, i.current.values)
-        if i.annotations != .emptyObject { w.field("annotations", i.annotations) }
-        w.field("status", i.phase.rawValue)
-        w.field("reason", i.reason)
-        w.field("message", i.message)
-        if let previous = i.previous { w.key("previous"); revision(previous, to: &w) }
-        if let previousVersion = i.previousVersion { w.field("previousVersion", previousVersion) }
-        if let p = i.pending {
+        w.field("id", r.id)
+        if kind.services.count > 1 { w.field("service", r.service) }
+        let values = kind.scopeValues(of: r.scope)
+        for (i, field) in kind.scopeFields.enumerated() { w.field(field, i < values.count ? String(values[i]) : "") }
+        w.field(kind.nameField, r.name)
+        seeded.format.write(r, &w)
+        w.field("status", r.phase.rawValue)
+        w.field("reason", r.reason)
+        w.field("message", r.message)
+        if let p = r.pending {
             w.key("pending")
             w.beginObject()
             w.field("operation", p.operation.rawValue)
@@ -48,11 +46,11 @@ enum WorldExport {
             case let .fail(reason, message): failure("fail", reason, message, to: &w)
             case let .abnormal(reason, message): failure("abnormal", reason, message, to: &w)
             }
-            if let target = p.target { w.key("target"); revision(target, to: &w) }
+            if let target = p.target { w.field("target", target) }
             w.endObject()
         }
-        w.field("createdAt", i.createdAt.rfc3339Milliseconds)
-        w.field("updatedAt", i.updatedAt.rfc3339Milliseconds)
+        w.field("createdAt", r.createdAt.rfc3339Milliseconds)
+        w.field("updatedAt", r.updatedAt.rfc3339Milliseconds)
         w.endObject()
     }
 
@@ -60,13 +58,6 @@ enum WorldExport {
         w.field("outcome", outcome)
         w.field("reason", reason)
         w.field("message", message)
-    }
-
-    private static func revision(_ r: Revision, to w: inout JSONWriter) {
-        w.beginObject()
-        w.field("version", r.version)
-        w.field("values", r.values)
-        w.endObject()
     }
 }
 
@@ -90,12 +81,12 @@ final class WorldExportStream: ResponseStream, @unchecked Sendable {
         var needsComma = false
     }
 
-    private let kinds: [ResourceKind]
+    private let kinds: [Seeder.Kind]
     private let now: Instant
-    private let page: (_ services: [String], _ after: String?, _ limit: Int) throws -> [Instance]
+    private let page: (_ services: [String], _ after: String?, _ limit: Int) throws -> [Resource]
     private let state = Locked(State())
 
-    init(kinds: [ResourceKind], now: Instant, page: @escaping (_ services: [String], _ after: String?, _ limit: Int) throws -> [Instance]) {
+    init(kinds: [Seeder.Kind], now: Instant, page: @escaping (_ services: [String], _ after: String?, _ limit: Int) throws -> [Resource]) {
         self.kinds = kinds
         self.now = now
         self.page = page
@@ -134,11 +125,11 @@ final class WorldExportStream: ResponseStream, @unchecked Sendable {
             let kind = kinds[s.kindIndex]
             if !s.kindStarted {
                 s.kindStarted = true
-                w.key(kind.name)
+                w.key(kind.kind.name)
                 w.beginArray()
             }
-            let records: [Instance]
-            do { records = try page(kind.services, s.after, Self.pageSize) } catch {
+            let records: [Resource]
+            do { records = try page(kind.kind.services, s.after, Self.pageSize) } catch {
                 s.failed = true
                 return
             }

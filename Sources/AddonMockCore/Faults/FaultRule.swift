@@ -61,9 +61,13 @@ public enum ForcedFailure: Sendable, Equatable {
     case failedPhase(Phase, of: Operation)
     case abnormal
 
-    /// `abnormal`, or a failed phase of one of `tables`.
-    public static func parse(_ text: String, tables: [LifecycleTable]) -> ForcedFailure? {
+    /// `abnormal`, or a failed phase of one of `tables`: of `operation` when it fails into it (several steps may
+    /// share a failed phase), else of the first step that does.
+    public static func parse(_ text: String, tables: [LifecycleTable], operation: Operation? = nil) -> ForcedFailure? {
         if text == "abnormal" || text == "Abnormal" { return .abnormal }
+        if let operation, tables.contains(where: { $0.steps[operation]?.failed.rawValue == text }) {
+            return .failedPhase(Phase(text), of: operation)
+        }
         for table in tables {
             if let op = table.operation(failingInto: Phase(text)) { return .failedPhase(Phase(text), of: op) }
         }

@@ -2,8 +2,8 @@
 public enum LifecycleError: Error, Equatable, CustomStringConvertible {
     /// Another operation is under way.
     case busy(id: String, phase: Phase)
-    /// A step that restores a kept revision, asked of a resource that keeps none.
-    case nothingKept(id: String, operation: Operation)
+    /// A step that restores something kept, asked of a resource that keeps nothing.
+    case nothingKept(id: String, operation: Operation, what: String)
     /// The step may not start from the resource's phase.
     case notAllowed(id: String, operation: Operation, phase: Phase, allowed: Set<Phase>)
     /// The resource's kind has no such step.
@@ -12,15 +12,14 @@ public enum LifecycleError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .busy(id, phase):
-            return "instance \(id) is \(phase); wait until the operation finishes"
-        case let .nothingKept(id, operation):
-            return
-                "instance \(id) has no previous version to \(operation == .rollback ? "roll back" : operation.rawValue) to (isRollbackable is false)"
+            return "\(id) is \(phase); wait until the operation finishes"
+        case let .nothingKept(id, _, what):
+            return "\(id) has \(what)"
         case let .notAllowed(id, operation, phase, allowed):
             let names = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-            return "instance \(id) is \(phase); \(operation.rawValue) is allowed only when it is one of: \(names)"
+            return "\(id) is \(phase); \(operation.rawValue) is allowed only when it is one of: \(names)"
         case let .unsupported(id, operation):
-            return "instance \(id) does not support \(operation.rawValue)"
+            return "\(id) does not support \(operation.rawValue)"
         }
     }
 }
@@ -39,100 +38,81 @@ public struct LifecycleEngine: Sendable {
 
     public func table(for service: String) -> LifecycleTable? { tables[service] }
 
-    private func step(_ op: Operation, of instance: Instance) throws(LifecycleError) -> LifecycleTable.Step {
-        guard let step = tables[instance.service]?.steps[op] else { throw .unsupported(id: instance.id, operation: op) }
+    private func step(_ op: Operation, of resource: Resource) throws(LifecycleError) -> LifecycleTable.Step {
+        guard let step = tables[resource.service]?.steps[op] else { throw .unsupported(id: resource.id, operation: op) }
         return step
     }
 
-    /// A new instance, in its kind's install step.
-    public func install(
-        id: String, service: String, scope: String, template: String, revision: Revision,
-        annotations: RawJSON, templateTiming: TimingTable?, outcome: Outcome, now: Instant
-    ) -> Instance {
-        var instance = Instance(
-            id: id, service: service, scope: scope, template: template, current: revision,
-            annotations: annotations, phase: "", createdAt: now, updatedAt: now)
-        guard let step = try? step(.install, of: instance) else { preconditionFailure("\(service) has no install step") }
-        schedule(.install, step, on: &instance, templateTiming: templateTiming, outcome: outcome, now: now)
-        return instance
+    /// A new resource, in its kind's create step.
+    public func create(
+        id: String, service: String, scope: String, name: String, spec: JSONDocument, status: JSONDocument = .empty,
+        templateTiming: TimingTable? = nil, outcome: Outcome, now: Instant
+    ) -> Resource {
+        var resource = Resource(
+            id: id, service: service, scope: scope, name: name, spec: spec, status: status, phase: "", createdAt: now, updatedAt: now)
+        guard let table = tables[service], let step = table.steps[table.create] else { preconditionFailure("\(service) has no table") }
+        schedule(table.create, step, on: &resource, templateTiming: templateTiming, outcome: outcome, now: now, target: nil)
+        return resource
     }
 
-    /// Starts `op` on a settled instance. A step that replaces the revision needs `revision`. `outcome` is
-    /// evaluated only once the operation is allowed, so a refused request consumes no forced outcome.
+    /// Starts `op` on a settled resource, with what the request gave it (`input`, for the step's effect).
+    /// `outcome` is evaluated only once the operation is allowed, so a refused request consumes no forced outcome.
     /// Throws `LifecycleError` when the operation may not start, or what `outcome` throws.
     public func begin(
-        _ op: Operation, on instance: inout Instance, revision: Revision? = nil,
-        templateTiming: TimingTable?, outcome: @autoclosure () throws -> Outcome, now: Instant
+        _ op: Operation, on resource: inout Resource, input: RawJSON? = nil, templateTiming: TimingTable?,
+        outcome: @autoclosure () throws -> Outcome, now: Instant
     ) throws {
-        guard !instance.isInFlight else { throw LifecycleError.busy(id: instance.id, phase: instance.phase) }
-        let step = try step(op, of: instance)
-        var target: Revision?
-        switch step.effect {
-        case .none:
-            break
-        case .replaceRevision:
-            guard revision != nil else { preconditionFailure("\(op) replaces the revision: pass the new one") }
-        case .restoreKept:
-            guard let kept = instance.previous else { throw LifecycleError.nothingKept(id: instance.id, operation: op) }
-            target = kept
+        guard !resource.isInFlight else { throw LifecycleError.busy(id: resource.id, phase: resource.phase) }
+        let step = try step(op, of: resource)
+        if let allowed = step.startsFrom, !allowed.contains(resource.phase) {
+            throw LifecycleError.notAllowed(id: resource.id, operation: op, phase: resource.phase, allowed: allowed)
         }
-        if let allowed = step.startsFrom, !allowed.contains(instance.phase) {
-            throw LifecycleError.notAllowed(id: instance.id, operation: op, phase: instance.phase, allowed: allowed)
-        }
+        var changed = resource
+        let target = try step.effect.begin?(&changed, input)
         let decided = try outcome()
-        if step.effect == .replaceRevision, let revision {
-            instance.previous = instance.current
-            instance.previousVersion = instance.current.version
-            instance.current = revision
-        }
-        schedule(op, step, on: &instance, templateTiming: templateTiming, outcome: decided, now: now, target: target)
+        resource = changed
+        schedule(op, step, on: &resource, templateTiming: templateTiming, outcome: decided, now: now, target: target)
     }
 
     private func schedule(
-        _ op: Operation, _ step: LifecycleTable.Step, on instance: inout Instance, templateTiming: TimingTable?,
-        outcome: Outcome, now: Instant, target: Revision? = nil
+        _ op: Operation, _ step: LifecycleTable.Step, on resource: inout Resource, templateTiming: TimingTable?,
+        outcome: Outcome, now: Instant, target: RawJSON?
     ) {
-        let due = timing.delay(for: op, templateTiming: templateTiming).map { now.adding(milliseconds: $0) }
-        instance.phase = step.inFlight
-        instance.reason = ""
-        instance.message = ""
-        instance.updatedAt = now
-        instance.pending = PendingTransition(operation: op, dueAt: due, outcome: outcome, target: target)
+        let due = timing.delay(for: op, step, templateTiming: templateTiming).map { now.adding(milliseconds: $0) }
+        resource.phase = step.inFlight
+        resource.reason = ""
+        resource.message = ""
+        resource.updatedAt = now
+        resource.pending = PendingTransition(operation: op, dueAt: due, outcome: outcome, target: target)
     }
 
-    /// The instance as it is at `now`: every transition due by then is applied, in order, each stamped with
-    /// its own due time. Returns nil when the instance has been deleted; a record of a service without a table
+    /// The resource as it is at `now`: every transition due by then is applied, in order, each stamped with
+    /// its own due time. Returns nil when the resource has been deleted; a record of a service without a table
     /// (one this build does not serve) as it is.
-    public func settled(_ instance: Instance, at now: Instant) -> Instance? {
-        guard tables[instance.service] != nil else { return instance }
-        var instance = instance
-        while let pending = instance.pending, let due = pending.dueAt, due <= now {
-            guard let next = complete(instance, at: due) else { return nil }
-            instance = next
+    public func settled(_ resource: Resource, at now: Instant) -> Resource? {
+        guard tables[resource.service] != nil else { return resource }
+        var resource = resource
+        while let pending = resource.pending, let due = pending.dueAt, due <= now {
+            guard let next = complete(resource, at: due) else { return nil }
+            resource = next
         }
-        return instance
+        return resource
     }
 
     /// Applies the pending transition now, whatever its due time: the control API's "advance".
-    /// Returns nil when that removes the instance; the instance unchanged when nothing is pending (or its
+    /// Returns nil when that removes the resource; the resource unchanged when nothing is pending (or its
     /// service has no table: a row this build does not serve is left as it is).
-    public func complete(_ instance: Instance, at when: Instant) -> Instance? {
-        guard let pending = instance.pending, let table = tables[instance.service],
+    public func complete(_ resource: Resource, at when: Instant) -> Resource? {
+        guard let pending = resource.pending, let table = tables[resource.service],
             let step = table.steps[pending.operation]
-        else { return instance }
-        var next = instance
+        else { return resource }
+        var next = resource
         next.pending = nil
         next.updatedAt = when
         switch pending.outcome {
         case .succeed:
             guard let succeeded = step.succeeded else { return nil }
-            if step.effect == .restoreKept {
-                if let target = pending.target {
-                    next.previousVersion = next.current.version
-                    next.current = target
-                }
-                next.previous = nil
-            }
+            step.effect.succeed?(&next, pending.target)
             next.phase = succeeded
             next.reason = ""
             next.message = ""

@@ -1,5 +1,6 @@
 /// A lifecycle state. The core gives it no names: each resource kind's `LifecycleTable` names its phases
-/// (CCE add-ons: `installing`, `running`, `upgradeFailed`, …), and what is stored is that name.
+/// (CCE add-ons: `installing`, `running`, `upgradeFailed`, …; clusters: `Creating`, `Available`, `Hibernation`),
+/// and what is stored is that name.
 public struct Phase: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
     public let rawValue: String
 
@@ -10,10 +11,16 @@ public struct Phase: RawRepresentable, Hashable, Sendable, ExpressibleByStringLi
     public var description: String { rawValue }
 }
 
-/// What a client asked a resource to do: the verbs every lifecycle table is written in. A kind's table says
-/// which of them it supports and what each does.
-public enum Operation: String, Sendable, CaseIterable {
-    case install, upgrade, rollback, delete
+/// What a client asked a resource to do: a verb of its kind's table (add-ons: install, upgrade, rollback, delete;
+/// a cluster also hibernate and awake). Open, like `Phase`: the core knows none of them.
+public struct Operation: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(_ name: String) { rawValue = name }
+    public init(stringLiteral name: String) { rawValue = name }
+
+    public var description: String { rawValue }
 }
 
 /// How an operation ends. Decided when the operation begins (by rule, probability or request), so the

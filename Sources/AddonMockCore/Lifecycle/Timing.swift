@@ -9,7 +9,8 @@ public struct StepDuration: Sendable, Equatable {
     }
 }
 
-/// One duration per operation.
+/// One duration per operation: a template's own (`timing` in a catalog), which overrides its kind's table under
+/// the `realistic` profile.
 public struct TimingTable: Sendable, Equatable {
     public var durations: [Operation: StepDuration]
 
@@ -20,28 +21,14 @@ public struct TimingTable: Sendable, Equatable {
 
 /// How fast the world moves (`--profile`).
 public enum Profile: String, Sendable, CaseIterable {
-    /// Seconds per step with jitter; per-template durations from the fixtures apply.
+    /// Each step as long as its table says (seconds, with jitter); per-template durations from the fixtures apply.
     case realistic
-    /// At most 200 ms per step: quick tests that still observe the in-flight state.
+    /// At most 200 ms per step (each table says how long within that): quick tests that still see the in-flight state.
     case fast
     /// The response that starts an operation shows it in flight; the next read shows it settled.
     case instant
     /// Nothing moves until the control API advances it.
     case manual
-
-    public static let realisticDefaults = TimingTable([
-        .install: StepDuration(baseMs: 6_000, jitterMs: 2_000),
-        .upgrade: StepDuration(baseMs: 5_000, jitterMs: 2_000),
-        .rollback: StepDuration(baseMs: 4_000, jitterMs: 1_500),
-        .delete: StepDuration(baseMs: 3_000, jitterMs: 1_000),
-    ])
-
-    public static let fastDefaults = TimingTable([
-        .install: StepDuration(baseMs: 150),
-        .upgrade: StepDuration(baseMs: 120),
-        .rollback: StepDuration(baseMs: 100),
-        .delete: StepDuration(baseMs: 80),
-    ])
 }
 
 /// Decides due times. Only `realistic` honours the per-template table from the fixtures: the other profiles
@@ -55,14 +42,14 @@ public struct Timing: Sendable {
         self.random = random
     }
 
-    /// Milliseconds until the operation settles, or nil when it waits for the control API.
-    public func delay(for op: Operation, templateTiming: TimingTable?) -> Int64? {
+    /// Milliseconds until `step` (operation `op`) settles, or nil when it waits for the control API.
+    public func delay(for op: Operation, _ step: LifecycleTable.Step, templateTiming: TimingTable?) -> Int64? {
         switch profile {
         case .manual: return nil
         case .instant: return 0
-        case .fast: return Profile.fastDefaults[op]?.baseMs ?? 100
+        case .fast: return step.fastMs
         case .realistic:
-            let d = templateTiming?[op] ?? Profile.realisticDefaults[op] ?? StepDuration(baseMs: 3_000)
+            let d = templateTiming?[op] ?? step.duration
             let jitter = d.jitterMs > 0 ? random.next(in: -d.jitterMs...d.jitterMs) : 0
             return max(0, d.baseMs + jitter)
         }

@@ -38,9 +38,9 @@ public final class RequestContext: @unchecked Sendable {
         self.describe = describe
     }
 
-    /// Notes that this request read or changed the instance (the journal lists them).
-    public func touched(_ instance: Instance) {
-        if !resourceIDs.contains(instance.id) { resourceIDs.append(instance.id) }
+    /// Notes that this request read or changed the resource (the journal lists them).
+    public func touched(_ resource: Resource) {
+        if !resourceIDs.contains(resource.id) { resourceIDs.append(resource.id) }
     }
 
     /// The body as a JSON object, parsed on first use; a 400 naming the problem otherwise.

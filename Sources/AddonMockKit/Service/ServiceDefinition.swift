@@ -55,88 +55,17 @@ public struct CatalogSource: Sendable {
 
 /// What a service's handlers are built with.
 public struct ServiceEnvironment: Sendable {
-    public let manager: InstanceManager
+    public let manager: ResourceManager
     /// The service's catalog (empty when it has none).
     public let catalog: Catalog
     /// How an operation that starts will end: the request's outcome header, a lifecycle fault rule, or success.
     public let outcomes: OutcomeDecider
 
-    public init(manager: InstanceManager, catalog: Catalog, outcomes: OutcomeDecider) {
+    public init(manager: ResourceManager, catalog: Catalog, outcomes: OutcomeDecider) {
         self.manager = manager
         self.catalog = catalog
         self.outcomes = outcomes
     }
-}
-
-/// One kind of resource a service keeps (CCE add-ons, ModelArts plug-ins): stored as `Instance` records under
-/// its service names, moved by its lifecycle table, listed by the control plane and seeded from `seed.json`
-/// under `name`.
-public struct ResourceKind: Sendable {
-    /// `/_mock/resources/{name}` and the `seed.json` key (`addons`, `plugins`).
-    public var name: String
-    /// One of them, as `/_mock/wait` names it (`addon`, `plugin`).
-    public var singular: String
-    /// The service names its records carry; the first is the default in `seed.json`.
-    public var services: [String]
-    /// The fields a scope is made of, outermost first: `["cluster"]`, `["project", "pool"]`. A record's scope is
-    /// their values joined by `/`.
-    public var scopeFields: [String]
-    public var lifecycle: LifecycleTable
-    /// The status the service shows for a phase (ModelArts: `Running` for running, `Abnormal` for every failure).
-    public var status: @Sendable (Phase) -> String
-    /// The `seed.json` field holding an entry's values (`values`, `inputs`).
-    public var valuesField: String
-    /// Whether `seed.json` may create it: a record made from a catalog template and values. Records derived from
-    /// others (add-on checks) are not.
-    public var seedable: Bool
-    /// How people call it (the console's group titles): "Add-ons".
-    public var title: String
-    /// Per stored service, the service API request (`DELETE` path) that deletes one, `{id}`, `{name}` and the scope
-    /// fields filled in: the console's Delete button. A service without one has no Delete button.
-    public var deletePaths: [String: String]
-
-    public init(
-        name: String, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
-        status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, valuesField: String = "values", seedable: Bool = true,
-        title: String? = nil, deletePaths: [String: String] = [:], singular: String? = nil
-    ) {
-        self.name = name
-        self.singular = singular ?? (name.hasSuffix("s") ? String(name.dropLast()) : name)
-        self.services = services
-        self.scopeFields = scopeFields
-        self.lifecycle = lifecycle
-        self.status = status
-        self.valuesField = valuesField
-        self.seedable = seedable
-        self.title = title ?? name
-        self.deletePaths = deletePaths
-    }
-
-    /// The scope's fields by name (`"p1/pool-a"` -> project p1, pool pool-a).
-    public func fields(of scope: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for (field, value) in zip(scopeFields, scopeValues(of: scope)) { out[field] = String(value) }
-        return out
-    }
-
-    /// The scope's values in `scopeFields` order, without building a dictionary (the event stream writes one per
-    /// event).
-    public func scopeValues(of scope: String) -> [Substring] {
-        scope.split(separator: "/", maxSplits: scopeFields.count - 1, omittingEmptySubsequences: false)
-    }
-
-    /// The scope named by `fields` (each an identifier, so none holds a `/`).
-    public func scope(_ fields: [String: String]) -> String {
-        scopeFields.map { fields[$0] ?? "" }.joined(separator: "/")
-    }
-
-    /// A settled phase by its name or the status the service shows for it (`Running`).
-    public func settledPhase(named text: String) -> Phase? {
-        lifecycle.settled.first { $0.rawValue == text } ?? lifecycle.settled.first { status($0) == text }
-    }
-
-    /// Every name `settledPhase(named:)` accepts, for error messages.
-    public var settledPhaseNames: [String] { (lifecycle.settled.map(\.rawValue) + lifecycle.settled.map(status)).uniqued }
 }
 
 /// What fault rules can match a request on, beyond its method, route and service.

@@ -2,7 +2,7 @@ import AddonMockCore
 
 /// An error answer in the abstract; each service's `ErrorFormat` decides the code and body shape.
 public struct APIError: Error, Sendable {
-    public enum Kind: Sendable {
+    public enum Kind: Sendable, Equatable {
         case badRequest, unauthorized, forbidden, notFound, methodNotAllowed, conflict, payloadTooLarge
         case tooManyRequests, internalError, serviceUnavailable
         /// Any other status (fault injection can ask for 418 or 502).

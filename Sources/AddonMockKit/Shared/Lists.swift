@@ -12,3 +12,11 @@ extension Array where Element: Hashable {
         return filter { seen.insert($0).inserted }
     }
 }
+
+extension String {
+    /// "a delete", "an upgrade": the word with its indefinite article, by its first letter.
+    public var withArticle: String {
+        let startsWithVowel = first.map { "aeiou".contains($0) } ?? false
+        return (startsWithVowel ? "an " : "a ") + self
+    }
+}

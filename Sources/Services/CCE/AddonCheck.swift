@@ -7,18 +7,22 @@ import AddonMockKit
 /// add-on and the catalog (the add-on exists and is of the named template, it is healthy and not busy; for an
 /// upgrade check, the target version exists, is newer and runs on a cluster type the current version runs on);
 /// the task shows them once it finishes. Stored as records of the service `addoncheck` in the cluster's scope,
-/// named by their task id.
+/// named by their task id, their spec `{"targetVersion", "task"}` (the task's type, add-on, values and risks).
 enum AddonCheck {
     static let service = "addoncheck"
     static let running: Phase = "Running", success: Phase = "Success", failed: Phase = "Failed"
 
-    /// A check runs once: `Running -> Success | Failed`. Its install step is the run; it has no other operation.
+    static let run: Operation = "run"
+
+    /// A check runs once: `Running -> Success | Failed`; it has no other operation.
     static let lifecycle = LifecycleTable(
-        steps: [.install: LifecycleTable.Step(inFlight: running, succeeded: success, failed: failed)],
+        steps: [run: LifecycleTable.Step(inFlight: running, succeeded: success, failed: failed)],
         degraded: failed, settled: [success, failed], healthy: [success])
 
+    /// Derived from the add-ons they check: neither seeded nor exported.
     static let kind = ResourceKind(
-        name: "addonchecks", services: [service], scopeFields: ["cluster"], lifecycle: lifecycle, seedable: false, title: "Add-on checks")
+        name: "addonchecks", services: [service], scopeFields: ["cluster"], lifecycle: lifecycle,
+        shown: [ShownField("targetVersion") { $0.spec["targetVersion"] ?? .null }], entries: nil, title: "Add-on checks")
 
     /// How long a finished task is said to be kept (`metadata.expireTimeStamp`); the emulator keeps it until a reset.
     static let retentionMilliseconds: Int64 = 24 * 3_600_000
@@ -56,7 +60,7 @@ struct AddonCheckItem {
 
 /// The handlers, mounted under `/api/v3/projects/{project_id}/clusters/{cluster_id}/addons/precheck`.
 struct AddonCheckService {
-    let manager: InstanceManager
+    let manager: ResourceManager
     let catalog: Catalog
     let outcomes: any OutcomeDecider
 
@@ -90,27 +94,26 @@ struct AddonCheckService {
         }
         // Risks and outcomes are decided before the write, from the add-ons as they are now.
         let planned = try items.map { item in
-            let addon = try manager.instance(id: item.instanceID).flatMap { $0.service == "cce" && $0.scope == cluster ? $0 : nil }
+            let addon = try manager.resource(id: item.instanceID).flatMap { $0.service == "cce" && $0.scope == cluster ? $0 : nil }
             let risks = risks(of: item, addon: addon, cluster: cluster)
-            let template = item.templateName ?? addon?.template ?? ""
-            let decided = try outcomes.outcome(for: .install, service: AddonCheck.service, scope: cluster, template: template, ctx)
+            let template = item.templateName ?? addon?.name ?? ""
+            let decided = try outcomes.outcome(for: AddonCheck.run, service: AddonCheck.service, scope: cluster, template: template, ctx)
             return (item, addon, template, risks, Self.outcome(decided, risks))
         }
         let tasks = try manager.create(for: ctx.writes) { now in
             planned.map { item, addon, template, risks, outcome in
                 let id = Identifiers.uuid()
-                let document = JSONValue.object([
+                let task = JSONValue.object([
                     ("type", .string(item.type)),
                     ("addonTemplateName", .string(template)),
                     ("addonInstanceID", .string(item.instanceID)),
-                    ("addonInstanceName", .string(addon?.template ?? "")),
+                    ("addonInstanceName", .string(addon?.name ?? "")),
                     ("values", item.values ?? .object([])),
                     ("risks", .array(risks.map(\.json))),
                 ])
-                return manager.engine.install(
-                    id: id, service: AddonCheck.service, scope: cluster, template: id,
-                    revision: Revision(version: item.targetVersion ?? "", values: RawJSON(document)),
-                    annotations: .emptyObject, templateTiming: nil,
+                return manager.engine.create(
+                    id: id, service: AddonCheck.service, scope: cluster, name: id,
+                    spec: JSONDocument([("targetVersion", .string(item.targetVersion ?? "")), ("task", RawJSON(task))]),
                     outcome: outcome, now: now)
             }
         }
@@ -128,7 +131,7 @@ struct AddonCheckService {
         let instanceID = try query.queryValue("addon_instance_id").flatMap {
             $0.isEmpty ? nil : try IdentifierRule.check($0, field: "addon_instance_id")
         }
-        let tasks = try manager.instances(service: AddonCheck.service, scope: ctx.parameters["cluster_id"]).filter { task in
+        let tasks = try manager.resources(service: AddonCheck.service, scope: ctx.parameters["cluster_id"]).filter { task in
             let task = AddonCheckWire.Task(task)
             return (taskID == nil || task.record.id == taskID) && (type == nil || task.type == type)
                 && (instanceID == nil || task.instanceID == instanceID)
@@ -160,7 +163,7 @@ struct AddonCheckService {
     }
 
     /// What checking `item` finds on `addon` (nil: no such add-on in the cluster).
-    func risks(of item: AddonCheckItem, addon: Instance?, cluster: String) -> [Risk] {
+    func risks(of item: AddonCheckItem, addon: Resource?, cluster: String) -> [Risk] {
         guard let addon else {
             return [
                 Risk(
@@ -171,21 +174,21 @@ struct AddonCheckService {
         var risks = [
             Risk(
                 name: "AddonInstanceExists", level: "Fatal", found: false,
-                message: "addon instance \(addon.id) is \(addon.template) in cluster \(cluster)")
+                message: "addon instance \(addon.id) is \(addon.name) in cluster \(cluster)")
         ]
         if let named = item.templateName {
-            let same = catalog.template(named: named)?.name == addon.template
+            let same = catalog.template(named: named)?.name == addon.name
             risks.append(
                 Risk(
                     name: "AddonTemplateMatches", level: "Fatal", found: !same,
-                    message: same ? "the instance is of template \(named)" : "addon instance \(addon.id) is \(addon.template), not \(named)"))
+                    message: same ? "the instance is of template \(named)" : "addon instance \(addon.id) is \(addon.name), not \(named)"))
         }
         risks.append(statusRisk(addon))
         if item.type == "addonUpgrade", let target = item.targetVersion { risks += upgradeRisks(addon, to: target) }
         return risks
     }
 
-    private func statusRisk(_ addon: Instance) -> Risk {
+    private func statusRisk(_ addon: Resource) -> Risk {
         let name = "AddonInstanceStatus"
         if addon.isInFlight {
             return Risk(name: name, level: "Fatal", found: true, message: "the add-on is \(addon.phase.rawValue): wait until its operation finishes")
@@ -197,16 +200,16 @@ struct AddonCheckService {
         return Risk(name: name, level: "Warning", found: true, message: "the add-on is \(addon.phase.rawValue)\(why)")
     }
 
-    private func upgradeRisks(_ addon: Instance, to target: String) -> [Risk] {
-        guard let template = catalog.template(named: addon.template), let version = template.version(target) else {
-            return [Risk(name: "TargetVersionExists", level: "Fatal", found: true, message: "version \(target) of \(addon.template) does not exist")]
+    private func upgradeRisks(_ addon: Resource, to target: String) -> [Risk] {
+        guard let template = catalog.template(named: addon.name), let version = template.version(target) else {
+            return [Risk(name: "TargetVersionExists", level: "Fatal", found: true, message: "version \(target) of \(addon.name) does not exist")]
         }
-        let current = addon.current.version
+        let current = addon.revision.version
         let newer = VersionOrder.isLess(current, target)
         let running = Self.clusterTypes(template.version(current)), offered = Self.clusterTypes(version)
         let shared = running.isEmpty || !running.isDisjoint(with: offered)
         return [
-            Risk(name: "TargetVersionExists", level: "Fatal", found: false, message: "version \(target) of \(addon.template) exists"),
+            Risk(name: "TargetVersionExists", level: "Fatal", found: false, message: "version \(target) of \(addon.name) exists"),
             Risk(
                 name: "TargetVersionNewer", level: "Warning", found: !newer,
                 message: newer ? "\(target) is newer than the current \(current)" : "\(target) is not newer than the current \(current)"),
@@ -231,12 +234,12 @@ struct AddonCheckService {
 enum AddonCheckWire {
     /// A stored task read back.
     struct Task {
-        let record: Instance
+        let record: Resource
         let document: JSONValue
 
-        init(_ record: Instance) {
+        init(_ record: Resource) {
             self.record = record
-            document = record.current.values.parsed()
+            document = record.spec["task"]?.parsed() ?? .object([])
         }
 
         var type: String { document["type"]?.stringValue ?? "" }
@@ -266,7 +269,7 @@ enum AddonCheckWire {
         }
     }
 
-    static func write(_ record: Instance, to w: inout JSONWriter) {
+    static func write(_ record: Resource, to w: inout JSONWriter) {
         let task = Task(record)
         let d = task.document
         w.beginObject()
@@ -282,7 +285,7 @@ enum AddonCheckWire {
         w.endObject()
         w.key("spec")
         w.beginObject()
-        w.field("addonTargetVersion", record.current.version)
+        w.field("addonTargetVersion", record.spec["targetVersion"] ?? .string(""))
         w.endObject()
         w.key("status")
         w.beginObject()
@@ -311,7 +314,7 @@ enum AddonCheckWire {
         w.field("apiVersion", "v3")
     }
 
-    static func listBody(_ tasks: [Instance]) -> [UInt8] {
+    static func listBody(_ tasks: [Resource]) -> [UInt8] {
         var w = JSONWriter(capacity: 256 + tasks.count * 1024)
         begin(&w)
         w.key("pageInfo")
@@ -327,12 +330,12 @@ enum AddonCheckWire {
     }
 
     /// The batch's phase: Running while any task runs, Failed if any failed, else Success.
-    static func phase(_ tasks: [Instance]) -> Phase {
+    static func phase(_ tasks: [Resource]) -> Phase {
         if tasks.contains(where: \.isInFlight) { return AddonCheck.running }
         return tasks.contains { $0.phase == AddonCheck.failed } ? AddonCheck.failed : AddonCheck.success
     }
 
-    static func batchBody(cluster: String, items: [JSONValue], tasks: [Instance]) -> [UInt8] {
+    static func batchBody(cluster: String, items: [JSONValue], tasks: [Resource]) -> [UInt8] {
         var w = JSONWriter(capacity: 512 + tasks.count * 1536)
         begin(&w)
         w.key("spec")

@@ -10,7 +10,8 @@ public enum CCE {
         catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: PackageResources.cce_addon_templates_json, noun: "addon template"),
         kinds: [
             ResourceKind(
-                name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage, title: "Add-ons",
+                name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage,
+                nameField: "template", shown: ShownField.packageFields, entries: .package(noun: "addon template"), title: "Add-ons",
                 deletePaths: ["cce": "/api/v3/addons/{id}?cluster_id={cluster}", "autopilot": "/autopilot/v3/addons/{id}?cluster_id={cluster}"]),
             AddonCheck.kind,
         ],
@@ -31,7 +32,7 @@ public enum CCE {
 
 /// The handlers.
 struct CCEService {
-    let manager: InstanceManager
+    let manager: ResourceManager
     let catalog: Catalog
     let wire: CCEWire
     /// Autopilot clusters are VirtualMachine clusters: their templates list no other cluster type. Encoded on
@@ -71,12 +72,11 @@ struct CCEService {
         let revision = Revision(version: version.version, values: version.values(over: body.values))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
         let instance = try manager.createOrModify(
-            service: kind, scope: body.clusterID, template: template.name, for: ctx.writes,
+            service: kind, scope: body.clusterID, name: template.name, for: ctx.writes,
             create: { now in
-                try manager.engine.install(
-                    id: Identifiers.uuid(), service: kind, scope: body.clusterID, template: template.name,
-                    revision: revision, annotations: RawJSON(annotations),
-                    templateTiming: template.timing,
+                try manager.engine.create(
+                    id: Identifiers.uuid(), service: kind, scope: body.clusterID, name: template.name,
+                    spec: .package(revision, annotations: RawJSON(annotations)), templateTiming: template.timing,
                     outcome: outcomes.outcome(for: .install, service: kind, scope: body.clusterID, template: template.name, ctx), now: now)
             },
             modify: { existing, _ in
@@ -96,7 +96,7 @@ struct CCEService {
             throw APIError(
                 .badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
-        let items = try manager.instances(service: kind, scope: cluster)
+        let items = try manager.resources(service: kind, scope: cluster)
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
     }
@@ -104,10 +104,10 @@ struct CCEService {
     private func show(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let id = ctx.parameters["id"]
         let cluster = try namedCluster(ctx.request)
-        guard let view = try manager.view(id: id), belongs(view.instance, kind, cluster) else {
+        guard let view = try manager.view(id: id), belongs(view.resource, kind, cluster) else {
             throw notFound(id, cluster)
         }
-        ctx.touched(view.instance)
+        ctx.touched(view.resource)
         return .json(200, view.body("cce.instance", wire.instanceBody))
     }
 
@@ -121,14 +121,14 @@ struct CCEService {
             id: id, for: ctx.writes, belongs: { belongs($0, kind, body.clusterID) },
             notFound: { notFound(id, body.clusterID) }
         ) { instance, now in
-            guard instance.template == template.name else {
+            guard instance.name == template.name else {
                 throw APIError(
-                    .badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.template)")
+                    .badRequest, "spec.addonTemplateName \"\(body.templateName)\" does not match instance \(id), which is \(instance.name)")
             }
-            let (scope, name) = (instance.scope, instance.template)
+            let (scope, name) = (instance.scope, instance.name)
             try lifecycle {
                 try manager.engine.begin(
-                    .upgrade, on: &instance, revision: revision, templateTiming: template.timing,
+                    .upgrade, on: &instance, input: revision.raw, templateTiming: template.timing,
                     outcome: outcomes.outcome(for: .upgrade, service: kind, scope: scope, template: name, ctx), now: now)
             }
             if let annotations = body.annotations { instance.annotations = RawJSON(annotations) }
@@ -157,11 +157,11 @@ struct CCEService {
 
     /// Starts `op` (one that needs no new revision: delete, rollback) on the add-on `id` of `cluster`, with the
     /// template's timing and the outcome the request or a fault rule decides.
-    private func begin(_ op: Operation, id: String, _ kind: String, cluster: String?, _ ctx: RequestContext) throws -> Instance {
+    private func begin(_ op: Operation, id: String, _ kind: String, cluster: String?, _ ctx: RequestContext) throws -> Resource {
         try manager.modify(id: id, for: ctx.writes, belongs: { belongs($0, kind, cluster) }, notFound: { notFound(id, cluster) }) {
             instance, now in
-            let timing = catalog.template(named: instance.template)?.timing
-            let (scope, name) = (instance.scope, instance.template)
+            let timing = catalog.template(named: instance.name)?.timing
+            let (scope, name) = (instance.scope, instance.name)
             try lifecycle {
                 try manager.engine.begin(
                     op, on: &instance, templateTiming: timing,
@@ -205,7 +205,7 @@ struct CCEService {
         try catalog.resolve(name, version: version, noun: "addon template")
     }
 
-    private func belongs(_ i: Instance, _ kind: String, _ cluster: String?) -> Bool {
+    private func belongs(_ i: Resource, _ kind: String, _ cluster: String?) -> Bool {
         i.service == kind && (cluster == nil || i.scope == cluster)
     }
 

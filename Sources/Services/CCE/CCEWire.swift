@@ -95,13 +95,13 @@ struct CCEWire: Sendable {
         w.field("apiVersion", "v3")
     }
 
-    func instanceBody(_ i: Instance) -> [UInt8] {
+    func instanceBody(_ i: Resource) -> [UInt8] {
         var w = JSONWriter(capacity: 2048)
         write(i, to: &w)
         return w.bytes
     }
 
-    func listBody(_ items: [Instance]) -> [UInt8] {
+    func listBody(_ items: [Resource]) -> [UInt8] {
         var w = JSONWriter(capacity: 512 + items.count * 2048)
         Self.beginAddonObject(&w)
         w.key("items")
@@ -123,15 +123,16 @@ struct CCEWire: Sendable {
         return w.bytes
     }
 
-    private func write(_ i: Instance, to w: inout JSONWriter) {
-        let template = catalog.template(named: i.template)
+    private func write(_ i: Resource, to w: inout JSONWriter) {
+        let template = catalog.template(named: i.name)
+        let current = i.revision
         Self.beginAddonObject(&w)
         w.key("metadata")
         w.beginObject()
         w.field("uid", i.id)
-        w.field("name", i.template)
-        w.field("alias", template?.alias ?? i.template)
-        w.key("labels"); w.beginObject(); w.field("addon.cce.io/name", i.template); w.endObject()
+        w.field("name", i.name)
+        w.field("alias", template?.alias ?? i.name)
+        w.key("labels"); w.beginObject(); w.field("addon.cce.io/name", i.name); w.endObject()
         w.field("annotations", i.annotations)
         w.field("creationTimestamp", i.createdAt.rfc3339)
         w.field("updateTimestamp", i.updatedAt.rfc3339)
@@ -139,22 +140,22 @@ struct CCEWire: Sendable {
         w.key("spec")
         w.beginObject()
         w.field("clusterID", i.scope)
-        w.field("version", i.current.version)
-        w.field("addonTemplateName", i.template)
+        w.field("version", current.version)
+        w.field("addonTemplateName", i.name)
         w.field("addonTemplateType", template?.type ?? "helm")
         w.field("addonTemplateLogo", template?.logoURL ?? "")
         w.key("addonTemplateLabels"); w.beginArray(); for l in template?.labels ?? [] { w.string(l) }; w.endArray()
         w.field("description", template?.description ?? "")
-        w.field("values", i.current.values)
+        w.field("values", current.values)
         w.endObject()
         w.key("status")
         w.beginObject()
         w.field("status", i.phase.rawValue)
         w.field("Reason", i.reason)
         w.field("message", i.message)
-        w.field("targetVersions", targetVersions[i.template]?[i.current.version] ?? .null)
+        w.field("targetVersions", targetVersions[i.name]?[current.version] ?? .null)
         w.key("currentVersion")
-        if let raw = versionObjects[i.template]?[i.current.version] { w.raw(raw) } else { w.null() }
+        if let raw = versionObjects[i.name]?[current.version] { w.raw(raw) } else { w.null() }
         w.field("isRollbackable", i.isRollbackable)
         w.field("previousVersion", i.shownPreviousVersion ?? "")
         w.endObject()

@@ -13,7 +13,8 @@ public enum ModelArts {
         kinds: [
             ResourceKind(
                 name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
-                lifecycle: .managedPackage, status: ModelArtsWire.status, valuesField: "inputs", title: "Plug-ins",
+                lifecycle: .managedPackage, status: ModelArtsWire.status, nameField: "template", shown: ShownField.packageFields,
+                entries: .package(valuesField: "inputs", noun: "plug-in template"), title: "Plug-ins",
                 deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"])
         ],
         describe: { ctx in
@@ -33,7 +34,7 @@ public enum ModelArts {
 
 /// The handlers.
 struct ModelArtsService {
-    let manager: InstanceManager
+    let manager: ResourceManager
     let catalog: Catalog
     let wire: ModelArtsWire
     let outcomes: any OutcomeDecider
@@ -73,16 +74,16 @@ struct ModelArtsService {
         // Merged before the write: the writer lock is held for the SQL, not for JSON work.
         let asked = revision(newestOrAsked, inputs: body.inputs)
         let instance = try manager.createOrModify(
-            service: ModelArts.service, scope: scope, template: template.name, for: ctx.writes,
+            service: ModelArts.service, scope: scope, name: template.name, for: ctx.writes,
             create: { now in
-                try manager.engine.install(
-                    id: Identifiers.uuid(), service: ModelArts.service, scope: scope, template: template.name,
-                    revision: asked, annotations: .emptyObject, templateTiming: template.timing,
+                try manager.engine.create(
+                    id: Identifiers.uuid(), service: ModelArts.service, scope: scope, name: template.name,
+                    spec: .package(asked), templateTiming: template.timing,
                     outcome: outcome(.install, scope: scope, template: template.name, ctx), now: now)
             },
             modify: { plugin, now in
                 // Upgrading without a version keeps the installed one; inputs are the full set, over the defaults.
-                let (_, version) = try resolve(template.name, body.version ?? plugin.current.version)
+                let (_, version) = try resolve(template.name, body.version ?? plugin.revision.version)
                 let target = version.version == asked.version ? asked : revision(version, inputs: body.inputs)
                 try upgrade(&plugin, to: target, template: template, now: now, ctx)
             })
@@ -91,7 +92,7 @@ struct ModelArtsService {
     }
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
-        let items = try manager.instances(service: ModelArts.service, scope: poolScope(ctx))
+        let items = try manager.resources(service: ModelArts.service, scope: poolScope(ctx))
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
     }
@@ -105,10 +106,10 @@ struct ModelArtsService {
         case let other?: throw APIError(.badRequest, "detail must be true or false, got \"\(other)\"")
         }
         let name = ctx.parameters["template_name"]
-        guard let view = try manager.view(service: ModelArts.service, scope: scope, template: name) else {
+        guard let view = try manager.view(service: ModelArts.service, scope: scope, name: name) else {
             throw notFound(name, ctx)
         }
-        ctx.touched(view.instance)
+        ctx.touched(view.resource)
         return .json(200, view.body(detail ? "modelarts.plugin.detail" : "modelarts.plugin") { wire.pluginBody($0, detail: detail) })
     }
 
@@ -127,16 +128,16 @@ struct ModelArtsService {
         }
         // Worked out from a read before the write, so the writer lock is held for the SQL only; done again inside
         // only if the plug-in changed in between.
-        let before = try manager.instance(service: ModelArts.service, scope: scope, template: name)
-        let planned = try before.map { (base: $0.current, result: try patched($0.current, template: $0.template)) }
-        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) })
-        { plugin, now in
-            if let renamed = body.name, renamed != plugin.template {
-                throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.template) cannot become \(renamed)")
+        let before = try manager.resource(service: ModelArts.service, scope: scope, name: name)
+        let planned = try before.map { (base: $0.revision, result: try patched($0.revision, template: $0.name)) }
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, name: name, for: ctx.writes, notFound: { notFound(name, ctx) }) {
+            plugin, now in
+            if let renamed = body.name, renamed != plugin.name {
+                throw APIError(.badRequest, "spec.template.name cannot change: plug-in \(plugin.name) cannot become \(renamed)")
             }
             let (template, target) =
-                try planned.flatMap { $0.base == plugin.current ? $0.result : nil }
-                ?? patched(plugin.current, template: plugin.template)
+                try planned.flatMap { $0.base == plugin.revision ? $0.result : nil }
+                ?? patched(plugin.revision, template: plugin.name)
             try upgrade(&plugin, to: target, template: template, now: now, ctx)
         }
         ctx.touched(plugin)
@@ -146,9 +147,9 @@ struct ModelArtsService {
     private func delete(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
         let name = ctx.parameters["template_name"]
-        let plugin = try manager.modify(service: ModelArts.service, scope: scope, template: name, for: ctx.writes, notFound: { notFound(name, ctx) })
-        { plugin, now in
-            let (scope, name) = (plugin.scope, plugin.template)
+        let plugin = try manager.modify(service: ModelArts.service, scope: scope, name: name, for: ctx.writes, notFound: { notFound(name, ctx) }) {
+            plugin, now in
+            let (scope, name) = (plugin.scope, plugin.name)
             try APIError.conflicts("plug-in operation conflict") {
                 try manager.engine.begin(
                     .delete, on: &plugin, templateTiming: catalog.template(named: name)?.timing,
@@ -182,12 +183,12 @@ struct ModelArtsService {
     }
 
     /// Starts an upgrade unless nothing would change (then the plug-in is answered as it is).
-    private func upgrade(_ plugin: inout Instance, to revision: Revision, template: Template, now: Instant, _ ctx: RequestContext) throws {
-        guard revision != plugin.current || plugin.isInFlight else { return }
+    private func upgrade(_ plugin: inout Resource, to revision: Revision, template: Template, now: Instant, _ ctx: RequestContext) throws {
+        guard revision != plugin.revision || plugin.isInFlight else { return }
         let scope = plugin.scope
         try APIError.conflicts("plug-in operation conflict") {
             try manager.engine.begin(
-                .upgrade, on: &plugin, revision: revision, templateTiming: template.timing,
+                .upgrade, on: &plugin, input: revision.raw, templateTiming: template.timing,
                 outcome: outcome(.upgrade, scope: scope, template: template.name, ctx), now: now)
         }
     }

@@ -19,7 +19,7 @@ struct ModelArtsWire: Sendable {
 
     /// Changes whenever the plug-in changes, like a Kubernetes resourceVersion: a digest of everything it shows
     /// and when it last changed (two changes within one second used to share the epoch second).
-    static func resourceVersion(of i: Instance) -> String {
+    static func resourceVersion(of i: Resource) -> String {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
             for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
@@ -27,21 +27,21 @@ struct ModelArtsWire: Sendable {
         }
         mix(String(i.updatedAt.milliseconds).utf8)
         mix(i.phase.rawValue.utf8)
-        mix(i.current.version.utf8)
-        mix(i.current.values.bytes)
+        mix(i.revision.version.utf8)
+        mix(i.revision.values.bytes)
         mix(i.reason.utf8)
         mix(i.message.utf8)
         mix((i.pending?.operation.rawValue ?? "").utf8)
         return String(hash % 1_000_000_000_000)
     }
 
-    func pluginBody(_ i: Instance, detail: Bool) -> [UInt8] {
+    func pluginBody(_ i: Resource, detail: Bool) -> [UInt8] {
         var w = JSONWriter(capacity: 2048)
         write(i, detail: detail, to: &w)
         return w.bytes
     }
 
-    func listBody(_ items: [Instance]) -> [UInt8] {
+    func listBody(_ items: [Resource]) -> [UInt8] {
         var w = JSONWriter(capacity: 512 + items.count * 2048)
         w.beginObject()
         w.field("apiVersion", "v2")
@@ -54,35 +54,35 @@ struct ModelArtsWire: Sendable {
         return w.bytes
     }
 
-    private func write(_ i: Instance, detail: Bool, to w: inout JSONWriter) {
+    private func write(_ i: Resource, detail: Bool, to w: inout JSONWriter) {
         w.beginObject()
         w.field("apiVersion", "v2")
         w.field("kind", "Plugin")
         w.key("metadata")
         w.beginObject()
-        w.field("name", i.template)
+        w.field("name", i.name)
         w.field("creationTimestamp", i.createdAt.rfc3339)
         w.endObject()
         w.key("spec")
         w.beginObject()
         w.key("template")
         w.beginObject()
-        w.field("name", i.template)
-        w.field("version", i.current.version)
-        w.field("inputs", i.current.values)
+        w.field("name", i.name)
+        w.field("version", i.revision.version)
+        w.field("inputs", i.revision.values)
         w.endObject()
         w.endObject()
         w.key("status")
         w.beginObject()
         w.field("phase", Self.status(i.phase))
-        w.field("version", i.current.version)
+        w.field("version", i.revision.version)
         w.field("reason", i.message.isEmpty ? i.reason : i.reason.isEmpty ? i.message : "\(i.reason): \(i.message)")
         // A string holding JSON, not an object: that is how the API reports the effective install parameters.
-        w.field("values", i.current.values.text)
+        w.field("values", i.revision.values.text)
         if detail {
             w.key("resources")
             w.beginArray()
-            for workload in catalog.template(named: i.template)?.version(i.current.version)?.workloads ?? [] {
+            for workload in catalog.template(named: i.name)?.version(i.revision.version)?.workloads ?? [] {
                 writeResource(workload, of: i, to: &w)
             }
             w.endArray()
@@ -91,7 +91,7 @@ struct ModelArtsWire: Sendable {
         w.endObject()
     }
 
-    private func writeResource(_ workload: Workload, of i: Instance, to w: inout JSONWriter) {
+    private func writeResource(_ workload: Workload, of i: Resource, to w: inout JSONWriter) {
         w.beginObject()
         w.key("involvedObject")
         w.beginObject()

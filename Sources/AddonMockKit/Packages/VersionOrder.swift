@@ -1,3 +1,5 @@
+import AddonMockCore
+
 /// Orders version strings the way humans read them: `1.10.0` > `1.9.3`, numeric parts numerically,
 /// other parts lexically, a leading `v` ignored.
 public enum VersionOrder {

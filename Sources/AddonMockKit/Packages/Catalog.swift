@@ -1,3 +1,5 @@
+import AddonMockCore
+
 /// A Kubernetes workload a template deploys (ModelArts reports them in `status.resources`).
 public struct Workload: Sendable, Equatable {
     public let kind: String
@@ -90,14 +92,15 @@ public struct Catalog: Sendable {
 
     /// Parses the fixture document `{"templates":[...]}`. Errors name the template and field at fault,
     /// because a broken fixture must stop start-up with a message a person can act on.
-    public static func parse(_ document: JSONValue, source: String) throws(CatalogError) -> Catalog {
+    /// `operations`: the steps of the kinds built from it, which a template's `timing` may name.
+    public static func parse(_ document: JSONValue, source: String, operations: [Operation]) throws(CatalogError) -> Catalog {
         guard let list = document["templates"], case .array(let items) = list else {
             throw CatalogError(message: "\(source): expected an object with a \"templates\" array")
         }
         var templates: [Template] = []
         var names = Set<String>()
         for (i, item) in items.enumerated() {
-            let t = try parseTemplate(item, at: "\(source): templates[\(i)]")
+            let t = try parseTemplate(item, at: "\(source): templates[\(i)]", operations: operations)
             guard names.insert(t.name).inserted else {
                 throw CatalogError(message: "\(source): template \"\(t.name)\" is defined twice")
             }
@@ -106,7 +109,7 @@ public struct Catalog: Sendable {
         return Catalog(templates: templates)
     }
 
-    private static func parseTemplate(_ v: JSONValue, at path: String) throws(CatalogError) -> Template {
+    private static func parseTemplate(_ v: JSONValue, at path: String, operations: [Operation]) throws(CatalogError) -> Template {
         let f = FieldReader(value: v, path: path)
         let name = try f.string("name")
         let where_ = "\(path) (\(name))"
@@ -149,7 +152,7 @@ public struct Catalog: Sendable {
             creationTimestamp: try f.string("creationTimestamp", default: "2024-01-01T00:00:00Z"),
             updateTimestamp: try f.string("updateTimestamp", default: "2024-01-01T00:00:00Z"),
             versions: versions,
-            timing: try parseTiming(v["timing"], at: "\(where_).timing"))
+            timing: try parseTiming(v["timing"], at: "\(where_).timing", operations: operations))
     }
 
     /// `[{"kind": "DaemonSet", "apiVersion": "apps/v1", "namespace": "kube-system", "name": "x", "replicas": 3,
@@ -174,13 +177,14 @@ public struct Catalog: Sendable {
     }
 
     /// `{"install": {"seconds": 8, "jitterSeconds": 3}, ...}`
-    private static func parseTiming(_ v: JSONValue?, at path: String) throws(CatalogError) -> TimingTable? {
+    private static func parseTiming(_ v: JSONValue?, at path: String, operations: [Operation]) throws(CatalogError) -> TimingTable? {
         guard let v, v != .null else { return nil }
         guard case .object(let members) = v else { throw CatalogError(message: "\(path): must be an object") }
         var table: [Operation: StepDuration] = [:]
         for (key, value) in members {
-            guard let op = Operation(rawValue: key) else {
-                throw CatalogError(message: "\(path): unknown operation \"\(key)\" (expected install, upgrade, rollback or delete)")
+            let op = Operation(key)
+            guard operations.contains(op) else {
+                throw CatalogError(message: "\(path): unknown operation \"\(key)\" (expected \(operations.map(\.rawValue).orList))")
             }
             let f = FieldReader(value: value, path: "\(path).\(key)")
             let seconds = try f.number("seconds")
@@ -193,11 +197,11 @@ public struct Catalog: Sendable {
 }
 
 /// Typed field access with error messages that name the path.
-struct FieldReader {
-    let value: JSONValue
-    let path: String
+public struct FieldReader {
+    public let value: JSONValue
+    public let path: String
 
-    func string(_ key: String, default d: String? = nil) throws(CatalogError) -> String {
+    public func string(_ key: String, default d: String? = nil) throws(CatalogError) -> String {
         switch value[key] {
         case .string(let s)?: return s
         case nil where d != nil, .null? where d != nil: return d!
@@ -206,7 +210,7 @@ struct FieldReader {
         }
     }
 
-    func optionalString(_ key: String) throws(CatalogError) -> String? {
+    public func optionalString(_ key: String) throws(CatalogError) -> String? {
         switch value[key] {
         case nil, .null?: return nil
         case .string(let s)?: return s
@@ -214,7 +218,7 @@ struct FieldReader {
         }
     }
 
-    func bool(_ key: String, default d: Bool) throws(CatalogError) -> Bool {
+    public func bool(_ key: String, default d: Bool) throws(CatalogError) -> Bool {
         switch value[key] {
         case nil, .null?: return d
         case .bool(let b)?: return b
@@ -222,7 +226,7 @@ struct FieldReader {
         }
     }
 
-    func number(_ key: String, default d: Double? = nil) throws(CatalogError) -> Double {
+    public func number(_ key: String, default d: Double? = nil) throws(CatalogError) -> Double {
         switch value[key] {
         case .number(let n)?:
             guard let x = Double(n) else { throw CatalogError(message: "\(path): \"\(key)\" is not a number") }
@@ -234,7 +238,7 @@ struct FieldReader {
     }
 
     /// An object whose values are all strings; `{}` when absent.
-    func stringMap(_ key: String) throws(CatalogError) -> JSONValue {
+    public func stringMap(_ key: String) throws(CatalogError) -> JSONValue {
         switch value[key] {
         case nil, .null?: return .object([])
         case .object(let members)? where members.allSatisfy({ $0.value.stringValue != nil }): return .object(members)
@@ -242,7 +246,7 @@ struct FieldReader {
         }
     }
 
-    func strings(_ key: String) throws(CatalogError) -> [String] {
+    public func strings(_ key: String) throws(CatalogError) -> [String] {
         switch value[key] {
         case nil, .null?: return []
         case .array(let items)?:

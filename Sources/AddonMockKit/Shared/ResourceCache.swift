@@ -4,7 +4,7 @@ import AddonMockCore
 import Glibc
 #endif
 
-/// Recently read instance records, by id and by (service, scope, template), each with the response bodies the
+/// Recently read resource records, by id and by (service, scope, name), each with the response bodies the
 /// services rendered from it. A hit costs a hash lookup under a read lock instead of an SQLite statement, a
 /// record decode and a JSON encode.
 ///
@@ -19,21 +19,20 @@ import Glibc
 /// a megabyte each): past either, the oldest entries go first. One entry may take at most 1/128 of the byte
 /// budget (512 KiB at the default 64 MiB): such a record is read from SQLite each time rather than crowd out a
 /// thousand small ones, and a burst of them leaves nothing resident behind.
-public final class InstanceCache: @unchecked Sendable {
+public final class ResourceCache: @unchecked Sendable {
     public final class Entry: Sendable {
-        public let stored: Instance
+        public let stored: Resource
         /// By renderer name; a list, not a dictionary: there are one or two, and no hashing on the read path.
         public let bodies: [(renderer: String, bytes: [UInt8])]
 
         /// Roughly what the entry keeps alive: the record's JSON, its bodies, and a fixed overhead.
         public let size: Int
 
-        public init(stored: Instance, bodies: [(renderer: String, bytes: [UInt8])] = []) {
+        public init(stored: Resource, bodies: [(renderer: String, bytes: [UInt8])] = []) {
             self.stored = stored
             self.bodies = bodies
             size =
-                512 + stored.current.values.bytes.count + (stored.previous?.values.bytes.count ?? 0)
-                + (stored.pending?.target?.values.bytes.count ?? 0) + stored.annotations.bytes.count
+                512 + stored.spec.byteCount + stored.status.byteCount + (stored.pending?.target?.bytes.count ?? 0)
                 + bodies.reduce(0) { $0 + $1.bytes.count }
         }
 
@@ -43,13 +42,13 @@ public final class InstanceCache: @unchecked Sendable {
     private struct NameKey: Hashable {
         public let service: String
         public let scope: String
-        public let template: String
+        public let name: String
 
-        public init(_ i: Instance) { self.init(service: i.service, scope: i.scope, template: i.template) }
-        public init(service: String, scope: String, template: String) {
+        public init(_ r: Resource) { self.init(service: r.service, scope: r.scope, name: r.name) }
+        public init(service: String, scope: String, name: String) {
             self.service = service
             self.scope = scope
-            self.template = template
+            self.name = name
         }
     }
 
@@ -83,8 +82,8 @@ public final class InstanceCache: @unchecked Sendable {
 
     public func entry(id: String) -> Entry? { reading { byID[id] } }
 
-    public func entry(service: String, scope: String, template: String) -> Entry? {
-        reading { byName[NameKey(service: service, scope: scope, template: template)].flatMap { byID[$0] } }
+    public func entry(service: String, scope: String, name: String) -> Entry? {
+        reading { byName[NameKey(service: service, scope: scope, name: name)].flatMap { byID[$0] } }
     }
 
     /// What `remember(_:readSince:)` needs: taken before the read.
@@ -93,7 +92,7 @@ public final class InstanceCache: @unchecked Sendable {
     /// Keeps a record `Database.read` returned, unless a commit has happened since `generation` was taken
     /// (the record may predate it). Either way returns an entry to render from.
     @discardableResult
-    public func remember(_ stored: Instance, readSince generation: UInt64) -> Entry {
+    public func remember(_ stored: Resource, readSince generation: UInt64) -> Entry {
         writing {
             guard commits == generation else { return Entry(stored: stored) }
             if let current = byID[stored.id], current.stored == stored { return current }
@@ -182,31 +181,31 @@ public final class InstanceCache: @unchecked Sendable {
     private func writing<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
 }
 
-/// A settled instance as read through the cache. When nothing was due on the stored record, the instance is
+/// A settled resource as read through the cache. When nothing was due on the stored record, the resource is
 /// that record and its renderings are kept with it; otherwise every rendering is made afresh.
-public struct InstanceView {
-    public let instance: Instance
-    fileprivate let entry: InstanceCache.Entry?
-    fileprivate let cache: InstanceCache
+public struct ResourceView {
+    public let resource: Resource
+    fileprivate let entry: ResourceCache.Entry?
+    fileprivate let cache: ResourceCache
 
-    /// `render(instance)`, reused across requests while the stored record is unchanged. `renderer` names the
+    /// `render(resource)`, reused across requests while the stored record is unchanged. `renderer` names the
     /// rendering: one record may be rendered differently by different callers.
-    public func body(_ renderer: String, _ render: (Instance) -> [UInt8]) -> [UInt8] {
-        guard let entry else { return render(instance) }
+    public func body(_ renderer: String, _ render: (Resource) -> [UInt8]) -> [UInt8] {
+        guard let entry else { return render(resource) }
         if let body = entry.body(renderer) { return body }
-        let body = render(instance)
+        let body = render(resource)
         cache.attach(body, as: renderer, to: entry)
         return body
     }
 }
 
-extension InstanceCache {
+extension ResourceCache {
     /// What a read through the cache returns: nil when the record is gone or finished deleting at `now`.
-    public func view(of entry: Entry, at now: Instant, engine: LifecycleEngine) -> InstanceView? {
+    public func view(of entry: Entry, at now: Instant, engine: LifecycleEngine) -> ResourceView? {
         let stored = entry.stored
         if let due = stored.pending?.dueAt, due <= now {
-            return engine.settled(stored, at: now).map { InstanceView(instance: $0, entry: nil, cache: self) }
+            return engine.settled(stored, at: now).map { ResourceView(resource: $0, entry: nil, cache: self) }
         }
-        return InstanceView(instance: stored, entry: entry, cache: self)
+        return ResourceView(resource: stored, entry: entry, cache: self)
     }
 }

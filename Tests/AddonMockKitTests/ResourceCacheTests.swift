@@ -1,36 +1,33 @@
 import Testing
 
-@testable import AddonMock
 @testable import AddonMockCore
 @testable import AddonMockKit
-@testable import CCEAddons
-@testable import ModelArtsPlugins
 
-@Suite struct InstanceCacheTests {
+@Suite struct ResourceCacheTests {
     let t0 = Instant(milliseconds: 1_795_341_600_000)
     let engine = LifecycleEngine(timing: Timing(profile: .fast, random: SeededRandom(seed: 1)), tables: ["cce": .managedPackage])
 
-    func record(_ id: String, scope: String = "c1", template: String = "coredns", due: Instant? = nil) -> Instance {
-        Instance(
-            id: id, service: "cce", scope: scope, template: template,
-            current: Revision(version: "1.0.0", values: .emptyObject), phase: due == nil ? .running : .installing,
+    func record(_ id: String, scope: String = "c1", name: String = "coredns", due: Instant? = nil) -> Resource {
+        Resource(
+            id: id, service: "cce", scope: scope, name: name,
+            spec: .package(Revision(version: "1.0.0", values: .emptyObject)), phase: due == nil ? .running : .installing,
             pending: due.map { PendingTransition(operation: .install, dueAt: $0, outcome: .succeed) },
             createdAt: t0, updatedAt: t0)
     }
 
     @Test func findsByIdAndByName() throws {
-        let cache = InstanceCache(capacity: 8)
+        let cache = ResourceCache(capacity: 8)
         cache.remember(record("a"), readSince: cache.generation)
         #expect(cache.entry(id: "a")?.stored.id == "a")
-        #expect(cache.entry(service: "cce", scope: "c1", template: "coredns")?.stored.id == "a")
-        #expect(cache.entry(service: "autopilot", scope: "c1", template: "coredns") == nil)
+        #expect(cache.entry(service: "cce", scope: "c1", name: "coredns")?.stored.id == "a")
+        #expect(cache.entry(service: "autopilot", scope: "c1", name: "coredns") == nil)
         cache.forget(id: "a")
         #expect(cache.entry(id: "a") == nil)
-        #expect(cache.entry(service: "cce", scope: "c1", template: "coredns") == nil)
+        #expect(cache.entry(service: "cce", scope: "c1", name: "coredns") == nil)
     }
 
     @Test func staysWithinCapacity() {
-        let cache = InstanceCache(capacity: 3)
+        let cache = ResourceCache(capacity: 3)
         for i in 0..<10 { cache.remember(record("i\(i)", scope: "c\(i)"), readSince: cache.generation) }
         #expect(cache.count == 3)
         // First in, first out: the newest three remain.
@@ -41,11 +38,11 @@ import Testing
 
     @Test func staysWithinItsByteBudgetOldestFirst() {
         // Records with 100 KB of values against a 350 KB budget: at most three stay, the newest.
-        let cache = InstanceCache(capacity: 100, byteBudget: 350_000, largestEntry: 350_000)
+        let cache = ResourceCache(capacity: 100, byteBudget: 350_000, largestEntry: 350_000)
         let values = RawJSON(trusted: Array("{\"pad\":\"\(String(repeating: "x", count: 100_000))\"}".utf8))
         for i in 0..<10 {
             var r = record("b\(i)", scope: "c\(i)")
-            r.current = Revision(version: "1.0.0", values: values)
+            r.revision = Revision(version: "1.0.0", values: values)
             cache.remember(r, readSince: cache.generation)
             #expect(cache.size <= 350_000)
         }
@@ -62,9 +59,9 @@ import Testing
     }
 
     @Test func aRecordOverA128thOfTheBudgetIsReadEachTimeNotKept() {
-        let cache = InstanceCache(capacity: 100, byteBudget: 128 * 20_000)
+        let cache = ResourceCache(capacity: 100, byteBudget: 128 * 20_000)
         var big = record("big")
-        big.current = Revision(version: "1.0.0", values: RawJSON(trusted: [UInt8](repeating: 0x20, count: 30_000)))
+        big.revision = Revision(version: "1.0.0", values: RawJSON(trusted: [UInt8](repeating: 0x20, count: 30_000)))
         #expect(cache.remember(big, readSince: cache.generation).stored.id == "big", "still rendered from")
         #expect(cache.entry(id: "big") == nil && cache.size == 0)
         let small = cache.remember(record("small"), readSince: cache.generation)
@@ -74,9 +71,9 @@ import Testing
     }
 
     @Test func bodiesAreKeptPerRendererAndRenderedOnce() throws {
-        let cache = InstanceCache(capacity: 4)
+        let cache = ResourceCache(capacity: 4)
         var renders = 0
-        let render = { (i: Instance) -> [UInt8] in
+        let render = { (i: Resource) -> [UInt8] in
             renders += 1; return Array(i.id.utf8)
         }
         let view = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
@@ -90,7 +87,7 @@ import Testing
     }
 
     @Test func aBodyForAForgottenRecordIsNotKept() throws {
-        let cache = InstanceCache(capacity: 4)
+        let cache = ResourceCache(capacity: 4)
         let stale = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
         cache.forget(id: "a")
         cache.remember(record("a"), readSince: cache.generation)
@@ -101,18 +98,18 @@ import Testing
     }
 
     @Test func aDueTransitionIsSettledAndRenderedAfresh() throws {
-        let cache = InstanceCache(capacity: 4)
+        let cache = ResourceCache(capacity: 4)
         let entry = cache.remember(record("a", due: t0.adding(milliseconds: 100)), readSince: cache.generation)
         let before = try #require(cache.view(of: entry, at: t0, engine: engine))
-        #expect(before.instance.phase == .installing)
+        #expect(before.resource.phase == .installing)
         #expect(before.body("x") { Array($0.phase.rawValue.utf8) } == Array("installing".utf8))
         let after = try #require(cache.view(of: entry, at: t0.adding(milliseconds: 100), engine: engine))
-        #expect(after.instance.phase == .running)
+        #expect(after.resource.phase == .running)
         #expect(after.body("x") { Array($0.phase.rawValue.utf8) } == Array("running".utf8))
     }
 
     @Test func aRecordReadBeforeACommitIsNotKeptAfterIt() throws {
-        let cache = InstanceCache(capacity: 4)
+        let cache = ResourceCache(capacity: 4)
         // A reader takes the generation, then a write changes "a" and commits before the reader remembers
         // what it read (the older record): that record must not stay.
         let generation = cache.generation
@@ -127,7 +124,7 @@ import Testing
     }
 
     @Test func aCommitForgetsWhatWasRememberedSinceItsWrite() throws {
-        let cache = InstanceCache(capacity: 4)
+        let cache = ResourceCache(capacity: 4)
         // The write forgets "a"; a reader that began before the write's commit remembers the committed (older)
         // record; the commit then forgets it again, so the next read fetches the new one.
         cache.forget(id: "a")

@@ -5,13 +5,14 @@ import AddonMockStore
 /// without writing; writes first settle the record they touch, then are committed (`Database.write`) before
 /// whoever made them is answered: a request's writes are passed its `RequestWrites`, and its answer waits.
 ///
-/// Single-instance reads go through an `InstanceCache`; every change to a row goes through `save`, `add` or
-/// `remove` here, which is what keeps that cache true. Nothing else in the process writes instance rows.
-public final class InstanceManager: Sendable {
+/// Single-record reads go through a `ResourceCache`; every change to a row goes through `save`, `add` or
+/// `remove` here, which is what keeps that cache true, and what makes an owner's delete reach the resources it
+/// owns (`ResourceRelation`). Nothing else in the process writes resource rows.
+public final class ResourceManager: Sendable {
     public let database: Database
     public let engine: LifecycleEngine
     public let clock: any Clock
-    public let cache: InstanceCache
+    public let cache: ResourceCache
     /// Row changes written but not yet committed (appended under the writer lock): what `committed` is told once
     /// they are durable.
     private let written = Locked<[ResourceChange]>([])
@@ -20,16 +21,24 @@ public final class InstanceManager: Sendable {
     private let inFlight: Locked<[String: [String: Int]]>
     /// Writes transitions down as they fall due (started by `startSweeping`).
     private let sweeper: DueSweeper
+    /// Which services' records own which others'.
+    private let relations: [ResourceRelation]
+    /// Per service, the fields its kind shows beside the engine's: read into each change as it is made.
+    private let shownFields: [String: [ShownField]]
 
-    /// `committed`: told every durable change to an instance row, in commit order (the event stream).
+    /// `committed`: told every durable change to a resource row, in commit order (the event stream); `shown`: per
+    /// service, the fields each change carries beside the engine's.
     public init(
         database: Database, engine: LifecycleEngine, clock: any Clock, cacheBytes: Int = 64 << 20,
+        relations: [ResourceRelation] = [], shown: [String: [ShownField]] = [:],
         committed: (@Sendable ([ResourceChange]) -> Void)? = nil
     ) {
         self.database = database
         self.engine = engine
         self.clock = clock
-        let cache = InstanceCache(byteBudget: cacheBytes)
+        self.relations = relations
+        self.shownFields = shown
+        let cache = ResourceCache(byteBudget: cacheBytes)
         self.cache = cache
         var counts: [String: [String: Int]] = [:]
         for (service, scope, n) in (try? database.read { try $0.inFlightCounts() }) ?? [] { counts[service, default: [:]][scope] = n }
@@ -81,7 +90,7 @@ public final class InstanceManager: Sendable {
     }
 
     /// One record of `services` with an operation in flight in `scope` (a prefix when `isPrefix`; nil: anywhere).
-    public func firstInFlight(services: [String], scope: String?, isPrefix: Bool) throws -> Instance? {
+    public func firstInFlight(services: [String], scope: String?, isPrefix: Bool) throws -> Resource? {
         try database.read { try $0.firstInFlight(services: services, scope: isPrefix ? nil : scope, scopePrefix: isPrefix ? scope : nil) }
     }
 
@@ -108,59 +117,60 @@ public final class InstanceManager: Sendable {
 
     private func note(_ change: ResourceChange) { written.withLock { $0.append(change) } }
 
-    /// The instance as it is now, or nil if it never existed or has finished deleting.
-    public func instance(id: String) throws -> Instance? { try view(id: id)?.instance }
+    /// The resource as it is now, or nil if it never existed or has finished deleting.
+    public func resource(id: String) throws -> Resource? { try view(id: id)?.resource }
 
-    /// `instance(id:)` with the renderings kept for its stored record.
-    public func view(id: String) throws -> InstanceView? {
-        try view(cached: { cache.entry(id: id) }, stored: { try $0.instance(id: id) })
+    /// `resource(id:)` with the renderings kept for its stored record.
+    public func view(id: String) throws -> ResourceView? {
+        try view(cached: { cache.entry(id: id) }, stored: { try $0.resource(id: id) })
     }
 
-    /// `instance(service:scope:template:)` with the renderings kept for its stored record.
-    public func view(service: String, scope: String, template: String) throws -> InstanceView? {
+    /// `resource(service:scope:name:)` with the renderings kept for its stored record.
+    public func view(service: String, scope: String, name: String) throws -> ResourceView? {
         try view(
-            cached: { cache.entry(service: service, scope: scope, template: template) },
-            stored: { try $0.instance(service: service, scope: scope, template: template) })
+            cached: { cache.entry(service: service, scope: scope, name: name) },
+            stored: { try $0.resource(service: service, scope: scope, name: name) })
     }
 
     /// A cache hit, or the stored record read (and remembered, if no commit happened meanwhile).
     private func view(
-        cached: () -> InstanceCache.Entry?,
-        stored: (AddonMockStore.Connection) throws -> Instance?
-    ) throws -> InstanceView? {
+        cached: () -> ResourceCache.Entry?,
+        stored: (AddonMockStore.Connection) throws -> Resource?
+    ) throws -> ResourceView? {
         let now = clock.now()
         if let hit = cached() { return cache.view(of: hit, at: now, engine: engine) }
         let generation = cache.generation
         return try database.read(stored).flatMap { cache.view(of: cache.remember($0, readSince: generation), at: now, engine: engine) }
     }
 
-    public func instances(service: String, scope: String) throws -> [Instance] {
+    /// The resources of `service` in `scope`, oldest first.
+    public func resources(service: String, scope: String) throws -> [Resource] {
         let now = clock.now()
-        return try database.read { try $0.instances(service: service, scope: scope) }
+        return try database.read { try $0.resources(service: service, scope: scope) }
             .compactMap { engine.settled($0, at: now) }
     }
 
-    public func instance(service: String, scope: String, template: String) throws -> Instance? {
-        try view(service: service, scope: scope, template: template)?.instance
+    public func resource(service: String, scope: String, name: String) throws -> Resource? {
+        try view(service: service, scope: scope, name: name)?.resource
     }
 
-    /// Creates the instance of `template` in `scope`, or, when one still exists there, lets `modify` change it
+    /// Creates the resource `name` in `scope`, or, when one still exists there, lets `modify` change it
     /// (or throw: CCE answers a second install with a 409, ModelArts upgrades the plug-in).
     public func createOrModify(
-        service: String, scope: String, template: String, for request: RequestWrites? = nil,
-        create: (Instant) throws -> Instance,
-        modify: (inout Instance, Instant) throws -> Void
-    ) throws -> Instance {
+        service: String, scope: String, name: String, for request: RequestWrites? = nil,
+        create: (Instant) throws -> Resource,
+        modify: (inout Resource, Instant) throws -> Void
+    ) throws -> Resource {
         try write(for: request) { conn in
             let now = clock.now()
-            let stored = try conn.instance(service: service, scope: scope, template: template)
+            let stored = try conn.resource(service: service, scope: scope, name: name)
             if let stored, engine.settled(stored, at: now) != nil {
                 return try change(stored, in: conn, at: now, belongs: { _ in true }, notFound: { preconditionFailure() }, modify)
             }
             if let stored { try remove(stored, conn) }
-            let instance = try create(now)
-            if let settled = engine.settled(instance, at: now) { try add(settled, conn) }
-            return instance
+            let resource = try create(now)
+            if let settled = engine.settled(resource, at: now) { try add(settled, conn) }
+            return resource
         }
     }
 
@@ -168,14 +178,14 @@ public final class InstanceManager: Sendable {
     /// made for the time of the write; a slot whose record has finished deleting is free. Returns how many were
     /// created. (Imports and seed files: entries that are there already are skipped, never overwritten.)
     public func createWhereFree(
-        _ entries: [(id: String?, service: String, scope: String, name: String, make: (Instant) -> Instance)], for request: RequestWrites? = nil
+        _ entries: [(id: String?, service: String, scope: String, name: String, make: (Instant) -> Resource)], for request: RequestWrites? = nil
     ) throws -> Int {
         try write(for: request) { conn in
             let now = clock.now()
             var created = 0
             for e in entries {
-                if let id = e.id, try conn.instance(id: id) != nil { continue }
-                if let stored = try conn.instance(service: e.service, scope: e.scope, template: e.name) {
+                if let id = e.id, try conn.resource(id: id) != nil { continue }
+                if let stored = try conn.resource(service: e.service, scope: e.scope, name: e.name) {
                     guard engine.settled(stored, at: now) == nil else { continue }
                     try remove(stored, conn)
                 }
@@ -186,45 +196,46 @@ public final class InstanceManager: Sendable {
         }
     }
 
-    /// Stores the new instances `make` returns (each with a fresh id) in one transaction; returns them settled at
+    /// Stores the new resources `make` returns (each with a fresh id) in one transaction; returns them settled at
     /// the time of the write (a check due at once is already finished).
-    public func create(for request: RequestWrites? = nil, _ make: (Instant) throws -> [Instance]) throws -> [Instance] {
+    public func create(for request: RequestWrites? = nil, _ make: (Instant) throws -> [Resource]) throws -> [Resource] {
         try write(for: request) { conn in
             let now = clock.now()
             let made = try make(now).compactMap { engine.settled($0, at: now) }
-            for instance in made { try add(instance, conn) }
+            for resource in made { try add(resource, conn) }
             return made
         }
     }
 
-    /// Settles the instance, lets `change` start an operation on it (or throw), and commits the result.
-    /// `belongs` filters out instances of another service or scope (they are "not found" to this caller).
+    /// Settles the resource, lets `change` start an operation on it (or throw), and commits the result.
+    /// `belongs` filters out resources of another service or scope (they are "not found" to this caller).
     public func modify(
-        id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool, notFound: () -> any Error,
-        _ change: (inout Instance, Instant) throws -> Void
-    ) throws -> Instance {
+        id: String, for request: RequestWrites? = nil, belongs: (Resource) -> Bool, notFound: () -> any Error,
+        _ change: (inout Resource, Instant) throws -> Void
+    ) throws -> Resource {
         try write(for: request) { conn in
-            try self.change(try conn.instance(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
+            try self.change(try conn.resource(id: id), in: conn, at: clock.now(), belongs: belongs, notFound: notFound, change)
         }
     }
 
     public func modify(
-        service: String, scope: String, template: String, for request: RequestWrites? = nil,
-        notFound: () -> any Error, _ change: (inout Instance, Instant) throws -> Void
-    ) throws -> Instance {
+        service: String, scope: String, name: String, for request: RequestWrites? = nil,
+        notFound: () -> any Error, _ change: (inout Resource, Instant) throws -> Void
+    ) throws -> Resource {
         try write(for: request) { conn in
-            let stored = try conn.instance(service: service, scope: scope, template: template)
+            let stored = try conn.resource(service: service, scope: scope, name: name)
             return try self.change(stored, in: conn, at: clock.now(), belongs: { _ in true }, notFound: notFound, change)
         }
     }
 
     /// Inside a write transaction: settle `stored`, apply `change`, persist. A refused change still persists
-    /// what settling learned; a record that finished deleting is removed and reported as not found.
+    /// what settling learned; a record that finished deleting is removed and reported as not found. A delete
+    /// that starts on an owner whose owned resources block it is refused (409).
     private func change(
-        _ stored: Instance?, in conn: AddonMockStore.Connection, at now: Instant,
-        belongs: (Instance) -> Bool, notFound: () -> any Error,
-        _ change: (inout Instance, Instant) throws -> Void
-    ) throws -> Instance {
+        _ stored: Resource?, in conn: AddonMockStore.Connection, at now: Instant,
+        belongs: (Resource) -> Bool, notFound: () -> any Error,
+        _ change: (inout Resource, Instant) throws -> Void
+    ) throws -> Resource {
         guard let stored else { throw notFound() }
         guard let live = engine.settled(stored, at: now) else {
             try remove(stored, conn)
@@ -234,6 +245,7 @@ public final class InstanceManager: Sendable {
         var next = live
         do {
             try change(&next, now)
+            if let op = next.pending?.operation, op != live.pending?.operation, removes(op, next) { try checkNotBlocked(next, conn, at: now) }
         } catch {
             if live != stored { try save(live, replacing: stored, conn) }
             throw error
@@ -249,12 +261,12 @@ public final class InstanceManager: Sendable {
     /// Applies the pending transition now, whatever its due time (the control API's "advance").
     /// Returns nil when that completed a delete.
     public func advance(
-        id: String, for request: RequestWrites? = nil, belongs: (Instance) -> Bool,
+        id: String, for request: RequestWrites? = nil, belongs: (Resource) -> Bool,
         notFound: () -> any Error
-    ) throws -> Instance? {
+    ) throws -> Resource? {
         try write(for: request) { conn in
             let now = clock.now()
-            guard let stored = try conn.instance(id: id), belongs(stored) else { throw notFound() }
+            guard let stored = try conn.resource(id: id), belongs(stored) else { throw notFound() }
             guard let live = engine.settled(stored, at: now) else {
                 try remove(stored, conn)
                 throw notFound()
@@ -272,27 +284,28 @@ public final class InstanceManager: Sendable {
         }
     }
 
-    /// `advance` found the instance settled.
+    /// `advance` found the resource settled.
     public struct NothingInFlight: Error, CustomStringConvertible {
         public let id: String
         public let phase: Phase
-        public var description: String { "instance \(id) is \(phase): no operation is in flight to advance" }
+        public var description: String { "\(id) is \(phase): no operation is in flight to advance" }
     }
 
-    /// Every instance of `services`, settled: for the control API.
-    public func allInstances(services: [String]) throws -> [Instance] {
+    /// Every resource of `services`, settled: for the control API.
+    public func allResources(services: [String]) throws -> [Resource] {
         let now = clock.now()
-        return try database.read { try $0.allInstances(services: services) }.compactMap { engine.settled($0, at: now) }
+        return try database.read { try $0.allResources(services: services) }.compactMap { engine.settled($0, at: now) }
     }
 
-    /// Deletes instances (all, or a scope) in one transaction; returns how many.
+    /// Deletes resources (all, or a scope) in one transaction; returns how many. A reset deletes rows as they
+    /// are, without running deletes: what a scope's reset leaves of another scope's is left.
     public func reset(
         services: [String]? = nil, scope: String? = nil, scopePrefix: String? = nil,
         for request: RequestWrites? = nil
     ) throws -> Int {
         try write(for: request) { conn in
             cache.forgetAll()
-            let deleted = try conn.deleteInstances(services: services, scope: scope, scopePrefix: scopePrefix)
+            let deleted = try conn.deleteResources(services: services, scope: scope, scopePrefix: scopePrefix)
             if deleted > 0 {
                 note(ResourceChange(reset: deleted, services: services, scope: scope ?? scopePrefix, isPrefix: scopePrefix != nil, at: clock.now()))
             }
@@ -306,12 +319,12 @@ public final class InstanceManager: Sendable {
     @discardableResult
     public func sweep() throws -> Int {
         // Most looks find nothing: look with one indexed read before taking a write transaction.
-        guard try database.read({ try !$0.dueInstances(at: clock.now(), limit: 1).isEmpty }) else { return 0 }
+        guard try database.read({ try !$0.dueResources(at: clock.now(), limit: 1).isEmpty }) else { return 0 }
         return try write(for: nil) { conn in
             let now = clock.now()
             var applied = 0
             while true {
-                let due = try conn.dueInstances(at: now, limit: 500)
+                let due = try conn.dueResources(at: now, limit: 500)
                 for stored in due {
                     if let live = engine.settled(stored, at: now) { try save(live, replacing: stored, conn) } else { try remove(stored, conn) }
                 }
@@ -321,26 +334,70 @@ public final class InstanceManager: Sendable {
         }
     }
 
-    // MARK: row changes: the only writers of instance rows, each inside a write transaction
+    // MARK: owners and what they own
+
+    /// Whether `op` removes the resource when it succeeds (its kind's delete).
+    private func removes(_ op: Operation, _ r: Resource) -> Bool {
+        engine.table(for: r.service)?.steps[op].map { $0.succeeded == nil } ?? false
+    }
+
+    /// Throws a 409 when `owner` owns resources whose relation blocks its delete.
+    private func checkNotBlocked(_ owner: Resource, _ conn: AddonMockStore.Connection, at now: Instant) throws {
+        for relation in relations where relation.link.onDelete == .block && relation.ownerServices.contains(owner.service) {
+            let owned = try conn.resources(services: relation.ownedServices, scope: relation.link.scope(of: owner), inside: false)
+                .filter { engine.settled($0, at: now) != nil }
+            guard let first = owned.first else { continue }
+            throw APIError(
+                .conflict,
+                "\(owner.id) still has \(owned.count) \(relation.ownedNoun) (e.g. \(first.name) \(first.id)); delete \(owned.count == 1 ? "it" : "them") first"
+            )
+        }
+    }
+
+    // MARK: row changes: the only writers of resource rows, each inside a write transaction
     //
     // Callers store records settled at the time of the write: a transition due at once (the instant profile)
     // then costs no second write by the sweep, and readers, who settle on read, see the same either way.
 
-    private func save(_ instance: Instance, replacing old: Instance, _ conn: AddonMockStore.Connection) throws {
-        cache.forget(id: instance.id)
-        try conn.update(instance)
-        note(ResourceChange(instance, from: old))
+    private func save(_ resource: Resource, replacing old: Resource, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: resource.id)
+        try conn.update(resource)
+        note(ResourceChange(resource, from: old, shown: shownFields[resource.service] ?? []))
     }
 
-    private func add(_ instance: Instance, _ conn: AddonMockStore.Connection) throws {
-        cache.forget(id: instance.id)
-        try conn.insert(instance)
-        note(ResourceChange(instance, from: nil))
+    private func add(_ resource: Resource, _ conn: AddonMockStore.Connection) throws {
+        cache.forget(id: resource.id)
+        try conn.insert(resource)
+        note(ResourceChange(resource, from: nil, shown: shownFields[resource.service] ?? []))
     }
 
-    private func remove(_ old: Instance, _ conn: AddonMockStore.Connection) throws {
+    /// Deletes the row, and with it (depth first, each its own change, at the owner's time) every resource it
+    /// owns by a cascading relation.
+    private func remove(_ old: Resource, _ conn: AddonMockStore.Connection, ownerGoneAt: Instant? = nil) throws {
         cache.forget(id: old.id)
-        try conn.deleteInstance(id: old.id)
-        note(ResourceChange(deleted: old, at: clock.now()))
+        try conn.deleteResource(id: old.id)
+        let change = ResourceChange(deleted: old, at: ownerGoneAt ?? clock.now(), shown: shownFields[old.service] ?? [])
+        note(change)
+        for relation in relations where relation.link.onDelete == .cascade && relation.ownerServices.contains(old.service) {
+            for owned in try conn.resources(services: relation.ownedServices, scope: relation.link.scope(of: old), inside: false) {
+                try remove(owned, conn, ownerGoneAt: change.at)
+            }
+        }
+    }
+}
+
+/// Records of `ownedServices` belong to a record of `ownerServices` as its kind's `ParentLink` says.
+public struct ResourceRelation: Sendable {
+    public var ownerServices: [String]
+    public var ownedServices: [String]
+    /// The owned kind's name, for messages (`addons`).
+    public var ownedNoun: String
+    public var link: ParentLink
+
+    public init(ownerServices: [String], ownedServices: [String], ownedNoun: String, link: ParentLink) {
+        self.ownerServices = ownerServices
+        self.ownedServices = ownedServices
+        self.ownedNoun = ownedNoun
+        self.link = link
     }
 }

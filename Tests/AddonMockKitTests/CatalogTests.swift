@@ -1,6 +1,7 @@
+import AddonMockCore
 import Testing
 
-@testable import AddonMockCore
+@testable import AddonMockKit
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 @Suite struct CatalogTests {
     func parse(_ text: String) throws -> Catalog {
-        try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "test.json")
+        try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "test.json", operations: LifecycleTable.managedPackage.operations)
     }
 
     func catalogError(_ text: String) -> String? {
@@ -23,7 +24,7 @@ import Glibc
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
         while case let n = buf.withUnsafeMutableBytes({ fread($0.baseAddress, 1, 65536, f) }), n > 0 { bytes += buf[0..<n] }
-        return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: path)
+        return try Catalog.parse(try JSONParser.parse(bytes, maxDepth: 256), source: path, operations: LifecycleTable.managedPackage.operations)
     }
 
     @Test func shippedCatalogHasTheTemplatesTheIssueNames() throws {
@@ -101,7 +102,7 @@ import Glibc
                     """
                     {"templates":[{"name":"p","annotations":{"k":"v"},"versions":[{"version":"1","description":"d","detail":"dd",
                       "workloads":[{"kind":"DaemonSet","name":"w","replicas":3,"limits":{"cpu":"1"}}]}]}]}
-                    """.utf8)), source: "t")
+                    """.utf8)), source: "t", operations: LifecycleTable.managedPackage.operations)
         let t = try #require(c.template(named: "p"))
         #expect(t.annotations == .object([("k", .string("v"))]))
         let v = t.versions[0]
@@ -129,7 +130,7 @@ import Glibc
     ])
     func rejectsBrokenPluginFixtures(text: String, expected: String) {
         do {
-            _ = try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "t")
+            _ = try Catalog.parse(try JSONParser.parse(Array(text.utf8)), source: "t", operations: LifecycleTable.managedPackage.operations)
             Issue.record("accepted \(text)")
         } catch {
             #expect("\(error)".contains(expected), "got \(error)")

@@ -1,0 +1,114 @@
+import AddonMockCore
+import AddonMockKit
+import AddonMockStore
+import Testing
+
+/// Owners and what they own, through the manager: a cascading relation deletes what an owner owns when the
+/// owner's delete completes (each with its own event); a blocking one refuses the owner's delete while it owns
+/// anything. Driven by the virtual clock under the `manual` profile: nothing moves unless advanced.
+@Suite struct ResourceManagerTests {
+    let clock = VirtualClock()
+    let manager: ResourceManager
+    let changes = Locked<[ResourceChange]>([])
+
+    static let simple = LifecycleTable(
+        steps: [
+            "create": .init(inFlight: "Creating", succeeded: "Ready", failed: "Error"),
+            "delete": .init(inFlight: "Deleting", succeeded: nil, failed: "Error"),
+        ],
+        degraded: "Error", settled: ["Ready", "Error"], healthy: ["Ready"])
+
+    init() throws {
+        clock.pin()
+        let engine = LifecycleEngine(
+            timing: Timing(profile: .manual, random: SeededRandom(seed: 1)),
+            tables: ["shelves": Self.simple, "books": Self.simple, "vaults": Self.simple, "gems": Self.simple])
+        manager = ResourceManager(
+            database: try Database(path: ":memory:"), engine: engine, clock: clock,
+            relations: [
+                ResourceRelation(ownerServices: ["shelves"], ownedServices: ["books"], ownedNoun: "books", link: ParentLink(kind: "shelves")),
+                ResourceRelation(
+                    ownerServices: ["vaults"], ownedServices: ["gems"], ownedNoun: "gems",
+                    link: ParentLink(kind: "vaults", childScope: .ownerScopeAndName, onDelete: .block)),
+            ],
+            shown: ["books": [.spec("pages")]],
+            committed: { [changes] batch in changes.withLock { $0 += batch } })
+    }
+
+    /// A settled record made directly (`manual` would leave a create in flight).
+    @discardableResult
+    func make(_ service: String, id: String, scope: String, name: String) throws -> Resource {
+        let now = clock.now()
+        return try manager.create { _ in
+            [Resource(id: id, service: service, scope: scope, name: name, phase: "Ready", createdAt: now, updatedAt: now)]
+        }[0]
+    }
+
+    func startDelete(_ id: String) throws {
+        _ = try manager.modify(id: id, belongs: { _ in true }, notFound: { APIError(.notFound, "no \(id)") }) { r, now in
+            try manager.engine.begin("delete", on: &r, templateTiming: nil, outcome: .succeed, now: now)
+        }
+    }
+
+    @Test func anOwnersDeleteTakesWhatItOwnsWithIt() throws {
+        try make("shelves", id: "s1", scope: "lib", name: "top")
+        try make("books", id: "b1", scope: "s1", name: "dune")
+        try make("books", id: "b2", scope: "s1", name: "emma")
+        try make("books", id: "b3", scope: "s2", name: "other shelf's")
+        try startDelete("b2") // in flight when its owner goes: counted, then gone
+        #expect(manager.inFlightCount(services: ["books"]) == 1)
+
+        try startDelete("s1")
+        #expect(try manager.resource(id: "b1") != nil, "owned resources stay until the owner's delete completes")
+        clock.advance(milliseconds: 1_000)
+        #expect(try manager.advance(id: "s1", belongs: { _ in true }, notFound: { APIError(.notFound, "") }) == nil)
+
+        #expect(try manager.resource(id: "s1") == nil)
+        #expect(try manager.resources(service: "books", scope: "s1").isEmpty)
+        #expect(try manager.resource(id: "b3") != nil, "another owner's are untouched")
+        let deleted = changes.withLock { $0.filter { $0.kind == .deleted } }
+        #expect(deleted.map(\.id) == ["s1", "b1", "b2"], "the owner first, then each of its own, each an event")
+        #expect(Set(deleted.map(\.at)).count == 1, "all at the owner's time")
+        #expect(manager.inFlightCount(services: ["books", "shelves"]) == 0)
+    }
+
+    @Test func aBlockingRelationRefusesTheOwnersDeleteWhileItOwnsAnything() throws {
+        try make("vaults", id: "v1", scope: "bank", name: "north")
+        try make("gems", id: "g1", scope: "bank/north", name: "ruby")
+        let refusal = #expect(throws: APIError.self) { try startDelete("v1") }
+        #expect(refusal?.kind == .conflict)
+        #expect(refusal?.message == "v1 still has 1 gems (e.g. ruby g1); delete it first")
+        #expect(try manager.resource(id: "v1")?.phase == "Ready", "refused: nothing changed")
+
+        try startDelete("g1")
+        #expect(throws: APIError.self, "a gem being deleted still exists") { try startDelete("v1") }
+        _ = try manager.advance(id: "g1", belongs: { _ in true }, notFound: { APIError(.notFound, "") })
+        try startDelete("v1")
+        #expect(try manager.resource(id: "v1")?.phase == "Deleting")
+    }
+
+    @Test func aResetDeletesRowsWithoutRunningDeletes() throws {
+        try make("shelves", id: "s1", scope: "lib", name: "top")
+        try make("books", id: "b1", scope: "s1", name: "dune")
+        #expect(try manager.reset(services: ["shelves"]) == 1)
+        #expect(try manager.resource(id: "b1") != nil, "a reset of one service leaves the others' rows")
+    }
+
+    /// The event log keeps thousands of changes: each carries its kind's shown fields, not the record's documents.
+    @Test func aChangeCarriesTheShownFieldsNotTheDocuments() throws {
+        let now = clock.now()
+        let big = RawJSON.string(String(repeating: "x", count: 100_000))
+        _ = try manager.create { _ in
+            [
+                Resource(
+                    id: "b1", service: "books", scope: "s1", name: "dune",
+                    spec: JSONDocument([("pages", RawJSON(trusted: Array("412".utf8))), ("text", big)]), phase: "Ready",
+                    createdAt: now, updatedAt: now)
+            ]
+        }
+        let change = try #require(changes.withLock { $0.last })
+        #expect(change.record?.spec.members.isEmpty == true && change.record?.status.members.isEmpty == true)
+        #expect(change.shown.map(\.name) == ["pages"] && change.shown.first?.value == RawJSON(trusted: Array("412".utf8)))
+        #expect(change.name == "dune" && change.to == "Ready")
+    }
+}
