@@ -29,6 +29,12 @@ def sh(*cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
 
 
+def records_table(database):
+    """Where a server's records are: `resources` from schema 5 on, `instances` before (a --baseline build)."""
+    names = {r[0] for r in sqlite3.connect(database).execute("select name from sqlite_master where type = 'table'")}
+    return "resources" if "resources" in names else "instances"
+
+
 def build():
     print("building release addonmock and the C reference ...", file=sys.stderr)
     # Built as scripts/run and the Docker image build it: release, Swift runtime and libmicrohttpd 1.0.1
@@ -252,7 +258,7 @@ def main():
     uids, id_files, stored = [], [], []
     for k, s in enumerate(group):
         big = work / f"big-{k}.sqlite"
-        count = lambda: sqlite3.connect(big).execute("select count(*) from instances").fetchone()[0]
+        count = lambda: sqlite3.connect(big).execute(f"select count(*) from {records_table(big)}").fetchone()[0]
         fill = 0
         while (before := count()) < a.stored:
             fill += 1
@@ -261,10 +267,11 @@ def main():
             if count() <= before:
                 sys.exit("filling the database made no progress: are installs failing?")
         conn = sqlite3.connect(big)
-        stored.append(conn.execute("select count(*) from instances").fetchone()[0])
-        uids.append(conn.execute("select id from instances order by random() limit 1").fetchone()[0])
+        table = records_table(big)
+        stored.append(conn.execute(f"select count(*) from {table}").fetchone()[0])
+        uids.append(conn.execute(f"select id from {table} order by random() limit 1").fetchone()[0])
         ids = work / f"ids-{k}.txt"
-        ids.write_text("".join(f"{i} {c}\n" for i, c in conn.execute("select id, scope from instances order by random() limit 1000")))
+        ids.write_text("".join(f"{i} {c}\n" for i, c in conn.execute(f"select id, scope from {table} order by random() limit 1000")))
         id_files.append(ids)
         conn.close()
     row(f"addonmock GET /api/v3/addons/{{id}}, {stored[0]:,} stored",

@@ -95,6 +95,12 @@ struct Serve: ParsableCommand {
         parsing: .unconditional,
         help: "Waits and event streams held open at once; past it the newest gets a 503 with Retry-After (ADDONMOCK_MAX_HELD, default 5000).")
     var maxHeld: String?
+    @Option(
+        parsing: .unconditional,
+        help:
+            "lenient: add-ons name any cluster id, existing or not; strict: the cluster must exist, as in the real cloud (ADDONMOCK_CLUSTERS, default lenient)."
+    )
+    var clusters: String?
 
     func run() throws {
         // Block the stop signals before any thread starts (threads inherit the mask); the main thread sigwait()s.
@@ -114,7 +120,7 @@ struct Serve: ParsableCommand {
                     addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
                     requestTimeout: requestTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
                     cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib, logFormat: logFormat, cors: cors,
-                    allowedHosts: allowedHosts, maxHeld: maxHeld),
+                    allowedHosts: allowedHosts, maxHeld: maxHeld, clusters: clusters),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

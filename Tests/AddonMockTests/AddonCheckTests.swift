@@ -246,10 +246,3 @@ import Testing
         #expect(throws: StartupError.self) { _ = try TestServer(profile: .fast, fixtures: dir.path) }
     }
 }
-
-extension JSONValue {
-    fileprivate var arrayValues: [JSONValue] {
-        if case .array(let items) = self { return items }
-        return []
-    }
-}

@@ -171,9 +171,9 @@ extension TestServer {
     }
 
     @Test(arguments: [
-        (#"{"cluster": "c1", "project": "p"}"#, "name a cluster or a project, not both"),
+        (#"{"cluster": "c1", "project": "p"}"#, "name a project or a cluster, not both"),
         (#"{"pool": "a"}"#, "pool needs project"),
-        (#"{"service": "ecs"}"#, "service must be one of cce, autopilot, addoncheck, modelarts, got \"ecs\""),
+        (#"{"service": "ecs"}"#, "service must be one of cluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""),
         (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
         (
             #"{"everything": true}"#,
@@ -263,7 +263,7 @@ extension TestServer {
     @Test func unknownKindOrId() throws {
         #expect(
             try server.controlError("GET", "/_mock/resources/pods", status: 404)
-                == "unknown resource kind \"pods\": use addons, addonchecks or plugins")
+                == "unknown resource kind \"pods\": use clusters, nodepools, addons, addonchecks, jobs or plugins")
         #expect(
             try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
     }
@@ -495,7 +495,7 @@ extension TestServer {
     }
 
     @Test(arguments: [
-        ("{}", "name one thing to wait for: addon, addoncheck, plugin or settled: true"),
+        ("{}", "name one thing to wait for: cluster, nodepool, addon, addoncheck, job, plugin or settled: true"),
         (#"{"addon": "x"}"#, "give the addon's status (or phase), or gone: true"),
         (
             #"{"addon": "x", "status": "flying"}"#,
@@ -521,10 +521,10 @@ extension TestServer {
         let line = try #require(page.text.split(separator: "\n").first { $0.hasPrefix("const KINDS = ") })
         let kinds = try JSONParser.parse(Array(line.dropFirst("const KINDS = ".count).dropLast().utf8))
         guard case .array(let list) = kinds else { Issue.record("no kinds"); return }
-        #expect(list.compactMap { $0["name"]?.stringValue } == ["addons", "addonchecks", "plugins"])
-        #expect(list[2]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
-        #expect(list[0]["deletePaths"]?["cce"] == .string("/api/v3/addons/{id}?cluster_id={cluster}"))
-        #expect(list[1]["deletePaths"] == .object([]), "add-on checks have no delete route")
+        #expect(list.compactMap { $0["name"]?.stringValue } == ["clusters", "nodepools", "addons", "addonchecks", "jobs", "plugins"])
+        #expect(list[5]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
+        #expect(list[2]["deletePaths"]?["cce"] == .string("/api/v3/addons/{id}?cluster_id={cluster}"))
+        #expect(list[3]["deletePaths"] == .object([]), "add-on checks have no delete route")
         for path in ["/", "/_mock/"] {
             let r = try server.get(path)
             #expect(r.status == 302)

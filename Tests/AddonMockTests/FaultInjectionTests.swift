@@ -112,12 +112,15 @@ import Testing
         (#"{"status": 503, "times": 0}"#, "times must be a whole number from 1 to 1000000"),
         (
             #"{"outcome": "exploded"}"#,
-            "outcome must be installFailed, upgradeFailed, rollbackFailed, deleteFailed, Failed or abnormal, got \"exploded\""
+            "outcome must be Error, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Failed or abnormal, got \"exploded\""
         ),
         (#"{"outcome": "installFailed", "status": 500}"#, "status is for HTTP faults and cannot be combined with outcome (a lifecycle fault)"),
         (#"{"outcome": "installFailed", "match": {"operation": "delete"}}"#, "outcome installFailed cannot happen to a delete (match.operation)"),
         (#"{"status": 500, "match": {"operation": "delete"}}"#, "match.operation is for outcome rules; HTTP faults match on method and route"),
-        (#"{"status": 500, "match": {"service": "ecs"}}"#, "match.service must be one of cce, autopilot, addoncheck, modelarts, got \"ecs\""),
+        (
+            #"{"status": 500, "match": {"service": "ecs"}}"#,
+            "match.service must be one of cluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
+        ),
         (
             #"{"status": 500, "match": {"region": "x"}}"#,
             "unknown field match.region; expected one of: cluster, method, operation, pool, project, route, service, template"
@@ -323,7 +326,7 @@ import Testing
             "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""
         ),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
-        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, plugins"),
+        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, clusters, nodepools, plugins"),
         ("{", "seed.json is not valid JSON: malformed JSON at byte 1: expected a string key"),
         ("[]", "seed.json: must be a JSON object, got array"),
     ])

@@ -11,7 +11,10 @@ import Testing
 /// outcome, and the record expected while it is in flight and once it is due. A change to a table that changes
 /// behaviour shows up as a failing case named in words.
 @Suite struct LifecycleGoldenTests {
-    static let tables: [String: LifecycleTable] = ["managedPackage": .managedPackage, "addonCheck": AddonCheck.lifecycle]
+    static let tables: [String: LifecycleTable] = [
+        "managedPackage": .managedPackage, "addonCheck": AddonCheck.lifecycle, "cluster": Clusters.lifecycle,
+        "nodePool": Clusters.nodePoolLifecycle,
+    ]
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     static let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()) ?? []
 
@@ -54,13 +57,17 @@ import Testing
                 let given = try #require(c["given"], "\(label): given")
                 record = Resource(
                     id: "i", service: "svc", scope: "s", name: "t",
-                    spec: .package(Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject)),
+                    spec: given["spec"].map(JSONDocument.init)
+                        ?? .package(Revision(version: given["version"]?.stringValue ?? "", values: .emptyObject)),
+                    status: given["status"].map(JSONDocument.init) ?? .empty,
                     phase: Phase(given["phase"]?.stringValue ?? ""), createdAt: t0, updatedAt: t0)
                 record.kept = given["previous"]?.stringValue.map { Revision(version: $0, values: .emptyObject) }
                 if let busy = given["inFlight"]?.stringValue.map { Operation($0) } {
                     record.pending = PendingTransition(operation: busy, dueAt: nil, outcome: .succeed)
                 }
-                try engine.begin(op, on: &record, input: revision?.raw, templateTiming: nil, outcome: outcome, now: t0)
+                // `input`: what the request gives the step (a scale's node count); a revision for packages.
+                let input = c["input"].map { RawJSON($0) } ?? revision?.raw
+                try engine.begin(op, on: &record, input: input, templateTiming: nil, outcome: outcome, now: t0)
             }
         } catch let e as LifecycleError {
             let kind: String
@@ -92,6 +99,11 @@ import Testing
         if let previous = e["previous"] { #expect(r.kept?.version == previous.stringValue, "\(label): previous") }
         if let shown = e["previousVersion"] { #expect(r.shownPreviousVersion == shown.stringValue, "\(label): previousVersion") }
         if let reason = e["reason"]?.stringValue { #expect(r.reason == reason, "\(label): reason") }
+        // Members of the spec and status documents, each as the case gives it.
+        for (document, name) in [(r.spec, "spec"), (r.status, "status")] {
+            guard case .object(let members)? = e[name] else { continue }
+            for (key, value) in members { #expect(document[key]?.parsed() == value, "\(label): \(name).\(key)") }
+        }
     }
 
     private func document(_ file: String) throws -> JSONValue {

@@ -55,6 +55,7 @@ import Testing
         (["--profile", "slow"], "addonmock: --profile must be one of realistic, fast, instant, manual, got \"slow\""),
         (["--seed=-4"], "addonmock: --seed must be a non-negative integer, got \"-4\""),
         (["--log-level", "loud"], "addonmock: --log-level must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
+        (["--clusters", "sometimes"], "addonmock: --clusters must be one of lenient, strict, got \"sometimes\""),
         (["--bogus"], "addonmock: Unknown option '--bogus'. Did you mean '--cors'?"),
         (["--log-format", "xml"], "addonmock: --log-format must be text or json, got \"xml\""),
         (

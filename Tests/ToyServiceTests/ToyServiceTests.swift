@@ -91,7 +91,8 @@ import ToyWidgets
         #expect(resource?["workspace"] != nil && resource?["cluster"] != nil && resource?["pool"] != nil)
         #expect(
             resource?["kind"]?["enum"]
-                == .array([.string("addons"), .string("addonchecks"), .string("plugins"), .string("workspaces"), .string("widgets")]))
+                == .array(
+                    ["clusters", "nodepools", "addons", "addonchecks", "jobs", "plugins", "workspaces", "widgets"].map { .string($0) }))
     }
 
     /// A verb no built-in kind has, whose effect applies what the request asked once it succeeds.

@@ -116,7 +116,7 @@ public final class Application: Sendable {
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(
                 name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
-                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults)),
+                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: configuration.clusters)),
                 describe: service.describe, emulated: true)
         }
         let dispatcher = Dispatcher(

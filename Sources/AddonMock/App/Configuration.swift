@@ -65,6 +65,8 @@ public struct Configuration: Sendable, Equatable {
     public var allowedHosts: [String]? = nil
     /// Waits and event streams held open at once, at most.
     public var maxHeld: Int = 5_000
+    /// Whether add-ons need their cluster to exist (`strict`) or any cluster id serves (`lenient`).
+    public var clusters: ParentPolicy = .lenient
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
     /// Settings that were given but have no effect, one line each, for the start-up log.
@@ -102,6 +104,7 @@ public struct CommandLineValues: Sendable {
     public var cors: String?
     public var allowedHosts: String?
     public var maxHeld: String?
+    public var clusters: String?
 
     public init(
         host: String? = nil, port: String? = nil, database: String? = nil, profile: String? = nil,
@@ -109,7 +112,7 @@ public struct CommandLineValues: Sendable {
         credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
         drainTimeout: String? = nil, requestTimeout: String? = nil, idleTimeout: String? = nil, maxConnections: String? = nil,
         cacheMiB: String? = nil, bodyBudgetMiB: String? = nil, logFormat: String? = nil, cors: String? = nil,
-        allowedHosts: String? = nil, maxHeld: String? = nil
+        allowedHosts: String? = nil, maxHeld: String? = nil, clusters: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -132,6 +135,7 @@ public struct CommandLineValues: Sendable {
         self.cors = cors
         self.allowedHosts = allowedHosts
         self.maxHeld = maxHeld
+        self.clusters = clusters
     }
 }
 
@@ -321,6 +325,13 @@ extension Configuration {
             }
             maxHeld = n
         }
+        var clusters = ParentPolicy.lenient
+        if let (v, source) = pick(flags.clusters, "clusters") {
+            guard let policy = ParentPolicy(rawValue: v) else {
+                throw ConfigurationError(message: "\(source) must be one of lenient, strict, got \"\(v)\"")
+            }
+            clusters = policy
+        }
         // A misspelt variable would otherwise be ignored without a word.
         // Every setting was looked up above (each has a source now), so its twin is known without a second list.
         let known = Set(sources.keys.map(environmentName)).union(Self.clientVariables)
@@ -335,7 +346,7 @@ extension Configuration {
             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
             requestTimeoutSeconds: requestTimeoutSeconds, idleTimeoutSeconds: idleTimeoutSeconds, maxConnections: maxConnections,
             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, logFormat: logFormat, corsOrigins: corsOrigins,
-            allowedHosts: allowedHosts, maxHeld: maxHeld, sources: sources, warnings: warnings)
+            allowedHosts: allowedHosts, maxHeld: maxHeld, clusters: clusters, sources: sources, warnings: warnings)
     }
 
     /// `ADDONMOCK_` variables read by the tools around the server (the pytest plugin, the test harness), not by it.

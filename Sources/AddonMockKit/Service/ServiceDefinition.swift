@@ -60,12 +60,21 @@ public struct ServiceEnvironment: Sendable {
     public let catalog: Catalog
     /// How an operation that starts will end: the request's outcome header, a lifecycle fault rule, or success.
     public let outcomes: OutcomeDecider
+    /// Whether a resource whose parent kind is emulated needs its parent to exist (`--clusters`).
+    public let parents: ParentPolicy
 
-    public init(manager: ResourceManager, catalog: Catalog, outcomes: OutcomeDecider) {
+    public init(manager: ResourceManager, catalog: Catalog, outcomes: OutcomeDecider, parents: ParentPolicy = .lenient) {
         self.manager = manager
         self.catalog = catalog
         self.outcomes = outcomes
+        self.parents = parents
     }
+}
+
+/// `lenient`: a child names any parent id, existing or not (tests written before parents existed keep working);
+/// `strict`: the parent must exist, as in the real cloud.
+public enum ParentPolicy: String, Sendable, Equatable {
+    case lenient, strict
 }
 
 /// What fault rules can match a request on, beyond its method, route and service.

@@ -22,7 +22,8 @@ enum AddonCheck {
     /// Derived from the add-ons they check: neither seeded nor exported.
     static let kind = ResourceKind(
         name: "addonchecks", services: [service], scopeFields: ["cluster"], lifecycle: lifecycle,
-        shown: [ShownField("targetVersion") { $0.spec["targetVersion"] ?? .null }], entries: nil, title: "Add-on checks")
+        shown: [ShownField("targetVersion") { $0.spec["targetVersion"] ?? .null }], entries: nil, parent: ParentLink(kind: "clusters"),
+        title: "Add-on checks")
 
     /// How long a finished task is said to be kept (`metadata.expireTimeStamp`); the emulator keeps it until a reset.
     static let retentionMilliseconds: Int64 = 24 * 3_600_000

@@ -2,18 +2,21 @@ import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
 
-/// The CCE add-on API, served twice: under `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters),
-/// each its own namespace of add-ons.
+/// The CCE API: clusters with their node pools, nodes and jobs (`Clusters/`), and add-ons, served twice: under
+/// `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters), each its own namespace of add-ons. Deleting
+/// a cluster deletes its node pools, add-ons and add-on checks.
 public enum CCE {
     public static let definition = ServiceDefinition(
         name: "cce", pathPrefixes: ["/api/v3/", "/autopilot/v3/"], errorFormat: CCEErrorFormat(),
         catalog: CatalogSource(file: "cce-addon-templates.json", builtIn: PackageResources.cce_addon_templates_json, noun: "addon template"),
         kinds: [
+            Clusters.clusterKind, Clusters.nodePoolKind,
             ResourceKind(
                 name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage,
-                nameField: "template", shown: ShownField.packageFields, entries: .package(noun: "addon template"), title: "Add-ons",
+                nameField: "template", shown: ShownField.packageFields, entries: .package(noun: "addon template"),
+                parent: ParentLink(kind: "clusters"), title: "Add-ons",
                 deletePaths: ["cce": "/api/v3/addons/{id}?cluster_id={cluster}", "autopilot": "/autopilot/v3/addons/{id}?cluster_id={cluster}"]),
-            AddonCheck.kind,
+            AddonCheck.kind, Clusters.jobKind,
         ],
         describe: { ctx in
             let cluster =
@@ -27,6 +30,7 @@ public enum CCE {
         routes: { env in
             CCEService(environment: env).routes
                 + AddonCheckService(manager: env.manager, catalog: env.catalog, outcomes: env.outcomes).routes
+                + ClusterService(manager: env.manager, outcomes: env.outcomes).routes
         })
 }
 
@@ -39,12 +43,15 @@ struct CCEService {
     /// first use, not at start-up (the template list is rarely asked for).
     let autopilotWire = Locked<CCEWire?>(nil)
     let outcomes: any OutcomeDecider
+    /// `--clusters`: whether an add-on's cluster must exist.
+    let parents: ParentPolicy
 
     init(environment: ServiceEnvironment) {
         manager = environment.manager
         catalog = environment.catalog
         wire = CCEWire(catalog: environment.catalog)
         outcomes = environment.outcomes
+        parents = environment.parents
     }
 
     var routes: [ServiceRoute] {
@@ -57,7 +64,7 @@ struct CCEService {
                 ServiceRoute("DELETE", "\(prefix)/addons/{id}", service: kind) { try delete($0, kind) },
                 ServiceRoute("POST", "\(prefix)/addons/{id}/operation/rollback", service: kind) { try rollback($0, kind) },
                 ServiceRoute("GET", "\(prefix)/addontemplates", service: kind) {
-                    try templates($0, kind == "autopilot" ? autopilotTemplatesWire() : wire)
+                    try templates($0, kind == "autopilot" ? autopilotTemplatesWire() : wire, kind)
                 },
             ]
         }
@@ -68,6 +75,11 @@ struct CCEService {
     private func install(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let body = try InstanceRequest.decode(try ctx.body(), versionRequired: false)
         try checkClusterMatches(body.clusterID, ctx.request)
+        if kind == "cce", let cluster = try parentCluster(body.clusterID), cluster.phase != Clusters.available {
+            throw APIError(
+                .badRequest,
+                "cluster \(cluster.id) is \(cluster.phase.rawValue): add-ons can be installed only in an Available cluster")
+        }
         let (template, version) = try resolve(body.templateName, body.version)
         let revision = Revision(version: version.version, values: version.values(over: body.values))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
@@ -96,6 +108,7 @@ struct CCEService {
             throw APIError(
                 .badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
+        if kind == "cce" { _ = try parentCluster(cluster) }
         let items = try manager.resources(service: kind, scope: cluster)
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
@@ -179,8 +192,19 @@ struct CCEService {
         }
     }
 
-    private func templates(_ ctx: RequestContext, _ wire: CCEWire) throws -> HTTPResponse {
-        guard let name = ctx.request.queryValue("addon_template_name"), !name.isEmpty else {
+    private func templates(_ ctx: RequestContext, _ wire: CCEWire, _ kind: String) throws -> HTTPResponse {
+        // A cluster named by the request (?cluster_id=, X-Cluster-ID, a host prefix) that is emulated: only the
+        // versions that support its Kubernetes version and type.
+        let cluster = kind == "cce" ? try namedCluster(ctx.request).flatMap(parentCluster) : nil
+        let named = ctx.request.queryValue("addon_template_name").flatMap { $0.isEmpty ? nil : $0 }
+        if let cluster {
+            let (type, version) = (cluster.spec.string("type") ?? "VirtualMachine", cluster.spec.string("version") ?? "")
+            let templates = try named.map { [try resolve($0, nil).0] } ?? catalog.templates
+            return .json(
+                200,
+                wire.templateListBody(templates) { ClusterCatalog.supports($0.supportVersions, clusterType: type, clusterVersion: version) })
+        }
+        guard let name = named else {
             return .json(200, wire.templateListBody(catalog.templates))
         }
         guard Self.isValidTemplateName(name) else {
@@ -203,6 +227,15 @@ struct CCEService {
 
     private func resolve(_ name: String, _ version: String?) throws(APIError) -> (Template, TemplateVersion) {
         try catalog.resolve(name, version: version, noun: "addon template")
+    }
+
+    /// The emulated cluster `id`, if there is one. Under `--clusters strict` there must be: a 404 otherwise.
+    private func parentCluster(_ id: String) throws -> Resource? {
+        let found = try manager.resource(id: id).flatMap { $0.service == Clusters.service ? $0 : nil }
+        if found == nil && parents == .strict {
+            throw APIError(.notFound, "cluster \(id) not found (the server runs with --clusters strict: create the cluster first)")
+        }
+        return found
     }
 
     private func belongs(_ i: Resource, _ kind: String, _ cluster: String?) -> Bool {

@@ -58,7 +58,7 @@ struct CCEWire: Sendable {
         return RawJSON(trusted: w.bytes)
     }
 
-    private static func encodeTemplate(_ t: Template, clusterTypes: Set<String>?) -> RawJSON {
+    private static func encodeTemplate(_ t: Template, clusterTypes: Set<String>?, keeping keep: ((TemplateVersion) -> Bool)? = nil) -> RawJSON {
         var w = JSONWriter(capacity: 2048)
         Self.beginAddonObject(&w)
         w.key("metadata")
@@ -81,7 +81,7 @@ struct CCEWire: Sendable {
         w.field("description", t.description)
         w.key("versions")
         w.beginArray()
-        for v in t.versions { w.raw(encodeVersion(v, supportVersions: true, clusterTypes: clusterTypes)) }
+        for v in t.versions where keep?(v) ?? true { w.raw(encodeVersion(v, supportVersions: true, clusterTypes: clusterTypes)) }
         w.endArray()
         w.endObject()
         w.endObject()
@@ -118,6 +118,19 @@ struct CCEWire: Sendable {
         w.key("items")
         w.beginArray()
         for t in templates { if let raw = templateObjects[t.name] { w.raw(raw) } }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
+    /// The templates with only the versions `keep` accepts (those a cluster's version supports), encoded for the
+    /// request; a template left without versions is left out.
+    func templateListBody(_ templates: [Template], keeping keep: @escaping (TemplateVersion) -> Bool) -> [UInt8] {
+        var w = JSONWriter(capacity: 4096)
+        Self.beginAddonObject(&w)
+        w.key("items")
+        w.beginArray()
+        for t in templates where t.versions.contains(where: keep) { w.raw(Self.encodeTemplate(t, clusterTypes: nil, keeping: keep)) }
         w.endArray()
         w.endObject()
         return w.bytes

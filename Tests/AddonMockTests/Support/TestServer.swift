@@ -74,3 +74,11 @@ extension JSONValue {
         return nil
     }
 }
+
+extension JSONValue {
+    /// An array's items; nothing for anything else.
+    var arrayValues: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+}

@@ -1,0 +1,151 @@
+import AddonMockCore
+import AddonMockKit
+
+/// A validated `Cluster` create body. Required as the CCE API reference and the SDK's model say: `metadata.name`,
+/// `spec.flavor`, `spec.hostNetwork.vpc` and `.subnet`, `spec.containerNetwork.mode`. The stored spec is the one
+/// sent with what the real service fills in when a field is left out.
+struct ClusterRequest {
+    let name: String
+    let alias: String?
+    let annotations: JSONValue?
+    let labels: JSONValue?
+    let spec: JSONValue
+
+    static func decode(_ root: BodyReader) throws(APIError) -> ClusterRequest {
+        let metadata = try root.object("metadata")
+        let name = try metadata.string("name")
+        guard isClusterName(name) else {
+            throw APIError(
+                .badRequest,
+                "metadata.name \"\(name)\" is invalid: 4 to 128 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'"
+            )
+        }
+        let spec = try root.object("spec")
+        _ = try spec.string("flavor")
+        let host = try spec.object("hostNetwork")
+        _ = try host.string("vpc")
+        _ = try host.string("subnet")
+        let mode = try spec.object("containerNetwork").string("mode")
+        guard ClusterCatalog.containerNetworkModes.contains(mode) else {
+            throw APIError(
+                .badRequest,
+                "spec.containerNetwork.mode must be one of \(ClusterCatalog.containerNetworkModes.joined(separator: ", ")), got \"\(mode)\"")
+        }
+        return ClusterRequest(
+            name: name, alias: try metadata.optionalString("alias"), annotations: try metadata.stringMap("annotations"),
+            labels: try metadata.stringMap("labels"), spec: try completed(spec))
+    }
+
+    /// The spec as stored: what was sent, checked, over what the real service fills in (a seed or import entry
+    /// may leave out everything).
+    static func completed(_ spec: BodyReader) throws(APIError) -> JSONValue {
+        let flavor = try spec.optionalString("flavor") ?? "cce.s1.small"
+        guard ClusterCatalog.flavors.contains(flavor) else {
+            throw APIError(.badRequest, "\(spec.path).flavor must be one of \(ClusterCatalog.flavors.joined(separator: ", ")), got \"\(flavor)\"")
+        }
+        let version = try spec.optionalString("version") ?? ClusterCatalog.defaultVersion
+        guard ClusterCatalog.versions.contains(version) else {
+            throw APIError(.badRequest, "\(spec.path).version must be one of \(ClusterCatalog.versions.joined(separator: ", ")), got \"\(version)\"")
+        }
+        let type = try spec.optionalString("type") ?? "VirtualMachine"
+        guard ClusterCatalog.types.contains(type) else {
+            throw APIError(.badRequest, "\(spec.path).type must be one of \(ClusterCatalog.types.joined(separator: ", ")), got \"\(type)\"")
+        }
+        if let description = try spec.optionalString("description"), description.utf8.count > 200 {
+            throw APIError(.badRequest, "\(spec.path).description must be at most 200 characters")
+        }
+        let defaults: JSONValue = .object([
+            ("category", .string(flavor.hasPrefix("cce.t") ? "Turbo" : "CCE")), ("type", .string(type)),
+            ("flavor", .string(flavor)), ("version", .string(version)), ("platformVersion", .string("cce.17.0")),
+            ("description", .string("")), ("customSan", .array([])), ("ipv6enable", .bool(false)),
+            ("authentication", .object([("mode", .string("rbac"))])), ("billingMode", .number("0")),
+            ("kubernetesSvcIpRange", .string("10.247.0.0/16")), ("kubeProxyMode", .string("iptables")),
+            ("az", .string("multi_az")), ("supportIstio", .bool(true)), ("deletionProtection", .bool(false)),
+        ])
+        return defaults.merging(spec.value)
+    }
+
+    static func isClusterName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard (4...128).contains(b.count), (97...122).contains(b[0]), b[b.count - 1] != UInt8(ascii: "-") else { return false }
+        return b.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// The body of a cluster update (`ClusterInformation`): the fields the API lets change after creation.
+struct ClusterUpdate {
+    let spec: JSONValue
+    let alias: String?
+
+    static let updatable: Set<String> = [
+        "description", "customSan", "deletionProtection", "agencyName", "containerNetwork", "eniNetwork", "hostNetwork",
+        "secretConfig",
+    ]
+
+    static func decode(_ root: BodyReader) throws(APIError) -> ClusterUpdate {
+        let spec = try root.optionalObject("spec")
+        if let spec { try spec.allowOnly(updatable) }
+        if let description = try spec?.optionalString("description"), description.utf8.count > 200 {
+            throw APIError(.badRequest, "spec.description must be at most 200 characters")
+        }
+        let alias = try root.optionalObject("metadata")?.optionalString("alias")
+        guard spec != nil || alias != nil else { throw APIError(.badRequest, "spec or metadata.alias is required") }
+        return ClusterUpdate(spec: spec?.value ?? .object([]), alias: alias)
+    }
+}
+
+/// A validated `NodePool` create body: `metadata.name`, `spec.nodeTemplate` with `flavor` and `az`;
+/// `spec.initialNodeCount` (default 0) is how many nodes it starts with.
+struct NodePoolRequest {
+    let name: String
+    let spec: JSONValue
+
+    static let maxNodes = 500
+
+    static func decode(_ root: BodyReader) throws(APIError) -> NodePoolRequest {
+        let name = try root.object("metadata").string("name")
+        guard isPoolName(name) else {
+            throw APIError(
+                .badRequest,
+                "metadata.name \"\(name)\" is invalid: 1 to 50 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'"
+            )
+        }
+        let spec = try root.object("spec")
+        let template = try spec.object("nodeTemplate")
+        _ = try template.string("flavor")
+        _ = try template.string("az")
+        return NodePoolRequest(name: name, spec: try completed(spec))
+    }
+
+    /// The spec as stored: what was sent over the defaults, `initialNodeCount` always there.
+    static func completed(_ spec: BodyReader) throws(APIError) -> JSONValue {
+        let count = try spec.optionalInt("initialNodeCount", in: 0...maxNodes) ?? 0
+        let defaults: JSONValue = .object([
+            ("type", .string("vm")), ("autoscaling", .object([("enable", .bool(false))])), ("nodeManagement", .object([])),
+        ])
+        return defaults.merging(spec.value).merging(.object([("initialNodeCount", .number(String(count)))]))
+    }
+
+    static func isPoolName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard (1...50).contains(b.count), (97...122).contains(b[0]), b[b.count - 1] != UInt8(ascii: "-") else { return false }
+        return b.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
+    }
+}
+
+/// A node pool update (`NodePoolUpdate`): a new `initialNodeCount` scales it; other spec fields are kept as sent.
+struct NodePoolUpdate {
+    let spec: JSONValue
+    let nodeCount: Int?
+
+    static func decode(_ root: BodyReader) throws(APIError) -> NodePoolUpdate {
+        let spec = try root.object("spec")
+        let ignore = try spec.optionalBool("ignoreInitialNodeCount") ?? false
+        let count = ignore ? nil : try spec.optionalInt("initialNodeCount", in: 0...NodePoolRequest.maxNodes)
+        var kept = spec.value
+        if case .object(let members) = kept {
+            kept = .object(members.filter { $0.key != "initialNodeCount" && $0.key != "ignoreInitialNodeCount" })
+        }
+        return NodePoolUpdate(spec: kept, nodeCount: count)
+    }
+}
