@@ -77,6 +77,16 @@ import Testing
         #expect(try call("GET", "\(Self.project)/clusters").json().at("items")?.arrayValues.count == 0)
     }
 
+    /// `cluster` names the kind in a resource wait and the scope in a settled one.
+    @Test func waitsNameAClusterEitherWay() throws {
+        let id = try availableCluster()
+        let wait = { (body: String) in try server.request("POST", "/_mock/wait", headers: Self.json, body: body) }
+        let reached = try wait(#"{"cluster": "\#(id)", "phase": "Available"}"#).json()
+        #expect(reached.at("reached") == .bool(true) && reached.string("resource.kind") == "clusters")
+        #expect(try wait(#"{"settled": true, "cluster": "\#(id)"}"#).json().at("reached") == .bool(true))
+        #expect(try wait(#"{"cluster": "\#(id)", "phase": "Hibernation", "timeoutMs": 20}"#).status == 408)
+    }
+
     @Test func aSecondClusterOfTheSameNameIsAConflict() throws {
         let id = try availableCluster()
         let again = try call("POST", "\(Self.project)/clusters", Self.clusterBody())
@@ -208,6 +218,17 @@ import Testing
         #expect(
             unknown.at("items")?.arrayValues.first { $0.string("metadata.name") == "coredns" }?.at("spec.versions")?.arrayValues.count == 4,
             "lenient: all")
+    }
+
+    @Test func anAddonGetsAVersionItsClusterSupports() throws {
+        let cluster = try availableCluster(version: "v1.25")
+        let installed = try call("POST", "/api/v3/addons", Bodies.install(cluster: cluster))
+        #expect(try installed.json().string("spec.version") == "1.29.5", "the newest stable one that supports v1.25, not 1.30.6")
+        let refused = try call("POST", "/api/v3/addons", Bodies.install(cluster: cluster, template: "everest", version: "2.4.28"))
+        #expect(refused.status == 400)
+        #expect(
+            try refused.json().string("error_msg")
+                == "everest 2.4.28 does not support cluster \(cluster) (VirtualMachine v1.25); versions that do: 2.1.30, 2.3.14")
     }
 
     @Test func strictClustersMustExistForAddons() throws {

@@ -16,10 +16,10 @@ curl() { command curl -w '%{stderr}STATUS %{http_code} %{method}\\n' "$@"; }
 
 
 def test_the_readme_has_its_walkthroughs():
-    assert len(BLOCKS) == 3, BLOCKS
+    assert len(BLOCKS) == 4, BLOCKS
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=["cce", "modelarts", "export-import"])
+@pytest.mark.parametrize("block", BLOCKS, ids=["cce", "clusters", "modelarts", "export-import"])
 def test_walkthrough_runs_as_pasted(start, block):
     server = start("--profile", "fast")
     script = WRAPPER + block.replace("http://127.0.0.1:8080", server.url)

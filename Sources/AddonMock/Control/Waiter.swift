@@ -48,14 +48,15 @@ extension ControlService {
         let kindKeys = registry.kinds.map { (key: $0.singular, kind: $0) }
         try body.allowOnly(Set(kindKeys.map(\.key) + ["status", "phase", "gone", "settled", "timeoutMs"] + registry.scopeFields))
         let timeoutMs = try body.optionalInt("timeoutMs", in: 1...600_000) ?? 10_000
-        let named = kindKeys.filter { body.optional($0.key) != nil }
         let settled = try body.optionalBool("settled") ?? false
+        // `cluster` names both a kind and a scope field: with settled it is the scope.
+        let named = kindKeys.filter { body.optional($0.key) != nil && !(settled && registry.scopeFields.contains($0.key)) }
         guard named.count + (settled ? 1 : 0) == 1 else {
             throw APIError(.badRequest, "name one thing to wait for: \(kindKeys.map(\.key).joined(separator: ", ")) or settled: true")
         }
         let target: Target
         if let (key, kind) = named.first {
-            for field in registry.scopeFields where body.optional(field) != nil {
+            for field in registry.scopeFields where field != key && body.optional(field) != nil {
                 throw APIError(.badRequest, "\(field) is for settled; name the \(key)'s scope inside \(key)")
             }
             let state = try body.optionalString("status") ?? body.optionalString("phase")

@@ -75,12 +75,28 @@ struct CCEService {
     private func install(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let body = try InstanceRequest.decode(try ctx.body(), versionRequired: false)
         try checkClusterMatches(body.clusterID, ctx.request)
-        if kind == "cce", let cluster = try parentCluster(body.clusterID), cluster.phase != Clusters.available {
+        let cluster = kind == "cce" ? try parentCluster(body.clusterID) : nil
+        if let cluster, cluster.phase != Clusters.available {
             throw APIError(
                 .badRequest,
                 "cluster \(cluster.id) is \(cluster.phase.rawValue): add-ons can be installed only in an Available cluster")
         }
-        let (template, version) = try resolve(body.templateName, body.version)
+        var (template, version) = try resolve(body.templateName, body.version)
+        if let cluster {
+            // An emulated cluster gets a version its Kubernetes supports: the newest stable one when none is asked.
+            let (type, clusterVersion) = (cluster.spec.string("type") ?? "VirtualMachine", cluster.spec.string("version") ?? "")
+            let fits = { (v: TemplateVersion) in ClusterCatalog.supports(v.supportVersions, clusterType: type, clusterVersion: clusterVersion) }
+            if body.version == nil, let newest = template.versions.last(where: { $0.stable && fits($0) }) ?? template.versions.last(where: fits) {
+                version = newest
+            }
+            guard fits(version) else {
+                let fitting = template.versions.filter(fits).map(\.version)
+                throw APIError(
+                    .badRequest,
+                    "\(template.name) \(version.version) does not support cluster \(cluster.id) (\(type) \(clusterVersion)); versions that do: "
+                        + (fitting.isEmpty ? "none" : fitting.joined(separator: ", ")))
+            }
+        }
         let revision = Revision(version: version.version, values: version.values(over: body.values))
         let annotations = body.annotations ?? .object([("addon.install/type", .string("install"))])
         let instance = try manager.createOrModify(
