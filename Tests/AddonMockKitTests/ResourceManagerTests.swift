@@ -111,4 +111,32 @@ import Testing
         #expect(change.shown.map(\.name) == ["pages"] && change.shown.first?.value == RawJSON(trusted: Array("412".utf8)))
         #expect(change.name == "dune" && change.to == "Ready")
     }
+
+    /// Nobody sweeps here: a read that finds an owner's delete due writes it down, and its books with it, so a
+    /// client told the shelf is gone finds its books gone too.
+    @Test func readingAnOwnerWhoseDeleteFellDueTakesWhatItOwnsWithIt() throws {
+        let fastClock = VirtualClock()
+        fastClock.pin()
+        let fast = ResourceManager(
+            database: try Database(path: ":memory:"),
+            engine: LifecycleEngine(
+                timing: Timing(profile: .fast, random: SeededRandom(seed: 1)), tables: ["shelves": Self.simple, "books": Self.simple]),
+            clock: fastClock,
+            relations: [
+                ResourceRelation(ownerServices: ["shelves"], ownedServices: ["books"], ownedNoun: "books", link: ParentLink(kind: "shelves"))
+            ])
+        let now = fastClock.now()
+        _ = try fast.create { _ in
+            [
+                Resource(id: "s1", service: "shelves", scope: "lib", name: "top", phase: "Ready", createdAt: now, updatedAt: now),
+                Resource(id: "b1", service: "books", scope: "s1", name: "dune", phase: "Ready", createdAt: now, updatedAt: now),
+            ]
+        }
+        _ = try fast.modify(id: "s1", belongs: { _ in true }, notFound: { APIError(.notFound, "") }) { r, now in
+            try fast.engine.begin("delete", on: &r, templateTiming: nil, outcome: .succeed, now: now)
+        }
+        fastClock.advance(milliseconds: 500)
+        #expect(try fast.resource(id: "s1") == nil)
+        #expect(try fast.resource(id: "b1") == nil, "written down with its owner")
+    }
 }

@@ -231,6 +231,33 @@ import Testing
                 == "everest 2.4.28 does not support cluster \(cluster) (VirtualMachine v1.25); versions that do: 2.1.30, 2.3.14")
     }
 
+    /// Autopilot clusters: their own namespace, the service's flavor and network, the parents of Autopilot add-ons.
+    @Test func autopilotClustersAreTheParentsOfAutopilotAddons() throws {
+        let autopilot = "/autopilot/v3/projects/p1"
+        let body =
+            #"{"kind": "Cluster", "apiVersion": "v3", "metadata": {"name": "ap-1"}, "spec": {"version": "v1.30", "hostNetwork": {"vpc": "v", "subnet": "s"}}}"#
+        let created = try call("POST", "\(autopilot)/clusters", body)
+        #expect(created.status == 201)
+        let cluster = try created.json()
+        let id = try #require(cluster.string("metadata.uid"))
+        #expect(cluster.string("spec.flavor") == "cce.autopilot.cluster" && cluster.string("spec.category") == "Turbo")
+        #expect(cluster.string("spec.containerNetwork.mode") == "eni")
+        #expect(try call("GET", "\(Self.project)/clusters/\(id)").status == 404, "not a CCE cluster")
+        let job = try #require(cluster.string("status.jobID"))
+        #expect(try call("GET", "\(autopilot)/jobs/\(job)").json().string("spec.type") == "CreateCluster")
+        #expect(try call("GET", "\(Self.project)/jobs/\(job)").status == 404, "jobs stay in their namespace")
+        #expect(try call("POST", "\(autopilot)/clusters/\(id)/operation/hibernate", "{}").status == 404, "no hibernation")
+        server.advance(ms: 200)
+        let addon = try #require(
+            try call("POST", "/autopilot/v3/addons", Bodies.install(cluster: id, template: "npd")).json().string("metadata.uid"))
+        #expect(try call("POST", "/api/v3/addons", Bodies.install(cluster: id)).status == 201, "lenient: a CCE add-on may name any id")
+        server.advance(ms: 200)
+        #expect(try call("DELETE", "\(autopilot)/clusters/\(id)").status == 200)
+        server.advance(ms: 200)
+        #expect(try call("GET", "/autopilot/v3/addons/\(addon)").status == 404, "went with its cluster")
+        #expect(try call("GET", "\(autopilot)/clusters").json().at("items")?.arrayValues.count == 0)
+    }
+
     @Test func strictClustersMustExistForAddons() throws {
         var configuration = Configuration(
             host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1, logLevel: "critical", seedWasRandom: false)

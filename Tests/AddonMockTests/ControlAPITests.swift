@@ -173,7 +173,10 @@ extension TestServer {
     @Test(arguments: [
         (#"{"cluster": "c1", "project": "p"}"#, "name a project or a cluster, not both"),
         (#"{"pool": "a"}"#, "pool needs project"),
-        (#"{"service": "ecs"}"#, "service must be one of cluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""),
+        (
+            #"{"service": "ecs"}"#,
+            "service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
+        ),
         (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
         (
             #"{"everything": true}"#,

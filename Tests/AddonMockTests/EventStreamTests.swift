@@ -297,7 +297,10 @@ import Testing
     @Test func badQueriesAre400s() throws {
         let cases = [
             ("?types=explosion", "types: unknown event type \"explosion\"; expected clock, created, deleted, request, reset, transition or updated"),
-            ("?service=ecs", "service: unknown service \"ecs\"; expected addoncheck, autopilot, cce, cluster, control, job, modelarts or nodepool"),
+            (
+                "?service=ecs",
+                "service: unknown service \"ecs\"; expected addoncheck, autopilot, autopilotcluster, cce, cluster, control, job, modelarts or nodepool"
+            ),
             ("?after=-1", "Last-Event-ID (or after) must be an event id, got \"-1\""),
             ("?holdMs=99999999", "holdMs must be a whole number from 0 to 60000"),
             ("?cluster=a%00b", "cluster \"a\\u0000b\" is not a valid identifier: use \(IdentifierRule.description)"),

@@ -119,7 +119,7 @@ import Testing
         (#"{"status": 500, "match": {"operation": "delete"}}"#, "match.operation is for outcome rules; HTTP faults match on method and route"),
         (
             #"{"status": 500, "match": {"service": "ecs"}}"#,
-            "match.service must be one of cluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
+            "match.service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
         ),
         (
             #"{"status": 500, "match": {"region": "x"}}"#,

@@ -15,6 +15,10 @@ from huaweicloudsdkcce.v3 import (
     ScaleNodePoolSpec, ShowAddonInstanceRequest, ShowClusterRequest, ShowJobRequest, ShowNodePoolRequest, ShowNodeRequest,
     UpdateClusterRequest, UpdateNodePoolRequest,
 )
+from huaweicloudsdkcce.v3 import (
+    AutopilotCluster, AutopilotClusterMetadata, AutopilotClusterSpec, AutopilotHostNetwork, CreateAutopilotClusterRequest,
+    DeleteAutopilotClusterRequest, ListAutopilotClustersRequest, ShowAutopilotClusterRequest, ShowAutopilotJobRequest,
+)
 from huaweicloudsdkcore.exceptions import exceptions
 
 from conftest import PROJECT, assert_sdk_error
@@ -149,3 +153,18 @@ def test_cluster_errors_reach_the_sdk_as_its_exceptions(start):
     server.control("POST", f"/_mock/resources/clusters/{cid}/status", {"advance": True})
     assert cce.show_cluster(ShowClusterRequest(cluster_id=cid)).status.phase == "Available"
     assert cce.list_addon_instances(ListAddonInstancesRequest(cluster_id=cid)).items == []
+
+
+def test_autopilot_clusters_through_the_sdk(start):
+    server = start("--profile", "instant")
+    cce = server.cce(project=PROJECT)
+    created = cce.create_autopilot_cluster(CreateAutopilotClusterRequest(body=AutopilotCluster(
+        kind="Cluster", api_version="v3", metadata=AutopilotClusterMetadata(name="sdk-autopilot"),
+        spec=AutopilotClusterSpec(version="v1.30", host_network=AutopilotHostNetwork(vpc="vpc-1", subnet="subnet-1")))))
+    cid = created.metadata.uid
+    assert created.spec.flavor == "cce.autopilot.cluster"
+    assert cce.show_autopilot_job(ShowAutopilotJobRequest(job_id=created.status.job_id)).status.phase == "Success"
+    assert cce.show_autopilot_cluster(ShowAutopilotClusterRequest(cluster_id=cid)).status.phase == "Available"
+    assert [c.metadata.uid for c in cce.list_autopilot_clusters(ListAutopilotClustersRequest()).items] == [cid]
+    cce.delete_autopilot_cluster(DeleteAutopilotClusterRequest(cluster_id=cid))
+    assert cce.list_autopilot_clusters(ListAutopilotClustersRequest()).items == []

@@ -138,16 +138,38 @@ public final class ResourceManager: Sendable {
         stored: (AddonMockStore.Connection) throws -> Resource?
     ) throws -> ResourceView? {
         let now = clock.now()
-        if let hit = cached() { return cache.view(of: hit, at: now, engine: engine) }
-        let generation = cache.generation
-        return try database.read(stored).flatMap { cache.view(of: cache.remember($0, readSince: generation), at: now, engine: engine) }
+        let record: Resource
+        if let hit = cached() {
+            if let view = cache.view(of: hit, at: now, engine: engine) { return view }
+            record = hit.stored
+        } else {
+            let generation = cache.generation
+            guard let read = try database.read(stored) else { return nil }
+            if let view = cache.view(of: cache.remember(read, readSince: generation), at: now, engine: engine) { return view }
+            record = read
+        }
+        settledIntoDeletion(record)
+        return nil
+    }
+
+    /// A record read as deleted because its delete fell due, not yet written down by the sweeper: if it owns
+    /// others by a cascade, they go only when that is written, so write it now — whoever is told the owner is gone
+    /// then finds what it owned gone too. Rare (a read in the moments after a delete's due time).
+    private func settledIntoDeletion(_ record: Resource) {
+        guard relations.contains(where: { $0.link.onDelete == .cascade && $0.ownerServices.contains(record.service) }) else { return }
+        _ = try? sweep()
     }
 
     /// The resources of `service` in `scope`, oldest first.
     public func resources(service: String, scope: String) throws -> [Resource] {
         let now = clock.now()
-        return try database.read { try $0.resources(service: service, scope: scope) }
-            .compactMap { engine.settled($0, at: now) }
+        let stored = try database.read { try $0.resources(service: service, scope: scope) }
+        var live: [Resource] = []
+        live.reserveCapacity(stored.count)
+        for record in stored {
+            if let settled = engine.settled(record, at: now) { live.append(settled) } else { settledIntoDeletion(record) }
+        }
+        return live
     }
 
     public func resource(service: String, scope: String, name: String) throws -> Resource? {

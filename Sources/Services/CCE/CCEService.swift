@@ -30,7 +30,10 @@ public enum CCE {
         routes: { env in
             CCEService(environment: env).routes
                 + AddonCheckService(manager: env.manager, catalog: env.catalog, outcomes: env.outcomes).routes
-                + ClusterService(manager: env.manager, outcomes: env.outcomes).routes
+                + ClusterService(manager: env.manager, outcomes: env.outcomes, prefix: "/api/v3", clusterService: Clusters.service).routes
+                + ClusterService(
+                    manager: env.manager, outcomes: env.outcomes, prefix: "/autopilot/v3", clusterService: Clusters.autopilotService
+                ).routes
         })
 }
 
@@ -75,7 +78,7 @@ struct CCEService {
     private func install(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {
         let body = try InstanceRequest.decode(try ctx.body(), versionRequired: false)
         try checkClusterMatches(body.clusterID, ctx.request)
-        let cluster = kind == "cce" ? try parentCluster(body.clusterID) : nil
+        let cluster = try parentCluster(body.clusterID, kind)
         if let cluster, cluster.phase != Clusters.available {
             throw APIError(
                 .badRequest,
@@ -124,7 +127,7 @@ struct CCEService {
             throw APIError(
                 .badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
-        if kind == "cce" { _ = try parentCluster(cluster) }
+        _ = try parentCluster(cluster, kind)
         let items = try manager.resources(service: kind, scope: cluster)
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
@@ -211,7 +214,7 @@ struct CCEService {
     private func templates(_ ctx: RequestContext, _ wire: CCEWire, _ kind: String) throws -> HTTPResponse {
         // A cluster named by the request (?cluster_id=, X-Cluster-ID, a host prefix) that is emulated: only the
         // versions that support its Kubernetes version and type.
-        let cluster = kind == "cce" ? try namedCluster(ctx.request).flatMap(parentCluster) : nil
+        let cluster = try namedCluster(ctx.request).flatMap { try parentCluster($0, kind) }
         let named = ctx.request.queryValue("addon_template_name").flatMap { $0.isEmpty ? nil : $0 }
         if let cluster {
             let (type, version) = (cluster.spec.string("type") ?? "VirtualMachine", cluster.spec.string("version") ?? "")
@@ -246,8 +249,9 @@ struct CCEService {
     }
 
     /// The emulated cluster `id`, if there is one. Under `--clusters strict` there must be: a 404 otherwise.
-    private func parentCluster(_ id: String) throws -> Resource? {
-        let found = try manager.resource(id: id).flatMap { $0.service == Clusters.service ? $0 : nil }
+    private func parentCluster(_ id: String, _ kind: String) throws -> Resource? {
+        let service = Clusters.clusterService(ofAddons: kind)
+        let found = try manager.resource(id: id).flatMap { $0.service == service ? $0 : nil }
         if found == nil && parents == .strict {
             throw APIError(.notFound, "cluster \(id) not found (the server runs with --clusters strict: create the cluster first)")
         }

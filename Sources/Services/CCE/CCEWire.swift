@@ -11,11 +11,14 @@ struct CCEWire: Sendable {
     private let templateObjects: [String: RawJSON]
     /// `status.targetVersions` per template and version (a JSON array, or null when nothing is newer).
     private let targetVersions: [String: [String: RawJSON]]
+    /// The cluster types `supportVersions` lists (nil: all).
+    private let clusterTypes: Set<String>?
 
     /// `clusterTypes`: the cluster types a template version may list in `supportVersions` (nil: all the catalog
     /// gives). Autopilot clusters are VirtualMachine only, as the SDK's `SupportVersions.cluster_type` says.
     init(catalog: Catalog, clusterTypes: Set<String>? = nil) {
         self.catalog = catalog
+        self.clusterTypes = clusterTypes
         var versions: [String: [String: RawJSON]] = [:]
         var templates: [String: RawJSON] = [:]
         var targets: [String: [String: RawJSON]] = [:]
@@ -130,7 +133,7 @@ struct CCEWire: Sendable {
         Self.beginAddonObject(&w)
         w.key("items")
         w.beginArray()
-        for t in templates where t.versions.contains(where: keep) { w.raw(Self.encodeTemplate(t, clusterTypes: nil, keeping: keep)) }
+        for t in templates where t.versions.contains(where: keep) { w.raw(Self.encodeTemplate(t, clusterTypes: clusterTypes, keeping: keep)) }
         w.endArray()
         w.endObject()
         return w.bytes

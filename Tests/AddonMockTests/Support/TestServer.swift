@@ -31,7 +31,11 @@ final class TestServer {
 
     deinit { app.stop() }
 
-    func advance(ms: Int64) { clock.advance(milliseconds: ms) }
+    /// Moves the clock and writes what fell due, as `POST /_mock/clock` does.
+    func advance(ms: Int64) {
+        clock.advance(milliseconds: ms)
+        _ = try? app.manager.sweep()
+    }
 
     /// One request on a fresh connection.
     func request(_ method: String, _ target: String, headers: [(String, String)] = [], body: String? = nil) throws -> HTTPResult {

@@ -6,6 +6,12 @@ import AddonMockKit
 /// CCE shows as an empty `status.phase` and is stored as `Active`.
 enum Clusters {
     static let service = "cluster"
+    /// Autopilot clusters (`/autopilot/v3/projects/{project_id}/clusters`): the same kind under its own name, the
+    /// parents of Autopilot add-ons.
+    static let autopilotService = "autopilotcluster"
+
+    /// The cluster service of an add-on service (`cce`, `autopilot`).
+    static func clusterService(ofAddons service: String) -> String { service == "autopilot" ? autopilotService : Self.service }
     static let nodePoolService = "nodepool"
     static let jobService = "job"
 
@@ -85,9 +91,11 @@ enum Clusters {
         write: EntryFormat.documents.write)
 
     static let clusterKind = ResourceKind(
-        name: "clusters", services: [service], scopeFields: ["project"], lifecycle: lifecycle,
+        name: "clusters", services: [service, autopilotService], scopeFields: ["project"], lifecycle: lifecycle,
         shown: [.spec("version"), .spec("flavor")], entries: clusterEntries, title: "Clusters",
-        deletePaths: [service: "/api/v3/projects/{project}/clusters/{id}"])
+        deletePaths: [
+            service: "/api/v3/projects/{project}/clusters/{id}", autopilotService: "/autopilot/v3/projects/{project}/clusters/{id}",
+        ])
 
     static let nodePoolKind = ResourceKind(
         name: "nodepools", services: [nodePoolService], scopeFields: ["cluster"], lifecycle: nodePoolLifecycle,
@@ -110,6 +118,8 @@ enum ClusterCatalog {
         "cce.t1.small", "cce.t1.medium", "cce.t2.small", "cce.t2.medium", "cce.t2.large",
     ]
     static let types = ["VirtualMachine", "ARM64"]
+    /// The one flavor of an Autopilot cluster (the service sizes it).
+    static let autopilotFlavor = "cce.autopilot.cluster"
     static let containerNetworkModes = ["overlay_l2", "vpc-router", "eni"]
 
     /// Whether a template version's `supportVersions` lists `clusterVersion` for `clusterType`: its entries give

@@ -11,7 +11,8 @@ struct ClusterRequest {
     let labels: JSONValue?
     let spec: JSONValue
 
-    static func decode(_ root: BodyReader) throws(APIError) -> ClusterRequest {
+    /// `autopilot`: an Autopilot cluster, whose flavor, container network and category the service chooses.
+    static func decode(_ root: BodyReader, autopilot: Bool = false) throws(APIError) -> ClusterRequest {
         let metadata = try root.object("metadata")
         let name = try metadata.string("name")
         guard isClusterName(name) else {
@@ -21,27 +22,30 @@ struct ClusterRequest {
             )
         }
         let spec = try root.object("spec")
-        _ = try spec.string("flavor")
+        if !autopilot { _ = try spec.string("flavor") }
         let host = try spec.object("hostNetwork")
         _ = try host.string("vpc")
         _ = try host.string("subnet")
-        let mode = try spec.object("containerNetwork").string("mode")
-        guard ClusterCatalog.containerNetworkModes.contains(mode) else {
-            throw APIError(
-                .badRequest,
-                "spec.containerNetwork.mode must be one of \(ClusterCatalog.containerNetworkModes.joined(separator: ", ")), got \"\(mode)\"")
+        if !autopilot {
+            let mode = try spec.object("containerNetwork").string("mode")
+            guard ClusterCatalog.containerNetworkModes.contains(mode) else {
+                throw APIError(
+                    .badRequest,
+                    "spec.containerNetwork.mode must be one of \(ClusterCatalog.containerNetworkModes.joined(separator: ", ")), got \"\(mode)\"")
+            }
         }
         return ClusterRequest(
             name: name, alias: try metadata.optionalString("alias"), annotations: try metadata.stringMap("annotations"),
-            labels: try metadata.stringMap("labels"), spec: try completed(spec))
+            labels: try metadata.stringMap("labels"), spec: try completed(spec, autopilot: autopilot))
     }
 
     /// The spec as stored: what was sent, checked, over what the real service fills in (a seed or import entry
     /// may leave out everything).
-    static func completed(_ spec: BodyReader) throws(APIError) -> JSONValue {
-        let flavor = try spec.optionalString("flavor") ?? "cce.s1.small"
-        guard ClusterCatalog.flavors.contains(flavor) else {
-            throw APIError(.badRequest, "\(spec.path).flavor must be one of \(ClusterCatalog.flavors.joined(separator: ", ")), got \"\(flavor)\"")
+    static func completed(_ spec: BodyReader, autopilot: Bool = false) throws(APIError) -> JSONValue {
+        let flavors = autopilot ? [ClusterCatalog.autopilotFlavor] : ClusterCatalog.flavors
+        let flavor = try spec.optionalString("flavor") ?? flavors[0]
+        guard flavors.contains(flavor) else {
+            throw APIError(.badRequest, "\(spec.path).flavor must be one of \(flavors.joined(separator: ", ")), got \"\(flavor)\"")
         }
         let version = try spec.optionalString("version") ?? ClusterCatalog.defaultVersion
         guard ClusterCatalog.versions.contains(version) else {
@@ -55,13 +59,14 @@ struct ClusterRequest {
             throw APIError(.badRequest, "\(spec.path).description must be at most 200 characters")
         }
         let defaults: JSONValue = .object([
-            ("category", .string(flavor.hasPrefix("cce.t") ? "Turbo" : "CCE")), ("type", .string(type)),
+            ("category", .string(autopilot || flavor.hasPrefix("cce.t") ? "Turbo" : "CCE")), ("type", .string(type)),
             ("flavor", .string(flavor)), ("version", .string(version)), ("platformVersion", .string("cce.17.0")),
             ("description", .string("")), ("customSan", .array([])), ("ipv6enable", .bool(false)),
             ("authentication", .object([("mode", .string("rbac"))])), ("billingMode", .number("0")),
             ("kubernetesSvcIpRange", .string("10.247.0.0/16")), ("kubeProxyMode", .string("iptables")),
             ("az", .string("multi_az")), ("supportIstio", .bool(true)), ("deletionProtection", .bool(false)),
         ])
+        if autopilot { return defaults.merging(.object([("containerNetwork", .object([("mode", .string("eni"))]))])).merging(spec.value) }
         return defaults.merging(spec.value)
     }
 

@@ -3,25 +3,35 @@ import AddonMockHTTP
 import AddonMockKit
 
 /// The cluster API under `/api/v3/projects/{project_id}`: clusters, their node pools and nodes, and the jobs their
-/// operations run as. Every operation that takes time starts a job (`status.jobID`) that terraform waits on first.
+/// operations run as; and Autopilot clusters under `/autopilot/v3/projects/{project_id}` (no node pools, no
+/// hibernation). Every operation that takes time starts a job (`status.jobID`) that terraform waits on first.
 struct ClusterService {
     let manager: ResourceManager
     let outcomes: any OutcomeDecider
+    /// `/api/v3` or `/autopilot/v3`.
+    let prefix: String
+    /// The clusters' service name in that namespace.
+    let clusterService: String
+
+    var isAutopilot: Bool { clusterService == Clusters.autopilotService }
 
     var routes: [ServiceRoute] {
-        let clusters = "/api/v3/projects/{project_id}/clusters"
+        let clusters = "\(prefix)/projects/{project_id}/clusters"
         let cluster = "\(clusters)/{cluster_id}"
         let pools = "\(cluster)/nodepools"
-        return [
-            ServiceRoute("POST", clusters, service: Clusters.service) { try createCluster($0) },
-            ServiceRoute("GET", clusters, service: Clusters.service) { try listClusters($0) },
-            ServiceRoute("GET", cluster, service: Clusters.service) { try showCluster($0) },
-            ServiceRoute("PUT", cluster, service: Clusters.service) { try updateCluster($0) },
-            ServiceRoute("DELETE", cluster, service: Clusters.service) { try operate(Clusters.delete, $0) },
-            ServiceRoute("POST", "\(cluster)/operation/hibernate", service: Clusters.service) { try operate(Clusters.hibernate, $0) },
-            ServiceRoute("POST", "\(cluster)/operation/awake", service: Clusters.service) { try operate(Clusters.awake, $0) },
-            ServiceRoute("POST", "\(cluster)/clustercert", service: Clusters.service) { try clusterCert($0) },
-            ServiceRoute("GET", "/api/v3/projects/{project_id}/jobs/{job_id}", service: Clusters.jobService) { try showJob($0) },
+        let common = [
+            ServiceRoute("POST", clusters, service: clusterService) { try createCluster($0) },
+            ServiceRoute("GET", clusters, service: clusterService) { try listClusters($0) },
+            ServiceRoute("GET", cluster, service: clusterService) { try showCluster($0) },
+            ServiceRoute("PUT", cluster, service: clusterService) { try updateCluster($0) },
+            ServiceRoute("DELETE", cluster, service: clusterService) { try operate(Clusters.delete, $0) },
+            ServiceRoute("POST", "\(cluster)/clustercert", service: clusterService) { try clusterCert($0) },
+            ServiceRoute("GET", "\(prefix)/projects/{project_id}/jobs/{job_id}", service: Clusters.jobService) { try showJob($0) },
+        ]
+        if isAutopilot { return common }
+        return common + [
+            ServiceRoute("POST", "\(cluster)/operation/hibernate", service: clusterService) { try operate(Clusters.hibernate, $0) },
+            ServiceRoute("POST", "\(cluster)/operation/awake", service: clusterService) { try operate(Clusters.awake, $0) },
             ServiceRoute("POST", pools, service: Clusters.nodePoolService) { try createNodePool($0) },
             ServiceRoute("GET", pools, service: Clusters.nodePoolService) { try listNodePools($0) },
             ServiceRoute("GET", "\(pools)/{nodepool_id}", service: Clusters.nodePoolService) { try showNodePool($0) },
@@ -37,15 +47,15 @@ struct ClusterService {
 
     private func createCluster(_ ctx: RequestContext) throws -> HTTPResponse {
         let project = ctx.parameters["project_id"]
-        let request = try ClusterRequest.decode(try ctx.body())
+        let request = try ClusterRequest.decode(try ctx.body(), autopilot: isAutopilot)
         let id = Identifiers.uuid()
         let jobID = Identifiers.uuid()
         let made = try manager.createOrModify(
-            service: Clusters.service, scope: project, name: request.name, for: ctx.writes,
+            service: clusterService, scope: project, name: request.name, for: ctx.writes,
             create: { now in
                 var cluster = manager.engine.create(
-                    id: id, service: Clusters.service, scope: project, name: request.name, spec: JSONDocument(request.spec),
-                    outcome: try outcomes.outcome(for: Clusters.create, service: Clusters.service, scope: project, template: request.name, ctx),
+                    id: id, service: clusterService, scope: project, name: request.name, spec: JSONDocument(request.spec),
+                    outcome: try outcomes.outcome(for: Clusters.create, service: clusterService, scope: project, template: request.name, ctx),
                     now: now)
                 cluster.status["jobID"] = .string(jobID)
                 if let alias = request.alias { cluster.status["alias"] = .string(alias) }
@@ -67,7 +77,7 @@ struct ClusterService {
         let status = ctx.request.queryValue("status").flatMap { $0.isEmpty ? nil : $0 }
         let type = ctx.request.queryValue("type").flatMap { $0.isEmpty ? nil : $0 }
         let version = ctx.request.queryValue("version").flatMap { $0.isEmpty ? nil : $0 }
-        let items = try manager.resources(service: Clusters.service, scope: project).filter { c in
+        let items = try manager.resources(service: clusterService, scope: project).filter { c in
             (status == nil || c.phase.rawValue == status) && (type == nil || c.spec.string("type") == type)
                 && (version == nil || c.spec.string("version") == version)
         }
@@ -85,7 +95,7 @@ struct ClusterService {
         let (project, id) = (ctx.parameters["project_id"], ctx.parameters["cluster_id"])
         let update = try ClusterUpdate.decode(try ctx.body())
         let changed = try manager.modify(
-            id: id, for: ctx.writes, belongs: { $0.service == Clusters.service && $0.scope == project },
+            id: id, for: ctx.writes, belongs: { $0.service == clusterService && $0.scope == project },
             notFound: { clusterNotFound(id) }
         ) { cluster, now in
             guard cluster.phase != Clusters.deleting else {
@@ -104,7 +114,7 @@ struct ClusterService {
         let (project, id) = (ctx.parameters["project_id"], ctx.parameters["cluster_id"])
         let jobID = Identifiers.uuid()
         let (before, after) = try begin(
-            op, id: id, service: Clusters.service, scope: project, jobID: jobID, notFound: { clusterNotFound(id) }, ctx)
+            op, id: id, service: clusterService, scope: project, jobID: jobID, notFound: { clusterNotFound(id) }, ctx)
         let type = op == Clusters.delete ? "DeleteCluster" : op == Clusters.hibernate ? "HibernateCluster" : "AwakeCluster"
         try startJob(jobID, type: type, project: project, cluster: id, subject: after, previous: before, ctx)
         ctx.touched(after)
@@ -127,7 +137,7 @@ struct ClusterService {
 
     private func cluster(_ ctx: RequestContext) throws -> Resource {
         let (project, id) = (ctx.parameters["project_id"], ctx.parameters["cluster_id"])
-        guard let cluster = try manager.resource(id: id), cluster.service == Clusters.service, cluster.scope == project else {
+        guard let cluster = try manager.resource(id: id), cluster.service == clusterService, cluster.scope == project else {
             throw clusterNotFound(id)
         }
         return cluster
@@ -172,7 +182,9 @@ struct ClusterService {
 
     private func showJob(_ ctx: RequestContext) throws -> HTTPResponse {
         let (project, id) = (ctx.parameters["project_id"], ctx.parameters["job_id"])
-        guard let job = try manager.resource(id: id), job.service == Clusters.jobService, job.scope == project else {
+        guard let job = try manager.resource(id: id), job.service == Clusters.jobService, job.scope == project,
+            (job.spec.string("service") == Clusters.autopilotService) == isAutopilot
+        else {
             throw APIError(.notFound, "job \(id) not found")
         }
         var phase = job.phase
@@ -354,7 +366,7 @@ enum ClusterJobs {
         }
         guard subject.status.string("jobID") == jobID else { return (Clusters.success, "") }
         if subject.pending != nil { return (Clusters.running, "") }
-        let table = subject.service == Clusters.service ? Clusters.lifecycle : Clusters.nodePoolLifecycle
+        let table = subject.service == Clusters.nodePoolService ? Clusters.nodePoolLifecycle : Clusters.lifecycle
         let failedPhases = Set(table.steps.values.map(\.failed)).union([table.degraded])
         if failedPhases.contains(subject.phase) { return (Clusters.failed, subject.reason.isEmpty ? subject.phase.rawValue : subject.reason) }
         return (Clusters.success, "")
