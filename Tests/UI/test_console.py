@@ -1,6 +1,7 @@
 """/_mock/ui in a real headless Chromium: an add-on installed through the SDK appears and moves through its
 lifecycle live, the page's buttons advance, force and delete it, move the clock and add a fault rule; it fits a
 projector and a phone, and stays usable with 1,000 resources. Every wait is for a state on the page."""
+import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from huaweicloudsdkcce.v3 import CreateAddonInstanceRequest, InstanceRequest, InstanceRequestSpec
@@ -102,3 +103,23 @@ def test_a_thousand_resources_stay_usable(server, browser, artifacts):
     until(browser, lambda b: b.execute_script(
         "return [...document.querySelectorAll('.group')].filter(g => g.style.display !== 'none').length") == 1, "one cluster")
     browser.save_screenshot(str(artifacts / "console-1000-resources.png"))
+
+
+def test_a_cluster_group_shows_its_clusters_phase_and_nodes(server, browser, artifacts):
+    browser.get(server.url + "/_mock/ui")
+    until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
+    project = f"{server.url}/api/v3/projects/p1"
+    cluster = requests.post(f"{project}/clusters", json={
+        "metadata": {"name": "ui-cluster"}, "spec": {"flavor": "cce.s1.small", "hostNetwork": {"vpc": "v", "subnet": "s"},
+                                                    "containerNetwork": {"mode": "overlay_l2"}}}, timeout=10).json()["metadata"]["uid"]
+    server.control("POST", f"/_mock/resources/clusters/{cluster}/status", {"advance": True})
+    pool = requests.post(f"{project}/clusters/{cluster}/nodepools", json={
+        "metadata": {"name": "pool-a"}, "spec": {"initialNodeCount": 3, "nodeTemplate": {"flavor": "c7.large.2", "az": "az1"}}},
+        timeout=10).json()["metadata"]["uid"]
+    server.control("POST", f"/_mock/resources/nodepools/{pool}/status", {"advance": True})
+    install(server, "coredns", cluster=cluster)
+    header = f'.group[data-key="addons:{cluster}"] h2 .parent'
+    until(browser, lambda b: text_of(b, header) == "ui-cluster: Available · 3 nodes", "the add-ons' group names their cluster")
+    server.control("POST", f"/_mock/resources/clusters/{cluster}/status", {"status": "Hibernation"})
+    until(browser, lambda b: text_of(b, header) == "ui-cluster: Hibernation · 3 nodes", "and follows its phase")
+    browser.save_screenshot(str(artifacts / "console-clusters.png"))
