@@ -45,8 +45,10 @@ import Testing
         #expect(cluster.string("status.phase") == "Creating")
         #expect(cluster.string("spec.version") == "v1.29" && cluster.string("spec.category") == "CCE")
         #expect(cluster.string("spec.kubeProxyMode") == "iptables", "what the real service fills in")
-        #expect(try call("GET", "\(Self.project)/jobs/\(job)").json().string("status.phase") == "Running")
+        #expect(try call("GET", "\(Self.project)/jobs/\(job)").json().string("status.phase") == "Initializing", "its first fifth")
         #expect(try call("GET", "\(Self.project)/jobs/\(job)").json().string("spec.type") == "CreateCluster")
+        server.advance(ms: 50)
+        #expect(try call("GET", "\(Self.project)/jobs/\(job)").json().string("status.phase") == "Running")
 
         server.advance(ms: 200)
         #expect(try call("GET", "\(Self.project)/clusters/\(id)").json().string("status.phase") == "Available")
@@ -272,6 +274,39 @@ import Testing
         strict.advance(ms: 200)
         #expect(try strict.request("POST", "/api/v3/addons", headers: Self.json, body: Bodies.install(cluster: id)).status == 201)
         #expect(try call("POST", "/api/v3/addons", Bodies.install(cluster: "c1")).status == 201, "lenient by default")
+    }
+
+    /// A seed file may ask for strict clusters and bring the clusters its add-ons live in; an import may not change
+    /// settings; an explicit --clusters wins over the seed file.
+    @Test func aSeedFileCanMakeClustersStrict() throws {
+        let dir = TempDirectory()
+        try dir.write(
+            "seed.json",
+            #"""
+            {"settings": {"clusters": "strict"},
+             "clusters": [{"id": "11111111-2222-4333-8444-555555555555", "project": "p1", "name": "seeded", "status": "Available"}],
+             "addons": [{"cluster": "11111111-2222-4333-8444-555555555555", "template": "coredns"}]}
+            """#)
+        let seeded = try TestServer(profile: .fast, fixtures: dir.path)
+        #expect(try seeded.get("/api/v3/addons?cluster_id=11111111-2222-4333-8444-555555555555").json().at("items")?.arrayValues.count == 1)
+        #expect(try seeded.request("POST", "/api/v3/addons", headers: Self.json, body: Bodies.install(cluster: "c1")).status == 404)
+        let imported = try seeded.request("POST", "/_mock/import", headers: Self.json, body: #"{"settings": {"clusters": "lenient"}}"#)
+        #expect(imported.status == 400)
+        #expect(
+            try imported.json().string("error_msg") == "import: settings apply at start-up (a seed file, or --clusters): an import cannot change them"
+        )
+
+        var configuration = Configuration(
+            host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: dir.path, seed: 1, logLevel: "critical",
+            seedWasRandom: false)
+        configuration.sources["clusters"] = "flag"
+        let flagged = try TestServer(configuration: configuration)
+        #expect(
+            try flagged.request("POST", "/api/v3/addons", headers: Self.json, body: Bodies.install(cluster: "c1")).status == 201,
+            "--clusters lenient wins")
+
+        try dir.write("seed.json", #"{"settings": {"clusters": "sometimes"}}"#)
+        #expect(throws: StartupError.self) { try TestServer(profile: .fast, fixtures: dir.path) }
     }
 
     @Test func aKubeconfigNamesTheClustersEndpoint() throws {

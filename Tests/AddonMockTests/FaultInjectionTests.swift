@@ -326,7 +326,7 @@ import Testing
             "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""
         ),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
-        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, clusters, nodepools, plugins"),
+        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, clusters, nodepools, plugins, settings"),
         ("{", "seed.json is not valid JSON: malformed JSON at byte 1: expected a string key"),
         ("[]", "seed.json: must be a JSON object, got array"),
     ])

@@ -82,6 +82,10 @@ public final class Application: Sendable {
             service.kinds.compactMap { kind in kind.entries.map { Seeder.Kind(kind: kind, format: $0, catalog: catalog) } }
         }
         let seeder = try Self.loadSeed(directory: configuration.fixtures, kinds: seedKinds)
+        // --clusters (or its twin) wins over the seed file's settings, which win over the default.
+        let parents =
+            configuration.sources["clusters"].map { $0 != "default" } ?? false
+            ? configuration.clusters : seeder?.clusters ?? configuration.clusters
         if let seeder {
             do {
                 let created = try seeder.apply(to: manager)
@@ -116,7 +120,7 @@ public final class Application: Sendable {
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(
                 name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
-                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: configuration.clusters)),
+                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: parents)),
                 describe: service.describe, emulated: true)
         }
         let dispatcher = Dispatcher(
@@ -226,7 +230,7 @@ public final class Application: Sendable {
         guard let directory else { return nil }
         let path = directory + "/" + Seeder.file
         guard let bytes = readFile(path) else { return nil }
-        return try Seeder.parse(bytes, source: path, kinds: kinds)
+        return try Seeder.parse(bytes, source: path, kinds: kinds, settings: true)
     }
 
     private static func isDirectory(_ path: String) -> Bool {

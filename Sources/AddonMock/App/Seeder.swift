@@ -53,6 +53,9 @@ struct Seeder: Sendable {
     private let bytes: [UInt8]
     /// Per kind, its catalog and each entry's byte range in `bytes`, in document order.
     private let lists: [(kind: Kind, ranges: [Range<Int>])]
+    /// `"settings": {"clusters": "strict"}`: what a seed file asks of the server (start-up only; a flag or its
+    /// environment twin wins).
+    let clusters: ParentPolicy?
 
     /// How many entries the document holds.
     var count: Int { lists.reduce(0) { $0 + $1.ranges.count } }
@@ -60,7 +63,8 @@ struct Seeder: Sendable {
     static let file = "seed.json"
 
     /// Reads and checks every entry (a wrong one refuses the whole document, naming it), keeping none of them.
-    static func parse(_ bytes: [UInt8], source: String, kinds: [Kind]) throws(StartupError) -> Seeder {
+    /// `settings`: whether the document may carry `settings` (a seed file may; an import may not: they apply at start-up).
+    static func parse(_ bytes: [UInt8], source: String, kinds: [Kind], settings: Bool = false) throws(StartupError) -> Seeder {
         let members: [(key: String, value: JSONParser.LocatedMember)]
         do {
             guard let found = try JSONParser.parseLocatingArrays(bytes) else {
@@ -79,11 +83,26 @@ struct Seeder: Sendable {
                 guard case .array(let ranges) = member else { throw APIError(.badRequest, "\(kind.kind.name) must be an array") }
                 lists.append((kind, ranges))
             }
-            let known = Set(kinds.map(\.kind.name))
-            if let unknown = members.first(where: { !known.contains($0.key) }) {
+            var clusters: ParentPolicy?
+            if let member = members.first(where: { $0.key == "settings" })?.value {
+                guard settings else {
+                    throw APIError(.badRequest, "settings apply at start-up (a seed file, or --clusters): an import cannot change them")
+                }
+                guard case .value(let value) = member, case .object = value else { throw APIError(.badRequest, "settings must be an object") }
+                let reader = BodyReader(value, path: "settings")
+                try reader.allowOnly(["clusters"])
+                if let text = try reader.optionalString("clusters") {
+                    guard let policy = ParentPolicy(rawValue: text) else {
+                        throw APIError(.badRequest, "settings.clusters must be one of lenient, strict, got \"\(text)\"")
+                    }
+                    clusters = policy
+                }
+            }
+            let known = Set(kinds.map(\.kind.name) + (settings ? ["settings"] : []))
+            if let unknown = members.first(where: { !known.contains($0.key) && !(settings && $0.key == "settings") }) {
                 throw APIError(.badRequest, "unknown field \(unknown.key); expected one of: \(known.sorted().joined(separator: ", "))")
             }
-            let seeder = Seeder(bytes: bytes, lists: lists)
+            let seeder = Seeder(bytes: bytes, lists: lists, clusters: clusters)
             try seeder.forEachEntry { _, _ in }
             return seeder
         } catch {

@@ -193,6 +193,12 @@ struct ClusterService {
             let subject = try manager.resource(id: subjectID)
             (phase, reason) = ClusterJobs.phase(
                 of: id, operation: job.spec.string("operation").map { Operation($0) }, subject: subject, subjectGone: subject == nil)
+            // The first fifth of its operation's time it is still being set up, as real jobs start.
+            if phase == Clusters.running, let due = subject?.pending?.dueAt,
+                manager.clock.now().milliseconds < job.createdAt.milliseconds + (due.milliseconds - job.createdAt.milliseconds) / 5
+            {
+                phase = Clusters.initializing
+            }
         }
         ctx.touched(job)
         return .json(200, ClusterWire.jobBody(job, phase: phase, reason: reason))
