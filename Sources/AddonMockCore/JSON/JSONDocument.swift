@@ -58,64 +58,93 @@ public struct JSONDocument: Sendable, Equatable {
     /// The whole document as a value.
     public var value: JSONValue { .object(members.map { ($0.key, $0.value.parsed()) }) }
 
-    private static func topLevelMembers(_ b: [UInt8]) -> [(key: String, value: RawJSON)]? {
-        var i = 0
-        func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
-        /// Past a string starting at `i` (its opening quote).
-        func skipString() -> Bool {
-            i += 1
-            while i < b.count {
-                if b[i] == UInt8(ascii: "\\") { i += 2; continue }
-                if b[i] == UInt8(ascii: "\"") { i += 1; return true }
+    /// One pass over bytes this program wrote (valid JSON), over an unsafe buffer: every stored record's spec and
+    /// status are read through it (a list reads one per item).
+    private static func topLevelMembers(_ bytes: [UInt8]) -> [(key: String, value: RawJSON)]? {
+        bytes.withUnsafeBufferPointer { b -> [(key: String, value: RawJSON)]? in
+            let n = b.count
+            var i = 0
+            @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 }
+            func skipSpace() { while i < n, isSpace(b[i]) { i += 1 } }
+            /// Past a string starting at `i` (its opening quote); whether it held an escape, nil if unterminated.
+            func skipString() -> Bool? {
                 i += 1
-            }
-            return false
-        }
-        /// Past one value starting at `i`.
-        func skipValue() -> Bool {
-            guard i < b.count else { return false }
-            switch b[i] {
-            case UInt8(ascii: "\""): return skipString()
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                var depth = 0
-                while i < b.count {
-                    switch b[i] {
-                    case UInt8(ascii: "\""): if !skipString() { return false }; continue
-                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                        depth -= 1
-                        if depth == 0 { i += 1; return true }
-                    default: break
+                var escaped = false
+                while i < n {
+                    let c = b[i]
+                    if c == UInt8(ascii: "\\") {
+                        escaped = true
+                        i += 2
+                        continue
                     }
                     i += 1
+                    if c == UInt8(ascii: "\"") { return escaped }
                 }
-                return false
-            default:
-                while i < b.count, b[i] != UInt8(ascii: ","), b[i] != UInt8(ascii: "}"), b[i] != UInt8(ascii: "]"),
-                    b[i] != 0x20, b[i] != 0x0A, b[i] != 0x0D, b[i] != 0x09
-                { i += 1 }
-                return true
+                return nil
             }
-        }
-        skipSpace()
-        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
-        i += 1
-        var out: [(key: String, value: RawJSON)] = []
-        while true {
+            /// Past one value starting at `i`.
+            func skipValue() -> Bool {
+                guard i < n else { return false }
+                switch b[i] {
+                case UInt8(ascii: "\""): return skipString() != nil
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    var depth = 0
+                    while i < n {
+                        switch b[i] {
+                        case UInt8(ascii: "\""):
+                            if skipString() == nil { return false }
+                            continue
+                        case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                            depth -= 1
+                            if depth == 0 {
+                                i += 1
+                                return true
+                            }
+                        default: break
+                        }
+                        i += 1
+                    }
+                    return false
+                default:
+                    while i < n {
+                        let c = b[i]
+                        if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || isSpace(c) { break }
+                        i += 1
+                    }
+                    return true
+                }
+            }
             skipSpace()
-            guard i < b.count else { return nil }
-            if b[i] == UInt8(ascii: "}") { return out }
-            if b[i] == UInt8(ascii: ",") { i += 1; continue }
-            let keyStart = i
-            guard b[i] == UInt8(ascii: "\""), skipString() else { return nil }
-            guard let key = RawJSON(trusted: Array(b[keyStart..<i])).stringValue else { return nil }
-            skipSpace()
-            guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+            guard i < n, b[i] == UInt8(ascii: "{") else { return nil }
             i += 1
-            skipSpace()
-            let valueStart = i
-            guard skipValue() else { return nil }
-            out.append((key, RawJSON(trusted: Array(b[valueStart..<i]))))
+            var out: [(key: String, value: RawJSON)] = []
+            while true {
+                skipSpace()
+                guard i < n else { return nil }
+                if b[i] == UInt8(ascii: "}") { return out }
+                if b[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
+                let keyStart = i
+                guard b[i] == UInt8(ascii: "\""), let escaped = skipString() else { return nil }
+                // Keys this program writes rarely hold escapes: most are the bytes between the quotes.
+                let key: String
+                if escaped {
+                    guard let decoded = RawJSON(trusted: Array(b[keyStart..<i])).stringValue else { return nil }
+                    key = decoded
+                } else {
+                    key = String(decoding: UnsafeBufferPointer(rebasing: b[(keyStart + 1)..<(i - 1)]), as: UTF8.self)
+                }
+                skipSpace()
+                guard i < n, b[i] == UInt8(ascii: ":") else { return nil }
+                i += 1
+                skipSpace()
+                let valueStart = i
+                guard skipValue() else { return nil }
+                out.append((key, RawJSON(trusted: Array(UnsafeBufferPointer(rebasing: b[valueStart..<i])))))
+            }
         }
     }
 }
