@@ -66,6 +66,10 @@ import Testing
             ClusterTests.clusterBody(name: "Demo"),
             "metadata.name \"Demo\" is invalid: 4 to 128 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'"
         ),
+        (
+            #"{"metadata": {"name": "demo"}, "spec": {"flavor": "cce.s1.small", "customSan": 5, "hostNetwork": {"vpc": "v", "subnet": "s"}, "containerNetwork": {"mode": "eni"}}}"#,
+            "spec.customSan must be an array of strings, got number"
+        ),
         (ClusterTests.clusterBody(version: "v1.99"), "spec.version must be one of v1.25, v1.27, v1.28, v1.29, v1.30, v1.31, got \"v1.99\""),
         (
             ClusterTests.clusterBody(flavor: "huge"),
@@ -87,6 +91,13 @@ import Testing
         #expect(reached.at("reached") == .bool(true) && reached.string("resource.kind") == "clusters")
         #expect(try wait(#"{"settled": true, "cluster": "\#(id)"}"#).json().at("reached") == .bool(true))
         #expect(try wait(#"{"cluster": "\#(id)", "phase": "Hibernation", "timeoutMs": 20}"#).status == 408)
+    }
+
+    /// A null is as if not sent: nothing stored contradicts the documented answer.
+    @Test func aNullFieldIsLeftOut() throws {
+        let body =
+            #"{"metadata": {"name": "demo"}, "spec": {"flavor": "cce.s1.small", "description": null, "hostNetwork": {"vpc": "v", "subnet": "s"}, "containerNetwork": {"mode": "eni"}}}"#
+        #expect(try call("POST", "\(Self.project)/clusters", body).json().string("spec.description") == "")
     }
 
     @Test func aSecondClusterOfTheSameNameIsAConflict() throws {

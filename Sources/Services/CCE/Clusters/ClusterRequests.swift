@@ -1,6 +1,55 @@
 import AddonMockCore
 import AddonMockKit
 
+/// The type a spec field the answers document must have: a value of another type is refused, a null left out
+/// (as if not sent), so nothing stored contradicts the OpenAPI document.
+enum SpecField {
+    case string, bool, integer, object, strings
+
+    func accepts(_ v: JSONValue) -> Bool {
+        switch (self, v) {
+        case (.string, .string), (.bool, .bool), (.object, .object): return true
+        case (.integer, .number(let n)): return Int(n) != nil
+        case (.strings, .array(let items)): return items.allSatisfy { if case .string = $0 { true } else { false } }
+        default: return false
+        }
+    }
+
+    var noun: String {
+        switch self {
+        case .string: "a string"
+        case .bool: "a boolean"
+        case .integer: "a whole number"
+        case .object: "an object"
+        case .strings: "an array of strings"
+        }
+    }
+
+    /// `spec`'s members without nulls, each typed field checked.
+    static func checked(_ spec: BodyReader, _ fields: [String: SpecField]) throws(APIError) -> JSONValue {
+        guard case .object(let members) = spec.value else { return .object([]) }
+        var kept: [(key: String, value: JSONValue)] = []
+        for (key, value) in members where value != .null {
+            if let field = fields[key], !field.accepts(value) {
+                throw APIError(.badRequest, "\(spec.path).\(key) must be \(field.noun), got \(value.typeName)")
+            }
+            kept.append((key, value))
+        }
+        return .object(kept)
+    }
+
+    static let cluster: [String: SpecField] = [
+        "category": .string, "type": .string, "flavor": .string, "version": .string, "platformVersion": .string,
+        "description": .string, "customSan": .strings, "ipv6enable": .bool, "hostNetwork": .object, "containerNetwork": .object,
+        "authentication": .object, "billingMode": .integer, "kubernetesSvcIpRange": .string, "kubeProxyMode": .string,
+        "az": .string, "supportIstio": .bool, "deletionProtection": .bool,
+    ]
+
+    static let nodePool: [String: SpecField] = [
+        "type": .string, "nodeTemplate": .object, "initialNodeCount": .integer, "autoscaling": .object, "nodeManagement": .object,
+    ]
+}
+
 /// A validated `Cluster` create body. Required as the CCE API reference and the SDK's model say: `metadata.name`,
 /// `spec.flavor`, `spec.hostNetwork.vpc` and `.subnet`, `spec.containerNetwork.mode`. The stored spec is the one
 /// sent with what the real service fills in when a field is left out.
@@ -66,8 +115,9 @@ struct ClusterRequest {
             ("kubernetesSvcIpRange", .string("10.247.0.0/16")), ("kubeProxyMode", .string("iptables")),
             ("az", .string("multi_az")), ("supportIstio", .bool(true)), ("deletionProtection", .bool(false)),
         ])
-        if autopilot { return defaults.merging(.object([("containerNetwork", .object([("mode", .string("eni"))]))])).merging(spec.value) }
-        return defaults.merging(spec.value)
+        let given = try SpecField.checked(spec, SpecField.cluster)
+        if autopilot { return defaults.merging(.object([("containerNetwork", .object([("mode", .string("eni"))]))])).merging(given) }
+        return defaults.merging(given)
     }
 
     static func isClusterName(_ s: String) -> Bool {
@@ -95,7 +145,7 @@ struct ClusterUpdate {
         }
         let alias = try root.optionalObject("metadata")?.optionalString("alias")
         guard spec != nil || alias != nil else { throw APIError(.badRequest, "spec or metadata.alias is required") }
-        return ClusterUpdate(spec: spec?.value ?? .object([]), alias: alias)
+        return ClusterUpdate(spec: try spec.map { s throws(APIError) in try SpecField.checked(s, SpecField.cluster) } ?? .object([]), alias: alias)
     }
 }
 
@@ -128,7 +178,7 @@ struct NodePoolRequest {
         let defaults: JSONValue = .object([
             ("type", .string("vm")), ("autoscaling", .object([("enable", .bool(false))])), ("nodeManagement", .object([])),
         ])
-        return defaults.merging(spec.value).merging(.object([("initialNodeCount", .number(String(count)))]))
+        return defaults.merging(try SpecField.checked(spec, SpecField.nodePool)).merging(.object([("initialNodeCount", .number(String(count)))]))
     }
 
     static func isPoolName(_ s: String) -> Bool {
@@ -147,7 +197,7 @@ struct NodePoolUpdate {
         let spec = try root.object("spec")
         let ignore = try spec.optionalBool("ignoreInitialNodeCount") ?? false
         let count = ignore ? nil : try spec.optionalInt("initialNodeCount", in: 0...NodePoolRequest.maxNodes)
-        var kept = spec.value
+        var kept = try SpecField.checked(spec, SpecField.nodePool)
         if case .object(let members) = kept {
             kept = .object(members.filter { $0.key != "initialNodeCount" && $0.key != "ignoreInitialNodeCount" })
         }
