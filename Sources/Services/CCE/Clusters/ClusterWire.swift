@@ -5,20 +5,28 @@ import AddonMockKit
 /// name them. A cluster's and a node pool's `spec` is the stored document (what the client sent, defaults filled in
 /// at create); `status` is made from the phase and the record's status document.
 enum ClusterWire {
-    static func clusterBody(_ c: Resource) -> [UInt8] {
+    static func clusterBody(_ c: Resource) -> [UInt8] { one(c, writeCluster) }
+    static func clusterList(_ items: [Resource]) -> [UInt8] { list("Cluster", items, writeCluster) }
+    static func nodePoolBody(_ p: Resource) -> [UInt8] { one(p, writeNodePool) }
+    static func nodePoolList(_ items: [Resource]) -> [UInt8] { list("List", items, writeNodePool) }
+    static func nodeBody(_ node: Node) -> [UInt8] { one(node, writeNode) }
+    static func nodeList(_ nodes: [Node]) -> [UInt8] { list("List", nodes, writeNode) }
+
+    private static func one<T>(_ item: T, _ write: (T, inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter(capacity: 1024)
-        writeCluster(c, &w)
+        write(item, &w)
         return w.bytes
     }
 
-    static func clusterList(_ items: [Resource]) -> [UInt8] {
+    /// `{"kind": kind, "apiVersion": "v3", "items": […]}`.
+    private static func list<T>(_ kind: String, _ items: [T], _ write: (T, inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter(capacity: 256 + items.count * 1024)
         w.beginObject()
-        w.field("kind", "Cluster")
+        w.field("kind", kind)
         w.field("apiVersion", "v3")
         w.key("items")
         w.beginArray()
-        for c in items { writeCluster(c, &w) }
+        for item in items { write(item, &w) }
         w.endArray()
         w.endObject()
         return w.bytes
@@ -59,25 +67,6 @@ enum ClusterWire {
     /// `status.phase` as CCE shows a node pool's: empty when it is ready.
     static func nodePoolPhase(_ p: Resource) -> String { Clusters.nodePoolKind.status(p.phase) }
 
-    static func nodePoolBody(_ p: Resource) -> [UInt8] {
-        var w = JSONWriter(capacity: 1024)
-        writeNodePool(p, &w)
-        return w.bytes
-    }
-
-    static func nodePoolList(_ items: [Resource]) -> [UInt8] {
-        var w = JSONWriter(capacity: 256 + items.count * 1024)
-        w.beginObject()
-        w.field("kind", "List")
-        w.field("apiVersion", "v3")
-        w.key("items")
-        w.beginArray()
-        for p in items { writeNodePool(p, &w) }
-        w.endArray()
-        w.endObject()
-        return w.bytes
-    }
-
     private static func writeNodePool(_ p: Resource, _ w: inout JSONWriter) {
         let nodes = NodeSet(pool: p)
         w.beginObject()
@@ -103,25 +92,6 @@ enum ClusterWire {
         w.key("conditions"); w.beginArray(); w.endArray()
         w.endObject()
         w.endObject()
-    }
-
-    static func nodeBody(_ node: Node) -> [UInt8] {
-        var w = JSONWriter(capacity: 768)
-        writeNode(node, &w)
-        return w.bytes
-    }
-
-    static func nodeList(_ nodes: [Node]) -> [UInt8] {
-        var w = JSONWriter(capacity: 256 + nodes.count * 768)
-        w.beginObject()
-        w.field("kind", "List")
-        w.field("apiVersion", "v3")
-        w.key("items")
-        w.beginArray()
-        for n in nodes { writeNode(n, &w) }
-        w.endArray()
-        w.endObject()
-        return w.bytes
     }
 
     private static func writeNode(_ n: Node, _ w: inout JSONWriter) {
