@@ -150,6 +150,27 @@ import Testing
         #expect(try call("GET", "\(pools)/\(pool)").status == 404)
     }
 
+    /// Nodes are made from --seed and the names of their cluster and pool: the same in another run with the same seed.
+    @Test func nodesAreTheSameUnderTheSameSeed() throws {
+        func nodes(seed: UInt64) throws -> [String] {
+            let other = try TestServer(
+                configuration: Configuration(
+                    host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: seed, logLevel: "critical",
+                    seedWasRandom: false))
+            let created = try other.request("POST", "\(Self.project)/clusters", headers: Self.json, body: Self.clusterBody())
+            let cluster = try #require(try created.json().string("metadata.uid"))
+            other.advance(ms: 200)
+            _ = try other.request("POST", "\(Self.project)/clusters/\(cluster)/nodepools", headers: Self.json, body: Self.poolBody(count: 2))
+            other.advance(ms: 200)
+            let items = try other.get("\(Self.project)/clusters/\(cluster)/nodes").json().at("items")?.arrayValues ?? []
+            return items.flatMap { [$0.string("metadata.uid"), $0.string("metadata.name"), $0.string("status.privateIP")].compactMap { $0 } }
+        }
+        let first = try nodes(seed: 42)
+        #expect(first.count == 6)
+        #expect(try nodes(seed: 42) == first)
+        #expect(try nodes(seed: 43) != first)
+    }
+
     @Test func nodePoolsWaitForAnAvailableCluster() throws {
         let created = try call("POST", "\(Self.project)/clusters", Self.clusterBody())
         let cluster = try #require(try created.json().string("metadata.uid"))

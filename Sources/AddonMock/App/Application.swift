@@ -120,7 +120,8 @@ public final class Application: Sendable {
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(
                 name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
-                routes: service.routes(ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: parents)),
+                routes: service.routes(
+                    ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: parents, seed: configuration.seed)),
                 describe: service.describe, emulated: true)
         }
         let dispatcher = Dispatcher(

@@ -62,12 +62,16 @@ public struct ServiceEnvironment: Sendable {
     public let outcomes: OutcomeDecider
     /// Whether a resource whose parent kind is emulated needs its parent to exist (`--clusters`).
     public let parents: ParentPolicy
+    /// `--seed`: what a service derives reproducible names from (ids of stored records never are: a restart on the
+    /// same database would repeat them).
+    public let seed: UInt64
 
-    public init(manager: ResourceManager, catalog: Catalog, outcomes: OutcomeDecider, parents: ParentPolicy = .lenient) {
+    public init(manager: ResourceManager, catalog: Catalog, outcomes: OutcomeDecider, parents: ParentPolicy = .lenient, seed: UInt64 = 0) {
         self.manager = manager
         self.catalog = catalog
         self.outcomes = outcomes
         self.parents = parents
+        self.seed = seed
     }
 }
 

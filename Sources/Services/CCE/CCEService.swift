@@ -30,9 +30,12 @@ public enum CCE {
         routes: { env in
             CCEService(environment: env).routes
                 + AddonCheckService(manager: env.manager, catalog: env.catalog, outcomes: env.outcomes).routes
-                + ClusterService(manager: env.manager, outcomes: env.outcomes, prefix: "/api/v3", clusterService: Clusters.service).routes
                 + ClusterService(
-                    manager: env.manager, outcomes: env.outcomes, prefix: "/autopilot/v3", clusterService: Clusters.autopilotService
+                    manager: env.manager, outcomes: env.outcomes, prefix: "/api/v3", clusterService: Clusters.service, seed: env.seed
+                ).routes
+                + ClusterService(
+                    manager: env.manager, outcomes: env.outcomes, prefix: "/autopilot/v3", clusterService: Clusters.autopilotService,
+                    seed: env.seed
                 ).routes
         })
 }

@@ -12,6 +12,8 @@ struct ClusterService {
     let prefix: String
     /// The clusters' service name in that namespace.
     let clusterService: String
+    /// `--seed`: nodes are made from it.
+    let seed: UInt64
 
     var isAutopilot: Bool { clusterService == Clusters.autopilotService }
 
@@ -316,7 +318,9 @@ struct ClusterService {
     // MARK: nodes
 
     private func nodes(of cluster: Resource) throws -> [Node] {
-        try manager.resources(service: Clusters.nodePoolService, scope: cluster.id).flatMap { NodeSet(pool: $0).nodes(of: $0) }
+        try manager.resources(service: Clusters.nodePoolService, scope: cluster.id).flatMap {
+            NodeSet(pool: $0).nodes(of: $0, in: cluster, seed: seed)
+        }
     }
 
     private func listNodes(_ ctx: RequestContext) throws -> HTTPResponse {

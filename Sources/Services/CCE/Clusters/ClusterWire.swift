@@ -220,21 +220,24 @@ enum ClusterWire {
     }
 }
 
-/// The nodes of a node pool: not stored, but made from the pool (its id, its node count and what is in flight),
-/// so they are the same on every read and after a restart. While a pool grows, the nodes past its current count are
+/// The nodes of a node pool: not stored, but made from the run's `--seed`, the cluster's project and name, the pool's
+/// name, its node count and what is in flight, so they are the same on every read, after a restart, and in another
+/// run with the same seed that makes the same clusters and pools. While a pool grows, the nodes past its current count are
 /// `Installing`; while it shrinks, those past its target are `Deleting`.
 struct Node {
     let pool: Resource
+    /// `seed/project/cluster name/pool name`: what makes its identity.
+    let origin: String
     let index: Int
     let phase: String
 
-    var id: String { StableHash.uuid(pool.id + "/node/" + String(index)) }
+    var id: String { StableHash.uuid(origin + "/node/" + String(index)) }
     /// `{pool}-xxxxx`, as CCE names a pool's nodes.
     var name: String {
         let suffix = String(StableHash.of(id) % 60_466_176, radix: 36)
         return "\(pool.name)-" + String(repeating: "0", count: 5 - suffix.count) + suffix
     }
-    var serverID: String { StableHash.uuid(pool.id + "/server/" + String(index)) }
+    var serverID: String { StableHash.uuid(origin + "/server/" + String(index)) }
     var privateIP: String { ClusterWire.privateIP(for: id) }
 }
 
@@ -258,9 +261,11 @@ struct NodeSet {
     var creating: Int { max(0, target - current) }
     var deleting: Int { max(0, current - target) }
 
-    func nodes(of pool: Resource) -> [Node] {
-        (0..<max(current, target)).map { i in
-            Node(pool: pool, index: i, phase: i >= current ? "Installing" : i >= target ? "Deleting" : "Active")
+    /// `cluster` is the pool's; `seed` the run's.
+    func nodes(of pool: Resource, in cluster: Resource, seed: UInt64) -> [Node] {
+        let origin = "\(seed)/\(cluster.scope)/\(cluster.name)/\(pool.name)"
+        return (0..<max(current, target)).map { i in
+            Node(pool: pool, origin: origin, index: i, phase: i >= current ? "Installing" : i >= target ? "Deleting" : "Active")
         }
     }
 }
