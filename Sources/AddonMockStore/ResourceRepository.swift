@@ -44,6 +44,15 @@ extension Connection {
 
     /// How many records of each service and scope have an operation in flight (stored), for the counts kept
     /// from then on as writes happen.
+    /// How many records each service has.
+    public func countsByService() throws -> [String: Int] {
+        let s = try statement("SELECT service, count(*) FROM resources GROUP BY service")
+        defer { s.finish() }
+        var out: [String: Int] = [:]
+        while try s.step() { out[s.text(0)] = Int(s.int64(1)) }
+        return out
+    }
+
     public func inFlightCounts() throws -> [(service: String, scope: String, count: Int)] {
         let s = try statement(
             "SELECT service, scope, count(*) FROM resources WHERE pending_operation IS NOT NULL GROUP BY service, scope")

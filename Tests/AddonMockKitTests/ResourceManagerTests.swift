@@ -139,4 +139,19 @@ import Testing
         #expect(try fast.resource(id: "s1") == nil)
         #expect(try fast.resource(id: "b1") == nil, "written down with its owner")
     }
+
+    /// Kept from commits, recounted after a reset: what lets a service skip a lookup nobody needs.
+    @Test func knowsWhichServicesHaveRecords() throws {
+        #expect(!manager.hasRecords(service: "shelves"))
+        try make("shelves", id: "s1", scope: "lib", name: "top")
+        #expect(manager.hasRecords(service: "shelves") && !manager.hasRecords(service: "books"))
+        try startDelete("s1")
+        _ = try manager.advance(id: "s1", belongs: { _ in true }, notFound: { APIError(.notFound, "") })
+        #expect(!manager.hasRecords(service: "shelves"))
+        try make("books", id: "b1", scope: "x", name: "dune")
+        _ = try manager.reset(services: nil, scope: nil, scopePrefix: nil)
+        #expect(!manager.hasRecords(service: "books"))
+        try make("books", id: "b2", scope: "x", name: "emma")
+        #expect(manager.hasRecords(service: "books"))
+    }
 }

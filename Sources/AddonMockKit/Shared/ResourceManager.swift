@@ -25,6 +25,9 @@ public final class ResourceManager: Sendable {
     private let relations: [ResourceRelation]
     /// Per service, the fields its kind shows beside the engine's: read into each change as it is made.
     private let shownFields: [String: [ShownField]]
+    /// Records stored per service, moved by every commit's creations and deletions (nil after a reset until next
+    /// asked); `generation` counts commits, so a count read from the database meanwhile is not kept stale.
+    private let stored: Locked<(counts: [String: Int]?, generation: Int)>
 
     /// `committed`: told every durable change to a resource row, in commit order (the event stream); `shown`: per
     /// service, the fields each change carries beside the engine's.
@@ -38,6 +41,8 @@ public final class ResourceManager: Sendable {
         self.clock = clock
         self.relations = relations
         self.shownFields = shown
+        let stored = Locked<(counts: [String: Int]?, generation: Int)>((nil, 0))
+        self.stored = stored
         let cache = ResourceCache(byteBudget: cacheBytes)
         self.cache = cache
         var counts: [String: [String: Int]] = [:]
@@ -56,6 +61,17 @@ public final class ResourceManager: Sendable {
             guard durable, !changes.isEmpty else { return }
             inFlight.withLock { counts in
                 for change in changes { Self.count(change, in: &counts) }
+            }
+            stored.withLock { s in
+                s.generation += 1
+                for change in changes {
+                    switch change.kind {
+                    case .created: s.counts?[change.service, default: 0] += 1
+                    case .deleted: s.counts?[change.service, default: 0] -= 1
+                    case .reset: s.counts = nil
+                    case .transition, .updated: break
+                    }
+                }
             }
             if let earliest = changes.lazy.compactMap(\.dueAt).min() { sweeper.scheduled(earliest) }
             committed?(changes)
@@ -116,6 +132,16 @@ public final class ResourceManager: Sendable {
     }
 
     private func note(_ change: ResourceChange) { written.withLock { $0.append(change) } }
+
+    /// Whether `service` has any record stored: answered from counts kept as commits happen, so asking costs no
+    /// read (a parent lookup for a kind nobody created, on every add-on install, is skipped with it).
+    public func hasRecords(service: String) -> Bool {
+        let (counts, generation) = stored.withLock { ($0.counts, $0.generation) }
+        if let counts { return (counts[service] ?? 0) > 0 }
+        let read = (try? database.read { try $0.countsByService() }) ?? [:]
+        stored.withLock { s in if s.generation == generation { s.counts = read } }
+        return (read[service] ?? 0) > 0
+    }
 
     /// The resource as it is now, or nil if it never existed or has finished deleting.
     public func resource(id: String) throws -> Resource? { try view(id: id)?.resource }

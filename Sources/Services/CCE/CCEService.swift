@@ -254,7 +254,8 @@ struct CCEService {
     /// The emulated cluster `id`, if there is one. Under `--clusters strict` there must be: a 404 otherwise.
     private func parentCluster(_ id: String, _ kind: String) throws -> Resource? {
         let service = Clusters.clusterService(ofAddons: kind)
-        let found = try manager.resource(id: id).flatMap { $0.service == service ? $0 : nil }
+        // Most add-on users create no clusters: then there is nothing to look up.
+        let found = manager.hasRecords(service: service) ? try manager.resource(id: id).flatMap { $0.service == service ? $0 : nil } : nil
         if found == nil && parents == .strict {
             throw APIError(.notFound, "cluster \(id) not found (the server runs with --clusters strict: create the cluster first)")
         }
