@@ -159,7 +159,7 @@ struct ClusterService {
     ) throws {
         if let previous, let old = previous.status.string("jobID"), !old.isEmpty {
             let (phase, reason) = ClusterJobs.phase(
-                of: old, operation: previous.pending?.operation, subject: previous, subjectGone: false)
+                of: old, operation: previous.pending?.operation, subject: previous)
             _ = try? manager.modify(id: old, for: ctx.writes, belongs: { $0.service == Clusters.jobService }, notFound: { clusterNotFound(old) }) {
                 job, now in
                 guard job.phase == Clusters.running else { return }
@@ -194,7 +194,7 @@ struct ClusterService {
         if job.phase == Clusters.running, let subjectID = job.spec.string("resourceID") {
             let subject = try manager.resource(id: subjectID)
             (phase, reason) = ClusterJobs.phase(
-                of: id, operation: job.spec.string("operation").map { Operation($0) }, subject: subject, subjectGone: subject == nil)
+                of: id, operation: job.spec.string("operation").map { Operation($0) }, subject: subject)
             // The first fifth of its operation's time it is still being set up, as real jobs start.
             if phase == Clusters.running, let due = subject?.pending?.dueAt,
                 manager.clock.now().milliseconds < job.createdAt.milliseconds + (due.milliseconds - job.createdAt.milliseconds) / 5
@@ -254,7 +254,7 @@ struct ClusterService {
         let id = ctx.parameters["nodepool_id"]
         let update = try NodePoolUpdate.decode(try ctx.body())
         let current = try nodePool(ctx)
-        let count = NodeSet.int(current.spec["initialNodeCount"]) ?? 0
+        let count = current.spec["initialNodeCount"]?.parsed().intValue ?? 0
         if let wanted = update.nodeCount, wanted != count {
             return try scale(to: wanted, ctx, cluster: cluster, spec: update.spec)
         }
@@ -369,7 +369,7 @@ struct ClusterService {
 
 /// What a job reports while its operation is its subject's latest.
 enum ClusterJobs {
-    static func phase(of jobID: String, operation: Operation?, subject: Resource?, subjectGone: Bool) -> (Phase, String) {
+    static func phase(of jobID: String, operation: Operation?, subject: Resource?) -> (Phase, String) {
         guard let subject else {
             // Gone: the delete it ran finished; any other operation's subject was deleted under it.
             return operation == Clusters.delete ? (Clusters.success, "") : (Clusters.failed, "the resource was deleted")

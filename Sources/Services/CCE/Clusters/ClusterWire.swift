@@ -213,10 +213,15 @@ enum ClusterWire {
         return w.bytes
     }
 
-    /// A stable private address for a resource id: 192.168.x.y, x and y from the id's hash (y in 2...254).
+    /// A stable private address for a resource id: 192.168.x.y, x and y from a name-derived UUID (y in 2...254).
     static func privateIP(for id: String) -> String {
-        let h = StableHash.of(id)
+        let h = derivedBits("ip/" + id)
         return "192.168.\(h & 0xFF).\(2 + (h >> 8) % 253)"
+    }
+
+    /// 64 bits of `Identifiers.derivedUUID(name)`: the same for the same name in every process.
+    static func derivedBits(_ name: String) -> UInt64 {
+        UInt64(String(Identifiers.derivedUUID(name).filter { $0 != "-" }.prefix(16)), radix: 16) ?? 0
     }
 }
 
@@ -231,13 +236,13 @@ struct Node {
     let index: Int
     let phase: String
 
-    var id: String { StableHash.uuid(origin + "/node/" + String(index)) }
+    var id: String { Identifiers.derivedUUID(origin + "/node/" + String(index)) }
     /// `{pool}-xxxxx`, as CCE names a pool's nodes.
     var name: String {
-        let suffix = String(StableHash.of(id) % 60_466_176, radix: 36)
+        let suffix = String(ClusterWire.derivedBits(origin + "/name/" + String(index)) % 60_466_176, radix: 36)
         return "\(pool.name)-" + String(repeating: "0", count: 5 - suffix.count) + suffix
     }
-    var serverID: String { StableHash.uuid(origin + "/server/" + String(index)) }
+    var serverID: String { Identifiers.derivedUUID(origin + "/server/" + String(index)) }
     var privateIP: String { ClusterWire.privateIP(for: id) }
 }
 
@@ -246,17 +251,14 @@ struct NodeSet {
     let target: Int
 
     init(pool: Resource) {
-        current = Self.int(pool.status["currentNode"]) ?? 0
+        current = pool.status["currentNode"]?.parsed().intValue ?? 0
         switch pool.pending?.operation {
-        case Clusters.scale?: target = Self.int(pool.pending?.target) ?? current
-        case Clusters.create?: target = Self.int(pool.spec["initialNodeCount"]) ?? 0
+        case Clusters.scale?: target = pool.pending?.target?.parsed().intValue ?? current
+        case Clusters.create?: target = pool.spec["initialNodeCount"]?.parsed().intValue ?? 0
         case Clusters.delete?: target = 0
         default: target = current
         }
     }
-
-    /// A stored count (a JSON number written by this program).
-    static func int(_ raw: RawJSON?) -> Int? { raw.flatMap { Int(String(decoding: $0.bytes, as: UTF8.self)) } }
 
     var creating: Int { max(0, target - current) }
     var deleting: Int { max(0, current - target) }
@@ -267,29 +269,5 @@ struct NodeSet {
         return (0..<max(current, target)).map { i in
             Node(pool: pool, origin: origin, index: i, phase: i >= current ? "Installing" : i >= target ? "Deleting" : "Active")
         }
-    }
-}
-
-/// FNV-1a: the same value for the same text in every process (Swift's `Hasher` is seeded per process).
-enum StableHash {
-    static func of(_ text: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01B3
-        }
-        return h
-    }
-
-    /// A version-4-shaped UUID made from the text.
-    static func uuid(_ text: String) -> String {
-        let a = of(text)
-        let b = of(text + "#")
-        func hex(_ v: UInt64, _ digits: Int) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, digits - s.count)) + s.suffix(digits)
-        }
-        return
-            "\(hex(a >> 32, 8))-\(hex((a >> 16) & 0xFFFF, 4))-4\(hex(a & 0xFFF, 3))-\(hex(0x8000 | (b >> 48) & 0x3FFF, 4))-\(hex(b & 0xFFFF_FFFF_FFFF, 12))"
     }
 }
