@@ -64,7 +64,7 @@ struct ClusterRequest {
     static func decode(_ root: BodyReader, autopilot: Bool = false) throws(APIError) -> ClusterRequest {
         let metadata = try root.object("metadata")
         let name = try metadata.string("name")
-        guard isClusterName(name) else {
+        guard isName(name, length: 4...128) else {
             throw APIError(
                 .badRequest,
                 "metadata.name \"\(name)\" is invalid: 4 to 128 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'"
@@ -120,9 +120,11 @@ struct ClusterRequest {
         return defaults.merging(given)
     }
 
-    static func isClusterName(_ s: String) -> Bool {
+    /// Lowercase letters, digits and '-', starting with a letter and not ending with '-': how CCE names clusters
+    /// and node pools.
+    static func isName(_ s: String, length: ClosedRange<Int>) -> Bool {
         let b = Array(s.utf8)
-        guard (4...128).contains(b.count), (97...122).contains(b[0]), b[b.count - 1] != UInt8(ascii: "-") else { return false }
+        guard length.contains(b.count), (97...122).contains(b[0]), b[b.count - 1] != UInt8(ascii: "-") else { return false }
         return b.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
     }
 }
@@ -159,7 +161,7 @@ struct NodePoolRequest {
 
     static func decode(_ root: BodyReader) throws(APIError) -> NodePoolRequest {
         let name = try root.object("metadata").string("name")
-        guard isPoolName(name) else {
+        guard ClusterRequest.isName(name, length: 1...50) else {
             throw APIError(
                 .badRequest,
                 "metadata.name \"\(name)\" is invalid: 1 to 50 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'"
@@ -179,12 +181,6 @@ struct NodePoolRequest {
             ("type", .string("vm")), ("autoscaling", .object([("enable", .bool(false))])), ("nodeManagement", .object([])),
         ])
         return defaults.merging(try SpecField.checked(spec, SpecField.nodePool)).merging(.object([("initialNodeCount", .number(String(count)))]))
-    }
-
-    static func isPoolName(_ s: String) -> Bool {
-        let b = Array(s.utf8)
-        guard (1...50).contains(b.count), (97...122).contains(b[0]), b[b.count - 1] != UInt8(ascii: "-") else { return false }
-        return b.allSatisfy { (97...122).contains($0) || (48...57).contains($0) || $0 == UInt8(ascii: "-") }
     }
 }
 

@@ -244,7 +244,7 @@ struct ClusterService {
     }
 
     private func showNodePool(_ ctx: RequestContext) throws -> HTTPResponse {
-        let pool = try nodePool(ctx)
+        let pool = try nodePool(ctx, in: try cluster(ctx))
         ctx.touched(pool)
         return .json(200, ClusterWire.nodePoolBody(pool))
     }
@@ -253,7 +253,7 @@ struct ClusterService {
         let cluster = try self.cluster(ctx)
         let id = ctx.parameters["nodepool_id"]
         let update = try NodePoolUpdate.decode(try ctx.body())
-        let current = try nodePool(ctx)
+        let current = try nodePool(ctx, in: cluster)
         let count = current.spec["initialNodeCount"]?.parsed().intValue ?? 0
         if let wanted = update.nodeCount, wanted != count {
             return try scale(to: wanted, ctx, cluster: cluster, spec: update.spec)
@@ -302,8 +302,7 @@ struct ClusterService {
         return .json(200, ClusterWire.nodePoolBody(after))
     }
 
-    private func nodePool(_ ctx: RequestContext) throws -> Resource {
-        let cluster = try self.cluster(ctx)
+    private func nodePool(_ ctx: RequestContext, in cluster: Resource) throws -> Resource {
         let id = ctx.parameters["nodepool_id"]
         guard let pool = try manager.resource(id: id), pool.service == Clusters.nodePoolService, pool.scope == cluster.id else {
             throw nodePoolNotFound(id)
