@@ -98,8 +98,10 @@ struct Serve: ParsableCommand {
     @Option(
         parsing: .unconditional,
         help:
-            "lenient: add-ons name any cluster id, existing or not; strict: the cluster must exist, as in the real cloud (ADDONMOCK_CLUSTERS, default lenient)."
+            "lenient: add-ons and plug-ins name any cluster or pool, existing or not; strict: it must exist, as in the real cloud (ADDONMOCK_PARENTS, default lenient)."
     )
+    var parents: String?
+    @Option(parsing: .unconditional, help: "The earlier name of --parents (ADDONMOCK_CLUSTERS).")
     var clusters: String?
 
     func run() throws {
@@ -120,7 +122,7 @@ struct Serve: ParsableCommand {
                     addressFile: addressFile, controlToken: controlToken, drainTimeout: drainTimeout,
                     requestTimeout: requestTimeout, idleTimeout: idleTimeout, maxConnections: maxConnections,
                     cacheMiB: cacheMib, bodyBudgetMiB: bodyBudgetMib, logFormat: logFormat, cors: cors,
-                    allowedHosts: allowedHosts, maxHeld: maxHeld, clusters: clusters),
+                    allowedHosts: allowedHosts, maxHeld: maxHeld, parents: parents, clusters: clusters),
                 environment: processEnvironment())
         } catch {
             printError("addonmock: \(error)")

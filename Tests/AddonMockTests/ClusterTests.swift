@@ -295,11 +295,11 @@ import Testing
     @Test func strictClustersMustExistForAddons() throws {
         var configuration = Configuration(
             host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: nil, seed: 1, logLevel: "critical", seedWasRandom: false)
-        configuration.clusters = .strict
+        configuration.parents = .strict
         let strict = try TestServer(configuration: configuration)
         let refused = try strict.request("POST", "/api/v3/addons", headers: Self.json, body: Bodies.install(cluster: "c1"))
         #expect(refused.status == 404)
-        #expect(try refused.json().string("error_msg") == "cluster c1 not found (the server runs with --clusters strict: create the cluster first)")
+        #expect(try refused.json().string("error_msg") == "cluster c1 not found (the server runs with --parents strict: create the cluster first)")
         #expect(try strict.get("/api/v3/addons?cluster_id=c1").status == 404)
         let created = try strict.request("POST", "\(Self.project)/clusters", headers: Self.json, body: Self.clusterBody())
         let id = try #require(try created.json().string("metadata.uid"))
@@ -325,13 +325,13 @@ import Testing
         let imported = try seeded.request("POST", "/_mock/import", headers: Self.json, body: #"{"settings": {"clusters": "lenient"}}"#)
         #expect(imported.status == 400)
         #expect(
-            try imported.json().string("error_msg") == "import: settings apply at start-up (a seed file, or --clusters): an import cannot change them"
+            try imported.json().string("error_msg") == "import: settings apply at start-up (a seed file, or --parents): an import cannot change them"
         )
 
         var configuration = Configuration(
             host: "127.0.0.1", port: 0, database: ":memory:", profile: .fast, fixtures: dir.path, seed: 1, logLevel: "critical",
             seedWasRandom: false)
-        configuration.sources["clusters"] = "flag"
+        configuration.sources["parents"] = "flag"
         let flagged = try TestServer(configuration: configuration)
         #expect(
             try flagged.request("POST", "/api/v3/addons", headers: Self.json, body: Bodies.install(cluster: "c1")).status == 201,

@@ -175,7 +175,7 @@ extension TestServer {
         (#"{"pool": "a"}"#, "pool needs project"),
         (
             #"{"service": "ecs"}"#,
-            "service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
+            "service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, pool, modelarts, order, got \"ecs\""
         ),
         (#"{"keepFaults": "yes"}"#, "keepFaults must be a boolean, got string"),
         (
@@ -266,7 +266,7 @@ extension TestServer {
     @Test func unknownKindOrId() throws {
         #expect(
             try server.controlError("GET", "/_mock/resources/pods", status: 404)
-                == "unknown resource kind \"pods\": use clusters, nodepools, addons, addonchecks, jobs or plugins")
+                == "unknown resource kind \"pods\": use clusters, nodepools, addons, addonchecks, jobs, pools, plugins or orders")
         #expect(
             try server.controlError("POST", "/_mock/resources/addons/nope/status", #"{"status":"running"}"#, status: 404) == "no addon with id nope")
     }
@@ -498,7 +498,7 @@ extension TestServer {
     }
 
     @Test(arguments: [
-        ("{}", "name one thing to wait for: cluster, nodepool, addon, addoncheck, job, plugin or settled: true"),
+        ("{}", "name one thing to wait for: cluster, nodepool, addon, addoncheck, job, pool, plugin, order or settled: true"),
         (#"{"addon": "x"}"#, "give the addon's status (or phase), or gone: true"),
         (
             #"{"addon": "x", "status": "flying"}"#,
@@ -524,8 +524,9 @@ extension TestServer {
         let line = try #require(page.text.split(separator: "\n").first { $0.hasPrefix("const KINDS = ") })
         let kinds = try JSONParser.parse(Array(line.dropFirst("const KINDS = ".count).dropLast().utf8))
         guard case .array(let list) = kinds else { Issue.record("no kinds"); return }
-        #expect(list.compactMap { $0["name"]?.stringValue } == ["clusters", "nodepools", "addons", "addonchecks", "jobs", "plugins"])
-        #expect(list[5]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
+        #expect(
+            list.compactMap { $0["name"]?.stringValue } == ["clusters", "nodepools", "addons", "addonchecks", "jobs", "pools", "plugins", "orders"])
+        #expect(list[6]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
         #expect(list[2]["deletePaths"]?["cce"] == .string("/api/v3/addons/{id}?cluster_id={cluster}"))
         #expect(list[3]["deletePaths"] == .object([]), "add-on checks have no delete route")
         for path in ["/", "/_mock/"] {

@@ -299,7 +299,7 @@ import Testing
             ("?types=explosion", "types: unknown event type \"explosion\"; expected clock, created, deleted, request, reset, transition or updated"),
             (
                 "?service=ecs",
-                "service: unknown service \"ecs\"; expected addoncheck, autopilot, autopilotcluster, cce, cluster, control, job, modelarts or nodepool"
+                "service: unknown service \"ecs\"; expected addoncheck, autopilot, autopilotcluster, cce, cluster, control, job, modelarts, nodepool, order or pool"
             ),
             ("?after=-1", "Last-Event-ID (or after) must be an event id, got \"-1\""),
             ("?holdMs=99999999", "holdMs must be a whole number from 0 to 60000"),

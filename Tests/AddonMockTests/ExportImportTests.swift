@@ -66,7 +66,7 @@ import Testing
 
         let reset = try server.control("POST", "/_mock/reset", #"{"keepClock": true}"#).json()
         #expect(reset.at("deleted") == .number("4"))
-        #expect(try export().text == #"{"clusters":[],"nodepools":[],"addons":[],"plugins":[]}"#)
+        #expect(try export().text == #"{"clusters":[],"nodepools":[],"addons":[],"pools":[],"plugins":[]}"#)
         let imported = try server.control("POST", "/_mock/import", before.text)
         #expect(imported.status == 200)
         #expect(try imported.json() == .object([("created", .number("4")), ("skipped", .number("0"))]))
@@ -102,7 +102,7 @@ import Testing
                 #"{"addons": [{"cluster": "c9", "template": "coredns", "createdAt": "yesterday"}]}"#,
                 "import: addons[0].createdAt must be an RFC 3339 time, got \"yesterday\""
             ),
-            (#"{"addonchecks": []}"#, "import: unknown field addonchecks; expected one of: addons, clusters, nodepools, plugins"),
+            (#"{"addonchecks": []}"#, "import: unknown field addonchecks; expected one of: addons, clusters, nodepools, plugins, pools"),
             ("[]", "import: must be a JSON object, got array"),
         ]
         for (body, message) in cases { #expect(try server.controlError("POST", "/_mock/import", body) == message) }

@@ -112,14 +112,14 @@ import Testing
         (#"{"status": 503, "times": 0}"#, "times must be a whole number from 1 to 1000000"),
         (
             #"{"outcome": "exploded"}"#,
-            "outcome must be Error, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Failed or abnormal, got \"exploded\""
+            "outcome must be Error, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Failed, failed or abnormal, got \"exploded\""
         ),
         (#"{"outcome": "installFailed", "status": 500}"#, "status is for HTTP faults and cannot be combined with outcome (a lifecycle fault)"),
         (#"{"outcome": "installFailed", "match": {"operation": "delete"}}"#, "outcome installFailed cannot happen to a delete (match.operation)"),
         (#"{"status": 500, "match": {"operation": "delete"}}"#, "match.operation is for outcome rules; HTTP faults match on method and route"),
         (
             #"{"status": 500, "match": {"service": "ecs"}}"#,
-            "match.service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, modelarts, got \"ecs\""
+            "match.service must be one of cluster, autopilotcluster, nodepool, cce, autopilot, addoncheck, job, pool, modelarts, order, got \"ecs\""
         ),
         (
             #"{"status": 500, "match": {"region": "x"}}"#,
@@ -326,7 +326,7 @@ import Testing
             "seed.json: plugins[0].status must be installing (Pending), or a settled state (running, available, abnormal, unknown, installFailed, upgradeFailed, rollbackFailed, deleteFailed, Running, Abnormal); got \"upgrading\""
         ),
         (#"{"addons": {}}"#, "seed.json: addons must be an array"),
-        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, clusters, nodepools, plugins, settings"),
+        (#"{"pods": []}"#, "seed.json: unknown field pods; expected one of: addons, clusters, nodepools, plugins, pools, settings"),
         ("{", "seed.json is not valid JSON: malformed JSON at byte 1: expected a string key"),
         ("[]", "seed.json: must be a JSON object, got array"),
     ])

@@ -13,7 +13,7 @@ import Testing
 @Suite struct LifecycleGoldenTests {
     static let tables: [String: LifecycleTable] = [
         "managedPackage": .managedPackage, "addonCheck": AddonCheck.lifecycle, "cluster": Clusters.lifecycle,
-        "nodePool": Clusters.nodePoolLifecycle,
+        "nodePool": Clusters.nodePoolLifecycle, "pool": Pools.lifecycle,
     ]
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
     static let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".json") }.sorted()) ?? []
@@ -52,7 +52,9 @@ import Testing
             if op == table?.create {
                 // A case creates from a revision (packages) or a spec of its own (checks).
                 let spec = c["spec"].map(JSONDocument.init) ?? .package(revision ?? Revision(version: "", values: .emptyObject))
-                record = engine.create(id: "i", service: "svc", scope: "s", name: "t", spec: spec, outcome: outcome, now: t0)
+                record = engine.create(
+                    id: "i", service: "svc", scope: "s", name: "t", spec: spec, status: c["status"].map(JSONDocument.init) ?? .empty,
+                    outcome: outcome, now: t0)
             } else {
                 let given = try #require(c["given"], "\(label): given")
                 record = Resource(

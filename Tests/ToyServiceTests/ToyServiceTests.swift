@@ -92,7 +92,9 @@ import ToyWidgets
         #expect(
             resource?["kind"]?["enum"]
                 == .array(
-                    ["clusters", "nodepools", "addons", "addonchecks", "jobs", "plugins", "workspaces", "widgets"].map { .string($0) }))
+                    ["clusters", "nodepools", "addons", "addonchecks", "jobs", "pools", "plugins", "orders", "workspaces", "widgets"].map {
+                        .string($0)
+                    }))
     }
 
     /// A verb no built-in kind has, whose effect applies what the request asked once it succeeds.

@@ -82,10 +82,10 @@ public final class Application: Sendable {
             service.kinds.compactMap { kind in kind.entries.map { Seeder.Kind(kind: kind, format: $0, catalog: catalog) } }
         }
         let seeder = try Self.loadSeed(directory: configuration.fixtures, kinds: seedKinds)
-        // --clusters (or its twin) wins over the seed file's settings, which win over the default.
+        // --parents (or --clusters, or their twins) wins over the seed file's settings, which win over the default.
         let parents =
-            configuration.sources["clusters"].map { $0 != "default" } ?? false
-            ? configuration.clusters : seeder?.clusters ?? configuration.clusters
+            configuration.sources["parents"].map { $0 != "default" } ?? false
+            ? configuration.parents : seeder?.parents ?? configuration.parents
         if let seeder {
             do {
                 let created = try seeder.apply(to: manager)

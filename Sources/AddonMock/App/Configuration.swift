@@ -65,8 +65,8 @@ public struct Configuration: Sendable, Equatable {
     public var allowedHosts: [String]? = nil
     /// Waits and event streams held open at once, at most.
     public var maxHeld: Int = 5_000
-    /// Whether add-ons need their cluster to exist (`strict`) or any cluster id serves (`lenient`).
-    public var clusters: ParentPolicy = .lenient
+    /// Whether add-ons and plug-ins need their cluster or pool to exist (`strict`) or any id serves (`lenient`).
+    public var parents: ParentPolicy = .lenient
     /// Where each setting came from: `flag`, `env ADDONMOCK_…` or `default`.
     public var sources: [String: String] = [:]
     /// Settings that were given but have no effect, one line each, for the start-up log.
@@ -104,6 +104,8 @@ public struct CommandLineValues: Sendable {
     public var cors: String?
     public var allowedHosts: String?
     public var maxHeld: String?
+    public var parents: String?
+    /// `--clusters`, the earlier name of `--parents`.
     public var clusters: String?
 
     public init(
@@ -112,7 +114,7 @@ public struct CommandLineValues: Sendable {
         credentials: [String] = [], addressFile: String? = nil, controlToken: String? = nil,
         drainTimeout: String? = nil, requestTimeout: String? = nil, idleTimeout: String? = nil, maxConnections: String? = nil,
         cacheMiB: String? = nil, bodyBudgetMiB: String? = nil, logFormat: String? = nil, cors: String? = nil,
-        allowedHosts: String? = nil, maxHeld: String? = nil, clusters: String? = nil
+        allowedHosts: String? = nil, maxHeld: String? = nil, parents: String? = nil, clusters: String? = nil
     ) {
         self.host = host
         self.port = port
@@ -135,6 +137,7 @@ public struct CommandLineValues: Sendable {
         self.cors = cors
         self.allowedHosts = allowedHosts
         self.maxHeld = maxHeld
+        self.parents = parents
         self.clusters = clusters
     }
 }
@@ -325,13 +328,19 @@ extension Configuration {
             }
             maxHeld = n
         }
-        var clusters = ParentPolicy.lenient
-        if let (v, source) = pick(flags.clusters, "clusters") {
+        var parents = ParentPolicy.lenient
+        // --clusters is the earlier name of --parents: either serves, and they must not disagree.
+        let asked = [pick(flags.parents, "parents"), pick(flags.clusters, "clusters")].compactMap { $0 }
+        for (v, source) in asked {
             guard let policy = ParentPolicy(rawValue: v) else {
                 throw ConfigurationError(message: "\(source) must be one of lenient, strict, got \"\(v)\"")
             }
-            clusters = policy
+            parents = policy
         }
+        if asked.count == 2, asked[0].value != asked[1].value {
+            throw ConfigurationError(message: "\(asked[0].source) and \(asked[1].source) (its earlier name) disagree: give one")
+        }
+        if sources["parents"] == "default" { sources["parents"] = sources["clusters"] }
         // A misspelt variable would otherwise be ignored without a word.
         // Every setting was looked up above (each has a source now), so its twin is known without a second list.
         let known = Set(sources.keys.map(environmentName)).union(Self.clientVariables)
@@ -346,7 +355,7 @@ extension Configuration {
             addressFile: addressFile, controlToken: controlToken, drainTimeoutMs: drainTimeoutMs,
             requestTimeoutSeconds: requestTimeoutSeconds, idleTimeoutSeconds: idleTimeoutSeconds, maxConnections: maxConnections,
             cacheBytes: cacheBytes, bodyBudgetBytes: bodyBudgetBytes, logFormat: logFormat, corsOrigins: corsOrigins,
-            allowedHosts: allowedHosts, maxHeld: maxHeld, clusters: clusters, sources: sources, warnings: warnings)
+            allowedHosts: allowedHosts, maxHeld: maxHeld, parents: parents, sources: sources, warnings: warnings)
     }
 
     /// `ADDONMOCK_` variables read by the tools around the server (the pytest plugin, the test harness), not by it.

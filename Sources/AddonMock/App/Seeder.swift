@@ -53,9 +53,9 @@ struct Seeder: Sendable {
     private let bytes: [UInt8]
     /// Per kind, its catalog and each entry's byte range in `bytes`, in document order.
     private let lists: [(kind: Kind, ranges: [Range<Int>])]
-    /// `"settings": {"clusters": "strict"}`: what a seed file asks of the server (start-up only; a flag or its
-    /// environment twin wins).
-    let clusters: ParentPolicy?
+    /// `"settings": {"parents": "strict"}` (or `"clusters"`, its earlier name): what a seed file asks of the server
+    /// (start-up only; a flag or its environment twin wins).
+    let parents: ParentPolicy?
 
     /// How many entries the document holds.
     var count: Int { lists.reduce(0) { $0 + $1.ranges.count } }
@@ -83,26 +83,30 @@ struct Seeder: Sendable {
                 guard case .array(let ranges) = member else { throw APIError(.badRequest, "\(kind.kind.name) must be an array") }
                 lists.append((kind, ranges))
             }
-            var clusters: ParentPolicy?
+            var parents: ParentPolicy?
             if let member = members.first(where: { $0.key == "settings" })?.value {
                 guard settings else {
-                    throw APIError(.badRequest, "settings apply at start-up (a seed file, or --clusters): an import cannot change them")
+                    throw APIError(.badRequest, "settings apply at start-up (a seed file, or --parents): an import cannot change them")
                 }
                 guard case .value(let value) = member, case .object = value else { throw APIError(.badRequest, "settings must be an object") }
                 let reader = BodyReader(value, path: "settings")
-                try reader.allowOnly(["clusters"])
-                if let text = try reader.optionalString("clusters") {
+                try reader.allowOnly(["parents", "clusters"])
+                for key in ["parents", "clusters"] {
+                    guard let text = try reader.optionalString(key) else { continue }
                     guard let policy = ParentPolicy(rawValue: text) else {
-                        throw APIError(.badRequest, "settings.clusters must be one of lenient, strict, got \"\(text)\"")
+                        throw APIError(.badRequest, "settings.\(key) must be one of lenient, strict, got \"\(text)\"")
                     }
-                    clusters = policy
+                    if let asked = parents, asked != policy {
+                        throw APIError(.badRequest, "settings.parents and settings.clusters (its earlier name) disagree: give one")
+                    }
+                    parents = policy
                 }
             }
             let known = Set(kinds.map(\.kind.name) + (settings ? ["settings"] : []))
             if let unknown = members.first(where: { !known.contains($0.key) && !(settings && $0.key == "settings") }) {
                 throw APIError(.badRequest, "unknown field \(unknown.key); expected one of: \(known.sorted().joined(separator: ", "))")
             }
-            let seeder = Seeder(bytes: bytes, lists: lists, clusters: clusters)
+            let seeder = Seeder(bytes: bytes, lists: lists, parents: parents)
             try seeder.forEachEntry { _, _ in }
             return seeder
         } catch {

@@ -60,7 +60,7 @@ public struct ServiceEnvironment: Sendable {
     public let catalog: Catalog
     /// How an operation that starts will end: the request's outcome header, a lifecycle fault rule, or success.
     public let outcomes: OutcomeDecider
-    /// Whether a resource whose parent kind is emulated needs its parent to exist (`--clusters`).
+    /// Whether a resource whose parent kind is emulated needs its parent to exist (`--parents`).
     public let parents: ParentPolicy
     /// `--seed`: what a service derives reproducible names from (ids of stored records never are: a restart on the
     /// same database would repeat them).

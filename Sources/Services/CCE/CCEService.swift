@@ -49,7 +49,7 @@ struct CCEService {
     /// first use, not at start-up (the template list is rarely asked for).
     let autopilotWire = Locked<CCEWire?>(nil)
     let outcomes: any OutcomeDecider
-    /// `--clusters`: whether an add-on's cluster must exist.
+    /// `--parents`: whether an add-on's cluster must exist.
     let parents: ParentPolicy
 
     init(environment: ServiceEnvironment) {
@@ -251,13 +251,13 @@ struct CCEService {
         try catalog.resolve(name, version: version, noun: "addon template")
     }
 
-    /// The emulated cluster `id`, if there is one. Under `--clusters strict` there must be: a 404 otherwise.
+    /// The emulated cluster `id`, if there is one. Under `--parents strict` there must be: a 404 otherwise.
     private func parentCluster(_ id: String, _ kind: String) throws -> Resource? {
         let service = Clusters.clusterService(ofAddons: kind)
         // Most add-on users create no clusters: then there is nothing to look up.
         let found = manager.hasRecords(service: service) ? try manager.resource(id: id).flatMap { $0.service == service ? $0 : nil } : nil
         if found == nil && parents == .strict {
-            throw APIError(.notFound, "cluster \(id) not found (the server runs with --clusters strict: create the cluster first)")
+            throw APIError(.notFound, "cluster \(id) not found (the server runs with --parents strict: create the cluster first)")
         }
         return found
     }

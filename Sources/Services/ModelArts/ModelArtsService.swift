@@ -2,8 +2,10 @@ import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
 
-/// The ModelArts resource-pool plug-in API. Plug-ins are keyed by their template name inside a (project, pool)
-/// scope; pools exist implicitly (any name is a pool), and one project never sees another's plug-ins.
+/// The ModelArts API: resource pools with their nodes and orders (`Pools/`), and the plug-ins installed into them.
+/// Plug-ins are keyed by their template name inside a (project, pool) scope; one project never sees another's.
+/// Under `--parents lenient` (the default) any pool name serves for plug-ins; an emulated pool must be Running, and
+/// deleting it deletes its plug-ins.
 public enum ModelArts {
     public static let definition = ServiceDefinition(
         name: "modelarts", pathPrefixes: ["/v1/", "/v2/"], errorFormat: ModelArtsErrorFormat(),
@@ -11,11 +13,14 @@ public enum ModelArts {
             file: "modelarts-plugin-templates.json", builtIn: PackageResources.modelarts_plugin_templates_json,
             noun: "plug-in template"),
         kinds: [
+            Pools.poolKind,
             ResourceKind(
                 name: "plugins", services: ["modelarts"], scopeFields: ["project", "pool"],
                 lifecycle: .managedPackage, status: ModelArtsWire.status, nameField: "template", shown: ShownField.packageFields,
-                entries: .package(valuesField: "inputs", noun: "plug-in template"), title: "Plug-ins",
-                deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"])
+                entries: .package(valuesField: "inputs", noun: "plug-in template"),
+                parent: ParentLink(kind: "pools", childScope: .ownerScopeAndName), title: "Plug-ins",
+                deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"]),
+            Pools.orderKind,
         ],
         describe: { ctx in
             var fields: [String: String] = [:]
@@ -27,7 +32,9 @@ public enum ModelArts {
             return RequestScope(template: template, fields: fields)
         },
         openAPI: PackageResources.modelarts_openapi_json,
-        routes: { ModelArtsService(environment: $0).routes })
+        routes: { env in
+            ModelArtsService(environment: env).routes + PoolService(manager: env.manager, outcomes: env.outcomes, seed: env.seed).routes
+        })
 
     static let service = "modelarts"
 }
@@ -38,12 +45,15 @@ struct ModelArtsService {
     let catalog: Catalog
     let wire: ModelArtsWire
     let outcomes: any OutcomeDecider
+    /// `--parents`: whether a plug-in's pool must exist.
+    let parents: ParentPolicy
 
     init(environment: ServiceEnvironment) {
         manager = environment.manager
         catalog = environment.catalog
         wire = ModelArtsWire(catalog: environment.catalog)
         outcomes = environment.outcomes
+        parents = environment.parents
     }
 
     /// How the operation `ctx` starts on the plug-in `template` in `scope` will end.
@@ -70,6 +80,10 @@ struct ModelArtsService {
     private func createOrUpgrade(_ ctx: RequestContext) throws -> HTTPResponse {
         let scope = poolScope(ctx)
         let body = try PluginCreateRequest.decode(try ctx.body())
+        if let pool = try parentPool(ctx), !Self.installable.contains(pool.phase) {
+            throw APIError(
+                .badRequest, "pool \(pool.name) is \(Pools.shownPhase(pool.phase)): plug-ins can be installed only in a Running pool")
+        }
         let (template, newestOrAsked) = try resolve(body.name, body.version)
         // Merged before the write: the writer lock is held for the SQL, not for JSON work.
         let asked = revision(newestOrAsked, inputs: body.inputs)
@@ -92,6 +106,7 @@ struct ModelArtsService {
     }
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
+        _ = try parentPool(ctx)
         let items = try manager.resources(service: ModelArts.service, scope: poolScope(ctx))
         items.forEach(ctx.touched)
         return .json(200, wire.listBody(items))
@@ -107,6 +122,7 @@ struct ModelArtsService {
         }
         let name = ctx.parameters["template_name"]
         guard let view = try manager.view(service: ModelArts.service, scope: scope, name: name) else {
+            _ = try parentPool(ctx)
             throw notFound(name, ctx)
         }
         ctx.touched(view.resource)
@@ -191,6 +207,21 @@ struct ModelArtsService {
                 .upgrade, on: &plugin, input: revision.raw, templateTiming: template.timing,
                 outcome: outcome(.upgrade, scope: scope, template: template.name, ctx), now: now)
         }
+    }
+
+    /// The pool phases a plug-in may be installed in: Running, also while it scales or resizes nodes.
+    static let installable: Set<Phase> = [Pools.running, Pools.scaling, Pools.resizing]
+
+    /// The emulated pool the request names; nil when there is none (a 404 under `--parents strict`).
+    private func parentPool(_ ctx: RequestContext) throws -> Resource? {
+        let (project, name) = (ctx.parameters["project_id"], ctx.parameters["pool_name"])
+        // Most plug-in users create no pools: then there is nothing to look up.
+        let found = manager.hasRecords(service: Pools.service) ? try manager.resource(service: Pools.service, scope: project, name: name) : nil
+        if found == nil && parents == .strict {
+            let error = PoolService.poolNotFound(name)
+            throw APIError(error.kind, error.message + " (the server runs with --parents strict: create the pool first)", code: error.code)
+        }
+        return found
     }
 
     private func notFound(_ name: String, _ ctx: RequestContext) -> APIError {
