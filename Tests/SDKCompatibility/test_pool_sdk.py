@@ -5,12 +5,11 @@ import time
 import pytest
 from huaweicloudsdkcore.exceptions import exceptions
 from huaweicloudsdkmodelarts.v1 import (
-    BatchDeletePoolNodesRequest, BatchResizePoolNodesRequest, BatchResizeRequestBody, CreatePluginRequestBody,
-    CreatePluginRequestBodySpec, CreatePoolPluginRequest, CreatePoolRequest, CreatePoolRequestBody, DeletePoolRequest,
+    BatchDeletePoolNodesRequest, BatchResizePoolNodesRequest, BatchResizeRequestBody, CreatePluginRequestBody, CreatePoolPluginRequest, CreatePoolRequest, CreatePoolRequestBody, DeletePoolRequest,
     ListPoolNodesRequest, ListPoolPluginsRequest, ListPoolsRequest, NodeResizeParams, NodesDeletionRequest, PatchPoolRequest,
-    PluginTemplateRef, PoolDriver, PoolLabelsCreation, PoolMetadataCreation, PoolMetadataUpdate, PoolMetadataUpdateAnnotations,
+    PluginSpec, PoolDriver, PoolLabelsCreation, PoolMetadataCreation, PoolMetadataUpdate, PoolMetadataUpdateAnnotations,
     PoolResourceFlavor, PoolSpecCreation, PoolSpecCreationNetwork, PoolSpecUpdate, PoolSpecUpdateResources, PoolUpdateRequest,
-    ResizeNodeInfo, ShowOrderRequest, ShowPoolNodeRequest, ShowPoolPluginRequest, ShowPoolRequest,
+    ResizeNodeInfo, ShowOrderRequest, ShowPoolNodeRequest, ShowPoolRequest, Template,
 )
 
 from conftest import assert_sdk_error
@@ -60,10 +59,9 @@ def test_a_whole_pool_flow_with_only_the_sdk(start):
     wait(lambda: modelarts.show_pool(ShowPoolRequest(pool_name=pool)).status.phase, lambda p: p == "Running")
 
     plugin = modelarts.create_pool_plugin(CreatePoolPluginRequest(pool_name=pool, body=CreatePluginRequestBody(
-        api_version="v2", kind="Plugin", spec=CreatePluginRequestBodySpec(template=PluginTemplateRef(name="gpu-driver")))))
+        api_version="v2", kind="Plugin", spec=PluginSpec(template=Template(name="gpu-driver")))))
     assert plugin.metadata.name == "gpu-driver"
-    wait(lambda: modelarts.show_pool_plugin(ShowPoolPluginRequest(pool_name=pool, template_name="gpu-driver")).status.phase,
-         lambda p: p == "Running")
+    wait(lambda: modelarts.list_pool_plugins(ListPoolPluginsRequest(pool_name=pool)).items[0].status.phase, lambda p: p == "Running")
 
     scaled = scale(modelarts, pool, 3)
     assert scaled.status.resources.creating.count == 2 and scaled.spec.resources[0].count == 3
@@ -78,7 +76,7 @@ def test_a_whole_pool_flow_with_only_the_sdk(start):
     assert deleted.status.phase == "Deleting" and deleted.metadata.deletion_timestamp
     wait(lambda: gone(lambda: modelarts.show_pool(ShowPoolRequest(pool_name=pool))), bool)
     assert modelarts.list_pool_plugins(ListPoolPluginsRequest(pool_name=pool)).items == []
-    assert gone(lambda: modelarts.show_pool_plugin(ShowPoolPluginRequest(pool_name=pool, template_name="gpu-driver")))
+    assert server.control("GET", "/_mock/resources/plugins")["items"] == []
     assert modelarts.list_pools(ListPoolsRequest()).items == []
 
 
@@ -132,5 +130,5 @@ def test_pool_errors_reach_the_sdk_as_its_exceptions(start):
     assert_sdk_error(e, server, 409, "ModelArts.50004090")
     with pytest.raises(exceptions.ClientRequestException) as e:
         modelarts.create_pool_plugin(CreatePoolPluginRequest(pool_name=pool, body=CreatePluginRequestBody(
-            api_version="v2", kind="Plugin", spec=CreatePluginRequestBodySpec(template=PluginTemplateRef(name="gpu-driver")))))
+            api_version="v2", kind="Plugin", spec=PluginSpec(template=Template(name="gpu-driver")))))
     assert_sdk_error(e, server, 400, "ModelArts.50004000")
