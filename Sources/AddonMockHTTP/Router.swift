@@ -40,8 +40,9 @@ public enum RouteMatch: Sendable {
 }
 
 /// Matches `/a/{b}/c` style patterns segment by segment (empty segments are skipped, but a trailing slash is an
-/// empty last segment). Literal segments beat parameters, so
-/// `/addons/precheck` could coexist with `/addons/{id}`.
+/// empty last segment). Literal segments beat parameters, so `/nodes/batch-delete` coexists with `/nodes/{name}`:
+/// the literal path is its own resource for every method (a GET there is a 405 listing POST, not a node named
+/// `batch-delete`), and `Allow` lists only its methods.
 ///
 /// Hands back an index rather than a generic handler: a generic method called from another module runs
 /// unspecialised (every step a runtime metadata lookup), and this is on the path of every request. Routes are
@@ -52,6 +53,24 @@ public struct Router: Sendable {
         let segments: [Segment]
         let parameterNames: [String]
         let index: Int
+        /// Positions (in its bucket) of routes of any method that take precedence over it where both match: the same
+        /// literals plus more. Usually none, so the common match pays nothing for the rule.
+        var shadowedBy: [Int] = []
+
+        /// Whether `other` matches every path this route has a literal for and names a literal where it has a
+        /// parameter.
+        func isShadowed(by other: Route) -> Bool {
+            var more = false
+            for (mine, theirs) in zip(segments, other.segments) {
+                switch (mine, theirs) {
+                case (.literal(let a), .literal(let b)): if a != b { return false }
+                case (.literal, .parameter): return false
+                case (.parameter, .literal): more = true
+                case (.parameter, .parameter): break
+                }
+            }
+            return more
+        }
     }
 
     private enum Segment: Equatable, Sendable {
@@ -80,7 +99,13 @@ public struct Router: Sendable {
         let trailingSlash = !parts.isEmpty && pattern.hasSuffix("/")
         if trailingSlash { segments.append(.literal([])) }
         while buckets.count <= segments.count { buckets.append([]) }
-        buckets[segments.count].append(Route(method: method, segments: segments, parameterNames: names, index: patterns.count))
+        var route = Route(method: method, segments: segments, parameterNames: names, index: patterns.count)
+        let bucket = segments.count
+        for i in buckets[bucket].indices {
+            if route.isShadowed(by: buckets[bucket][i]) { route.shadowedBy.append(i) }
+            if buckets[bucket][i].isShadowed(by: route) { buckets[bucket][i].shadowedBy.append(buckets[bucket].count) }
+        }
+        buckets[bucket].append(route)
         patterns.append((method, "/" + parts.joined(separator: "/") + (trailingSlash ? "/" : "")))
         return patterns.count - 1
     }
@@ -124,12 +149,23 @@ public struct Router: Sendable {
                         best = (route, literals)
                     }
                 }
-                guard let route = best?.route else {
-                    var allowed: [String] = []
-                    for route in candidates where !allowed.contains(route.method) && literalsMatched(route) != nil {
-                        allowed.append(route.method)
+                /// The methods of the most specific routes matching the path.
+                func allowed() -> [String] {
+                    var most = -1
+                    var methods: [String] = []
+                    for route in candidates {
+                        guard let literals = literalsMatched(route), literals >= most else { continue }
+                        if literals > most { (most, methods) = (literals, []) }
+                        if !methods.contains(route.method) { methods.append(route.method) }
                     }
-                    return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+                    return methods
+                }
+                guard let route = best?.route else {
+                    let methods = allowed()
+                    return methods.isEmpty ? .notFound : .methodNotAllowed(allowed: methods)
+                }
+                if route.shadowedBy.contains(where: { literalsMatched(candidates[$0]) != nil }) {
+                    return .methodNotAllowed(allowed: allowed())
                 }
                 var values: [String] = []
                 values.reserveCapacity(route.parameterNames.count)

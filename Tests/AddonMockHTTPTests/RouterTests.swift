@@ -31,6 +31,29 @@ import Testing
         #expect(found(router.match(method: "HEAD", path: "/api/v3/addons/abc"))?.0 == 0)
     }
 
+    /// A literal path is a resource of its own for every method: `/nodes/batch-delete` (POST) is not the node
+    /// `batch-delete` of `/nodes/{node_name}` (GET), and its `Allow` names only POST.
+    @Test func aLiteralPathIsItsOwnResourceForEveryMethod() throws {
+        var r = Router()
+        r.add("GET", "/v2/{p}/pools/{pool}/nodes/{node_name}") // 0
+        r.add("POST", "/v2/{p}/pools/{pool}/nodes/batch-delete") // 1
+        r.add("DELETE", "/v2/{p}/pools/{pool}/nodes/{node_name}") // 2
+        #expect(found(r.match(method: "POST", path: "/v2/p/pools/a/nodes/batch-delete"))?.0 == 1)
+        #expect(found(r.match(method: "GET", path: "/v2/p/pools/a/nodes/n-1"))?.0 == 0)
+        for method in ["GET", "DELETE", "OPTIONS"] {
+            guard case .methodNotAllowed(let allowed) = r.match(method: method, path: "/v2/p/pools/a/nodes/batch-delete") else {
+                Issue.record("\(method) on the literal path was not a 405")
+                continue
+            }
+            #expect(allowed == ["POST"])
+        }
+        guard case .methodNotAllowed(let allowed) = r.match(method: "PUT", path: "/v2/p/pools/a/nodes/n-1") else {
+            Issue.record("PUT on a node was not a 405")
+            return
+        }
+        #expect(allowed == ["GET", "DELETE"])
+    }
+
     @Test func emptySegmentsInsideThePathAreIgnored() {
         #expect(found(router.match(method: "GET", path: "//api/v3//addons/x"))?.1["id"] == "x")
     }

@@ -123,3 +123,24 @@ def test_a_cluster_group_shows_its_clusters_phase_and_nodes(server, browser, art
     server.control("POST", f"/_mock/resources/clusters/{cluster}/status", {"status": "Hibernation"})
     until(browser, lambda b: text_of(b, header) == "ui-cluster: Hibernation · 3 nodes", "and follows its phase")
     browser.save_screenshot(str(artifacts / "console-clusters.png"))
+
+
+def test_a_plugin_group_shows_its_pools_phase_and_nodes(server, browser, artifacts):
+    browser.get(server.url + "/_mock/ui")
+    until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
+    v2 = f"{server.url}/v2/p1"
+    created = requests.post(f"{v2}/pools", json={
+        "apiVersion": "v2", "kind": "Pool", "metadata": {"labels": {"os.modelarts/name": "ui-pool"}},
+        "spec": {"resources": [{"flavor": "modelarts.vm.gpu.pnt004", "count": 2}]}}, timeout=10).json()
+    pool, pool_id = created["metadata"]["name"], created["metadata"]["labels"]["os.modelarts/resource.id"]
+    server.control("POST", f"/_mock/resources/pools/{pool_id}/status", {"advance": True})
+    requests.post(f"{v2}/pools/{pool}/plugins", json={"apiVersion": "v2", "kind": "Plugin", "spec": {"template": {"name": "gpu-driver"}}},
+                  timeout=10).raise_for_status()
+    header = f'.group[data-key="plugins:p1/{pool}"] h2 .parent'
+    until(browser, lambda b: text_of(b, header) == "ui-pool: Running · 2 nodes", "the plug-ins' group names their pool")
+    requests.patch(f"{v2}/pools/{pool}", json={"spec": {"resources": [{"flavor": "modelarts.vm.gpu.pnt004", "count": 3}]}},
+                   headers={"Content-Type": "application/merge-patch+json"}, timeout=10).raise_for_status()
+    until(browser, lambda b: text_of(b, header) == "ui-pool: Running · 3 nodes", "and follows its size")
+    server.control("POST", f"/_mock/resources/pools/{pool_id}/status", {"status": "Abnormal"})
+    until(browser, lambda b: text_of(b, header) == "ui-pool: Abnormal · 3 nodes", "and its phase")
+    browser.save_screenshot(str(artifacts / "console-pools.png"))

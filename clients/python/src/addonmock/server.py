@@ -26,11 +26,19 @@ class AddonMockError(RuntimeError):
         self.body = body
 
 
+def bundled_binary():
+    """The server a platform wheel carries (`addonmock/bin/addonmock`), or None (an sdist or a source install)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bin", "addonmock")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
 def find_binary(explicit=None):
-    """`explicit`, else $ADDONMOCK_BIN, else `addonmock` on PATH."""
-    binary = explicit or os.environ.get("ADDONMOCK_BIN") or shutil.which("addonmock")
+    """`explicit`, else $ADDONMOCK_BIN, else the binary the wheel carries, else `addonmock` on PATH."""
+    binary = explicit or os.environ.get("ADDONMOCK_BIN") or bundled_binary() or shutil.which("addonmock")
     if not binary:
-        raise AddonMockError("addonmock not found: put it on PATH or set ADDONMOCK_BIN to the executable")
+        raise AddonMockError(
+            "addonmock not found: install the platform wheel (it carries the server), put addonmock on PATH, "
+            "or set ADDONMOCK_BIN to the executable")
     if not os.access(binary, os.X_OK) or os.path.isdir(binary):
         raise AddonMockError(f"addonmock binary {binary} is not an executable file")
     return os.path.abspath(binary)
