@@ -1,6 +1,6 @@
 """pytest fixtures for addonmock, registered automatically once the package is installed:
 
-- `addonmock_server` (session): one server for the run; binary from --addonmock-bin, $ADDONMOCK_BIN or PATH;
+- `addonmock_server` (session): one server for the run; binary from --addonmock-bin, $ADDONMOCK_BIN, the wheel's own, or PATH;
   a free port, an in-memory database, the profile from --addonmock-profile (default instant).
 - `addonmock` (each test): that server, reset before the test (state, fault rules, journal and clock).
 - `cce_client`, `modelarts_client` (each test): official SDK clients pointed at it (pip install "addonmock[sdk]").
@@ -12,7 +12,7 @@ from .server import AddonMockServer
 
 def pytest_addoption(parser):
     group = parser.getgroup("addonmock")
-    group.addoption("--addonmock-bin", default=None, help="the addonmock executable (default: $ADDONMOCK_BIN, then PATH)")
+    group.addoption("--addonmock-bin", default=None, help="the addonmock executable (default: $ADDONMOCK_BIN, then the one the wheel carries, then PATH)")
     group.addoption("--addonmock-profile", default=None, help="realistic | fast | instant | manual (default: instant)")
     parser.addini("addonmock_profile", "the timing profile of the session's server", default="instant")
     parser.addini("addonmock_args", "more server flags, e.g. --auth aksk --credentials AK:SK", type="args", default=[])
