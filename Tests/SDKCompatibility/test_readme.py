@@ -1,4 +1,4 @@
-"""The README's walkthroughs, run as pasted: each curl block in one go against a fresh server with the profile the
+"""The README's walkthroughs (and docs/walkthroughs.md's), run as pasted: each curl block in one go against a fresh server with the profile the
 README starts it with (every call must succeed; the only 4xx allowed are the 404s the README itself shows, a `curl`
 line whose comment says 404), and the SDK pool script with the server's address as its argument."""
 import pathlib
@@ -8,8 +8,11 @@ import sys
 
 import pytest
 
-README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
-BLOCKS = [b for b in re.findall(r"```sh\n(.*?)```", README.read_text(), re.S) if b.startswith("B=http://127.0.0.1:8080")]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+# The README's walkthrough, then the ones docs/walkthroughs.md continues with.
+WALKTHROUGHS = README.read_text() + (ROOT / "docs" / "walkthroughs.md").read_text()
+BLOCKS = [b for b in re.findall(r"```sh\n(.*?)```", WALKTHROUGHS, re.S) if b.startswith("B=http://127.0.0.1:8080")]
 SCRIPTS = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if b.startswith("# pool_flow.py")]
 # curl's write-out goes to stderr (%{stderr}), so what the walkthrough pipes and parses is untouched.
 WRAPPER = """set -euo pipefail
