@@ -56,6 +56,8 @@ import Testing
         (["--seed=-4"], "addonmock: --seed must be a non-negative integer, got \"-4\""),
         (["--log-level", "loud"], "addonmock: --log-level must be one of trace, debug, info, notice, warning, error, critical, got \"loud\""),
         (["--clusters", "sometimes"], "addonmock: --clusters must be one of lenient, strict, got \"sometimes\""),
+        (["--parents", "sometimes"], "addonmock: --parents must be one of lenient, strict, got \"sometimes\""),
+        (["--parents", "strict", "--clusters", "lenient"], "addonmock: --parents and --clusters (its earlier name) disagree: give one"),
         (["--bogus"], "addonmock: Unknown option '--bogus'. Did you mean '--cors'?"),
         (["--log-format", "xml"], "addonmock: --log-format must be text or json, got \"xml\""),
         (

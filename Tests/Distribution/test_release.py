@@ -10,6 +10,7 @@ import hashlib
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,6 +95,7 @@ def test_auditwheel_accepts_the_wheel_as_manylinux(wheel):
 
 def test_a_fresh_venv_with_only_the_wheel_runs_the_sample_project(venv):
     env = user_env(venv)
+    assert shutil.which("swift", path=env["PATH"]) is None, "the user's PATH has no Swift"
     found = subprocess.run([f"{venv}/bin/python", "-c", "import addonmock; print(addonmock.find_binary())"],
                            capture_output=True, text=True, check=True, env=env).stdout.strip()
     assert found.startswith(str(venv)) and found.endswith("addonmock/bin/addonmock"), found

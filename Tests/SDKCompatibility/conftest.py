@@ -1,9 +1,11 @@
 """Runs the real addonmock executable and points the official Huawei Cloud SDKs at it."""
 import pathlib
 import re
+import time
 import sys
 
 import pytest
+from huaweicloudsdkcore.exceptions import exceptions
 import requests
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.http.http_config import HttpConfig
@@ -98,3 +100,23 @@ def assert_sdk_error(excinfo, server, status, code):
     logged = [r for r in server.journal(limit=1000) if r["requestId"] == e.request_id]
     assert [r["status"] for r in logged] == [status]
     return e
+
+
+def wait(read, done, timeout=30):
+    """Polls `read()` until `done(value)` (a state, not a duration), as terraform's StateChangeConf does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if done(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value}"
+        time.sleep(0.05)
+
+
+def gone(call):
+    """Whether `call()` raises the SDK's 404."""
+    try:
+        call()
+    except exceptions.ClientRequestException as e:
+        return e.status_code == 404
+    return False

@@ -1,7 +1,6 @@
 """CCE clusters, node pools, nodes and jobs through the official Python SDK (huaweicloudsdkcce): the flow a user's
 script runs, every cluster, node pool, node and job method it has that the emulator serves, and their errors."""
 import re
-import time
 
 import pytest
 import requests
@@ -21,18 +20,7 @@ from huaweicloudsdkcce.v3 import (
 )
 from huaweicloudsdkcore.exceptions import exceptions
 
-from conftest import PROJECT, assert_sdk_error
-
-
-def wait(read, done, timeout=30):
-    """Polls `read()` until `done(value)` (a state, not a duration), as terraform's StateChangeConf does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        assert time.monotonic() < deadline, f"still {value}"
-        time.sleep(0.05)
+from conftest import PROJECT, assert_sdk_error, wait
 
 
 def cluster_body(name, version="v1.29"):

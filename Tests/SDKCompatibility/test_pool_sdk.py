@@ -1,6 +1,5 @@
 """ModelArts resource pools, their nodes and orders through the official Python SDK (huaweicloudsdkmodelarts): the
 flow a user's script runs, every pool and pool-node method the emulator serves, and their errors."""
-import time
 
 import pytest
 from huaweicloudsdkcore.exceptions import exceptions
@@ -12,28 +11,9 @@ from huaweicloudsdkmodelarts.v1 import (
     ResizeNodeInfo, ShowOrderRequest, ShowPoolNodeRequest, ShowPoolRequest, Template,
 )
 
-from conftest import assert_sdk_error
+from conftest import assert_sdk_error, gone, wait
 
 GPU = "modelarts.vm.gpu.pnt004"
-
-
-def wait(read, done, timeout=30):
-    """Polls `read()` until `done(value)` (a state, not a duration), as terraform's StateChangeConf does."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        assert time.monotonic() < deadline, f"still {value}"
-        time.sleep(0.05)
-
-
-def gone(call):
-    try:
-        call()
-    except exceptions.ClientRequestException as e:
-        return e.status_code == 404
-    return False
 
 
 def pool_body(name, count=1, flavor=GPU):

@@ -28,6 +28,23 @@ def signed_server():
         yield s
 
 
+@pytest.fixture(scope="module")
+def strict_server(request):
+    """--parents strict (a module may name the flags, STRICT_ARGS): add-ons need their cluster and plug-ins their
+    pool, as in the real cloud."""
+    args = getattr(request.module, "STRICT_ARGS", ("--parents", "strict"))
+    with AddonMockServer(profile="fast", log_level="warning", args=args) as s:
+        yield s
+
+
+@pytest.fixture
+def strict_client(strict_server):
+    strict_server.reset()
+    c = ServiceClient(strict_server.url)
+    yield c
+    c.close()
+
+
 @pytest.fixture
 def client(server):
     server.reset()

@@ -226,3 +226,9 @@ def go_decode_errors(value, shape, path="$"):
         return [e for name, sub in shape.items() if name.lower() in fields
                 for e in go_decode_errors(value[fields[name.lower()]], sub, f"{path}.{name}")]
     raise AssertionError(f"unknown shape {shape!r}")
+
+
+def decoded(value, shape):
+    """`value`, asserted to decode into `shape` as the provider's structs would."""
+    assert not go_decode_errors(value, shape), go_decode_errors(value, shape)
+    return value

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from addonmock import AddonMockServer
-from golangsdk import ServiceClient, UnexpectedResponseCode, UnexpectedState, go_decode_errors, wait_for_state
+from golangsdk import UnexpectedResponseCode, UnexpectedState, decoded, wait_for_state
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 POOLS = f"/v2/{PROJECT}/pools"
@@ -24,23 +23,9 @@ NODE = {"metadata": {"name": str, "labels": "map[string]string", "annotations": 
         "status": {"phase": str, "driver": {"phase": str}}}
 
 
-@pytest.fixture(scope="module")
-def strict_server():
-    with AddonMockServer(profile="fast", log_level="warning", args=("--parents", "strict")) as s:
-        yield s
-
-
 @pytest.fixture
-def client(strict_server):
-    strict_server.reset()
-    c = ServiceClient(strict_server.url)
-    yield c
-    c.close()
-
-
-def decoded(value, shape):
-    assert not go_decode_errors(value, shape), go_decode_errors(value, shape)
-    return value
+def client(strict_client):
+    return strict_client
 
 
 def create_body(name, count):
