@@ -196,7 +196,11 @@ import Testing
         #expect(head.status == 200)
         #expect(head.header("Content-Type") == "text/event-stream")
         #expect(head.header("Transfer-Encoding") == "chunked")
-        #expect(try connection.readStream(until: ": connected").hasPrefix("retry: 1000\n"))
+        // The stream opens with its retry time, then says which server this is: the id /_mock/config shows, new at
+        // every start (both come in the first write).
+        let opening = try connection.readStream(until: "}\n\n")
+        let instance = try #require(try server.get("/_mock/config").json().string("instance"))
+        #expect(opening.hasPrefix("retry: 1000\n: connected\n\nevent: hello\ndata: {\"instance\":\"\(instance)\",\"startedAt\":\""), "\(opening)")
         let id = try install()
         let created = try connection.readStream(until: "event: created")
         #expect(created.contains(#""resource":"\#(id)""#), "\(created)")
@@ -234,7 +238,8 @@ import Testing
         let log = EventLog(capacity: 10_000)
         let pump = EventPump(threaded: false) // the test does the pump's looks
         let reader = EventReader(events: log, filter: EventFilter(), kinds: { _ in nil }, cursor: 0)
-        let subscription = EventSubscription(reader: reader, pump: pump)
+        let subscription = EventSubscription(
+            reader: reader, pump: pump, hello: ServerInstance(id: "i-1", startedAt: "2026-12-02T00:00:00Z").helloFrame)
         let woken = Locked(0)
         subscription.attach { woken.withLock { $0 += 1 } }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

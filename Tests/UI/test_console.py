@@ -1,6 +1,12 @@
 """/_mock/ui in a real headless Chromium: an add-on installed through the SDK appears and moves through its
 lifecycle live, the page's buttons advance, force and delete it, move the clock and add a fault rule; it fits a
 projector and a phone, and stays usable with 1,000 resources. Every wait is for a state on the page."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -144,3 +150,78 @@ def test_a_plugin_group_shows_its_pools_phase_and_nodes(server, browser, artifac
     server.control("POST", f"/_mock/resources/pools/{pool_id}/status", {"status": "Abnormal"})
     until(browser, lambda b: text_of(b, header) == "ui-pool: Abnormal · 3 nodes", "and its phase")
     browser.save_screenshot(str(artifacts / "console-pools.png"))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PortServer:
+    """A server on a port of the test's choosing, so that one stopped and another started are the same origin to
+    the page (the session's servers take a free port each)."""
+
+    def __init__(self, port):
+        self.url = f"http://127.0.0.1:{port}"
+        self.proc = subprocess.Popen([os.environ["ADDONMOCK_BIN"], "--port", str(port), "--db", ":memory:", "--profile", "fast",
+                                      "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            try:
+                if requests.get(self.url + "/_mock/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+
+    def install(self, template):
+        body = {"kind": "Addon", "apiVersion": "v3", "metadata": {"annotations": {"addon.install/type": "install"}},
+                "spec": {"clusterID": "c1", "addonTemplateName": template, "values": {}}}
+        answer = requests.post(self.url + "/api/v3/addons", json=body, timeout=10)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["metadata"]["uid"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=WAIT_S) == 0
+
+
+def test_the_badge_says_when_the_stream_is_lost(browser):
+    """Problem 1: with the server down the page said "live" and kept firing requests. Now the badge says since when
+    it is lost, and comes back once a server answers."""
+    port = free_port()
+    first = PortServer(port)
+    browser.get(first.url + "/_mock/ui")
+    until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
+    first.stop()
+    until(browser, lambda b: (text_of(b, "#live") or "").startswith("lost since "), "the badge says the stream is lost")
+    assert "on" not in browser.find_element(By.ID, "dot").get_attribute("class").split()
+    second = PortServer(port)
+    try:
+        until(browser, lambda b: text_of(b, "#live") == "live", "live again once a server answers")
+    finally:
+        second.stop()
+
+
+def test_a_restarted_server_is_followed_not_frozen(browser):
+    """Problem 2: after a restart the page kept the old server's cursors and cards, so nothing new appeared. Now
+    a new instance (the stream's hello, /_mock/config's instance) makes it read its world again."""
+    port = free_port()
+    first = PortServer(port)
+    old = first.install("coredns")
+    browser.get(first.url + "/_mock/ui")
+    until(browser, lambda b: b.find_elements(By.ID, f"r-{old}"), "the first server's add-on is shown")
+    first.stop()
+    second = PortServer(port)
+    try:
+        new = second.install("everest")
+        until(browser, lambda b: b.find_elements(By.ID, f"r-{new}"), "the new server's add-on appears")
+        until(browser, lambda b: not b.find_elements(By.ID, f"r-{old}"), "the old server's card is gone")
+        until(browser, lambda b: text_of(b, "#live") == "live", "and the stream is live")
+        until(browser, lambda b: "/api/v3/addons" in (text_of(b, "#journal") or ""), "the new server's journal is read")
+        second.install("npd")
+        until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".card")) == 2, "and followed live")
+    finally:
+        second.stop()

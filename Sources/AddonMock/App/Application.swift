@@ -115,7 +115,7 @@ public final class Application: Sendable {
             registry: registry, manager: manager, clock: clock, faults: faults, journal: journal,
             configuration: configuration, seeder: seeder, seedKinds: seedKinds, events: events, pump: pump, waits: waits,
             openAPI: { OpenAPIDocument.render(assembled(), serverURL: boundURL.withLock { $0 }) },
-            listening: { boundURL.withLock { $0 } })
+            listening: { boundURL.withLock { $0 } }, instance: .starting())
         self.control = control
         let emulated = zip(services, catalogs).map { service, catalog in
             MountedAPI(

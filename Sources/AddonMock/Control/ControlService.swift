@@ -34,6 +34,9 @@ struct ControlService {
     /// The OpenAPI document with `servers` pointing at this server (set once the port is known).
     let openAPI: @Sendable () -> [UInt8]
     let listening: @Sendable () -> String
+    /// This process: an id made at start-up and when it started. A page or a client that sees another id (in
+    /// `/_mock/config` or a stream's `hello`) is talking to a new server, whose world and cursors are not the old one's.
+    let instance: ServerInstance
 
     var mounted: MountedAPI {
         MountedAPI(
@@ -433,6 +436,8 @@ struct ControlService {
         var w = JSONWriter()
         w.beginObject()
         w.field("version", AddonMockVersion.current)
+        w.field("instance", instance.id)
+        w.field("startedAt", instance.startedAt)
         w.field("listening", listening())
         w.key("settings")
         w.beginObject()
@@ -480,4 +485,21 @@ struct ControlService {
 struct ControlErrorFormat: ErrorFormat {
     func code(for kind: APIError.Kind) -> String { "MOCK.\(APIError(kind, "").status)" }
     func body(code: String, message: String) -> [UInt8] { codeAndMessageBody(code: code, message: message) }
+}
+
+/// One run of the server (see `ControlService.instance`).
+struct ServerInstance: Sendable {
+    let id: String
+    /// RFC 3339, the machine's time (not the virtual clock's).
+    let startedAt: String
+
+    static func starting() -> ServerInstance {
+        ServerInstance(id: Identifiers.uuid(), startedAt: SystemClock().now().rfc3339)
+    }
+
+    /// The first event of every stream: `event: hello` with the instance, so a reconnecting client learns whether
+    /// the server it reached is the one it was following.
+    var helloFrame: [UInt8] {
+        Array("event: hello\ndata: {\"instance\":\"\(id)\",\"startedAt\":\"\(startedAt)\"}\n\n".utf8)
+    }
 }

@@ -73,7 +73,7 @@ extension ControlService {
 
         guard let holdMs else {
             var response = Self.eventStreamResponse()
-            response.stream = EventSubscription(reader: reader, pump: pump)
+            response.stream = EventSubscription(reader: reader, pump: pump, hello: instance.helloFrame)
             return response
         }
         // The long-poll form. Without a cursor: at once, with where the stream stands, so the next request starts
@@ -162,18 +162,21 @@ final class EventSubscription: ResponseStream, EventPump.Subscriber {
 
     private let reader: EventReader
     private let pump: EventPump
+    /// `event: hello`: which server this is, sent right after the stream opens.
+    private let hello: [UInt8]
     private let state = Locked(State())
 
-    init(reader: EventReader, pump: EventPump) {
+    init(reader: EventReader, pump: EventPump, hello: [UInt8]) {
         self.reader = reader
         self.pump = pump
+        self.hello = hello
     }
 
     func attach(wake: @escaping @Sendable () -> Void) {
         state.withLock { s in
             s.wake = wake
             // The first bytes go out at once: the client sees the stream open before any event.
-            s.buffer = Array("retry: \(ControlService.eventsRetryMs)\n: connected\n\n".utf8)
+            s.buffer = Array("retry: \(ControlService.eventsRetryMs)\n: connected\n\n".utf8) + hello
             s.lastWrite = EventPump.now()
             s.started = true
         }
