@@ -263,6 +263,31 @@ extension TestServer {
         #expect(try server.get("/api/v3/addons/\(id)").json().string("status.status") == "installing")
     }
 
+    /// `limit` and `after` walk a kind a page at a time, in id order, each id once; `next` is null after the last.
+    @Test func listingsPageWithLimitAndAfter() throws {
+        var made: [String] = []
+        for cluster in ["c1", "c2", "c3", "c4", "c5"] {
+            made.append(
+                try #require(try server.request("POST", "/api/v3/addons", body: Bodies.install(cluster: cluster)).json().string("metadata.uid")))
+        }
+        var seen: [String] = []
+        var after: String?
+        var pages = 0
+        repeat {
+            let page = try server.control("GET", "/_mock/resources/addons?limit=2" + (after.map { "&after=\($0)" } ?? "")).json()
+            let ids = page.at("items")?.arrayValues.compactMap { $0.string("id") } ?? []
+            #expect(ids.count <= 2)
+            seen += ids
+            after = page.at("next")?.stringValue
+            pages += 1
+        } while after != nil && pages < 10
+        #expect(seen == made.sorted(), "each once, in id order")
+        #expect(pages == 3)
+        #expect(try server.control("GET", "/_mock/resources/addons").json().at("next") == nil, "without limit or after: all, as before")
+        #expect(try server.controlError("GET", "/_mock/resources/addons?limit=0") == "limit must be a whole number from 1 to 10000, got \"0\"")
+        #expect(try server.control("GET", "/_mock/resources/addons?after=\(seen[3])").json().at("items")?.arrayValues.count == 1)
+    }
+
     @Test func unknownKindOrId() throws {
         #expect(
             try server.controlError("GET", "/_mock/resources/pods", status: 404)

@@ -20,7 +20,7 @@ from huaweicloudsdkcce.v3 import (
 )
 from huaweicloudsdkcore.exceptions import exceptions
 
-from conftest import PROJECT, assert_sdk_error, wait
+from conftest import PROJECT, assert_sdk_error, gone, wait
 
 
 def cluster_body(name, version="v1.29"):
@@ -87,12 +87,6 @@ def test_a_whole_cluster_flow_with_only_the_sdk(start):
 
     deleting = cce.delete_cluster(DeleteClusterRequest(cluster_id=cid, delete_evs="true", delete_net="true"))
     assert deleting.status.phase == "Deleting"
-    def gone(call):
-        try:
-            call()
-        except exceptions.ClientRequestException as e:
-            return e.status_code == 404
-        return False
     wait(lambda: gone(lambda: cce.show_cluster(ShowClusterRequest(cluster_id=cid))), bool)
     assert gone(lambda: cce.show_node_pool(ShowNodePoolRequest(cluster_id=cid, nodepool_id=pid)))
     assert gone(lambda: cce.show_addon_instance(ShowAddonInstanceRequest(id=addon.metadata.uid, cluster_id=cid)))

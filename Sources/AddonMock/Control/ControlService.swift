@@ -236,18 +236,43 @@ struct ControlService {
         return kind
     }
 
+    /// Every resource of the kind, oldest first; with `limit` (1 to 10,000) or `after` (an id), a page in id order
+    /// (`limit` default 1,000) and `next`, the `after` of the next page (null after the last): a walk through 100,000
+    /// holds one page at a time, where the whole list would hold them all.
     private func listResources(_ ctx: RequestContext) throws -> HTTPResponse {
         let kind = try resourceKind(ctx)
-        let items = try manager.allResources(services: kind.services)
-        var w = JSONWriter(capacity: 256 * items.count + 32)
+        let limitText = ctx.request.queryValue("limit"), after = ctx.request.queryValue("after")
+        var items: [Resource]
+        var next: String?
+        if limitText != nil || after != nil {
+            var limit = Self.defaultPage
+            if let limitText {
+                guard let n = Int(limitText), (1...Self.maxPage).contains(n) else {
+                    throw APIError(.badRequest, "limit must be a whole number from 1 to \(Self.maxPage), got \"\(limitText)\"")
+                }
+                limit = n
+            }
+            if let after, !after.isEmpty { try IdentifierRule.check(after, field: "after") }
+            (items, next) = try manager.resourcesPage(services: kind.services, after: after.flatMap { $0.isEmpty ? nil : $0 }, limit: limit)
+        } else {
+            items = try manager.allResources(services: kind.services)
+        }
+        var w = JSONWriter(capacity: 256 * items.count + 64)
         w.beginObject()
         w.key("items")
         w.beginArray()
         for i in items { writeResource(i, kind, to: &w) }
         w.endArray()
+        if limitText != nil || after != nil {
+            w.key("next")
+            w.optionalString(next)
+        }
         w.endObject()
         return .json(200, w.bytes)
     }
+
+    static let defaultPage = 1_000
+    static let maxPage = 10_000
 
     private func showResource(_ ctx: RequestContext) throws -> HTTPResponse {
         let kind = try resourceKind(ctx)

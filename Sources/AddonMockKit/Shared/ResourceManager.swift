@@ -339,6 +339,15 @@ public final class ResourceManager: Sendable {
         public var description: String { "\(id) is \(phase): no operation is in flight to advance" }
     }
 
+    /// Up to `limit` resources of `services` with ids after `after`, in id order, settled: a page of the control
+    /// API's listing. `next` is the id the next page starts after, nil when this page was the last (a resource whose
+    /// delete fell due is left out of the page without ending the walk early).
+    public func resourcesPage(services: [String], after: String?, limit: Int) throws -> (items: [Resource], next: String?) {
+        let now = clock.now()
+        let rows = try database.read { try $0.resourcesPage(services: services, after: after, limit: limit) }
+        return (rows.compactMap { engine.settled($0, at: now) }, rows.count == limit ? rows.last?.id : nil)
+    }
+
     /// Every resource of `services`, settled: for the control API.
     public func allResources(services: [String]) throws -> [Resource] {
         let now = clock.now()
