@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """A large world's round trip: import N add-ons, export them (streamed), reset, import the export, export again, and
-compare; with the server's peak resident memory (VmHWM) and the time each step took.
+compare; with the server's peak resident memory (VmHWM) and the time each step took. With --pages, instead: import N
+add-ons, restart on the same database, and walk `GET /_mock/resources/addons?limit=1000&after=` to the end: each
+page's time and the fresh server's peak memory while it pages.
 
-    python3 Benchmarks/world.py [--addons 200000] [--binary PATH]
+    python3 Benchmarks/world.py [--addons 200000] [--binary PATH] [--pages]
 
 docs/performance.md records a run.
 """
@@ -50,11 +52,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--addons", type=int, default=200_000)
     ap.add_argument("--binary", help="an addonmock to measure (default: build the release one)")
+    ap.add_argument("--pages", action="store_true", help="measure paging through the control listing instead")
     a = ap.parse_args()
     binary = a.binary or str(run.build()[0])
     work = tempfile.mkdtemp(prefix="addonmock-world-")
     db = os.path.join(work, "world.sqlite")
-    server = run.Process([binary, "--port", "0", "--db", db, "--profile", "instant", "--log-level", "warning"], "listening on")
+    argv = [binary, "--port", "0", "--db", db, "--profile", "instant", "--log-level", "warning"]
+    server = run.Process(argv, "listening on")
     address = (server.url.split("//")[1].split(":")[0], int(server.url.rsplit(":", 1)[1]))
     try:
         seed = ("{\"addons\":[" + ",".join(
@@ -63,6 +67,24 @@ def main():
         created = call(address, "POST", "/_mock/import", seed)
         assert created["created"] == a.addons, created
         print(f"world: imported {a.addons} add-ons from a {len(seed) / 2**20:.1f} MiB seed in {time.monotonic() - t:.1f} s")
+        if a.pages:
+            server.stop()
+            server = run.Process(argv, "listening on")
+            address = (server.url.split("//")[1].split(":")[0], int(server.url.rsplit(":", 1)[1]))
+            times, seen, after = [], 0, None
+            while True:
+                t = time.monotonic()
+                page = call(address, "GET", "/_mock/resources/addons?limit=1000" + (f"&after={after}" if after else ""))
+                times.append((time.monotonic() - t) * 1000)
+                seen += len(page["items"])
+                after = page["next"]
+                if not after:
+                    break
+            assert seen == a.addons, seen
+            times.sort()
+            print(f"world: paged {seen} add-ons in {len(times)} pages of 1000: median {times[len(times) // 2]:.1f} ms, "
+                  f"slowest {times[-1]:.1f} ms; the restarted server's peak RSS {peak_rss_mib(server.proc.pid):.0f} MiB")
+            return
         first = os.path.join(work, "first.json")
         t = time.monotonic()
         with open(first, "wb") as f:
