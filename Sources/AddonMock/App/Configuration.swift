@@ -416,12 +416,3 @@ func distance(_ a: String, _ b: String) -> Int {
     }
     return row[b.count]
 }
-
-fileprivate extension String {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while s.first == " " { s = s.dropFirst() }
-        while s.last == " " { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -242,9 +242,10 @@ struct ControlService {
     private func listResources(_ ctx: RequestContext) throws -> HTTPResponse {
         let kind = try resourceKind(ctx)
         let limitText = ctx.request.queryValue("limit"), after = ctx.request.queryValue("after")
+        let paged = limitText != nil || after != nil
         var items: [Resource]
         var next: String?
-        if limitText != nil || after != nil {
+        if paged {
             var limit = Self.defaultPage
             if let limitText {
                 guard let n = Int(limitText), (1...Self.maxPage).contains(n) else {
@@ -263,7 +264,7 @@ struct ControlService {
         w.beginArray()
         for i in items { writeResource(i, kind, to: &w) }
         w.endArray()
-        if limitText != nil || after != nil {
+        if paged {
             w.key("next")
             w.optionalString(next)
         }

@@ -20,3 +20,13 @@ extension String {
         return (startsWithVowel ? "an " : "a ") + self
     }
 }
+
+extension StringProtocol {
+    /// Without the spaces at either end (comma-separated flag values, label selector terms).
+    public func trimmingSpaces() -> String {
+        var s = self[...]
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -33,17 +33,15 @@ enum PoolOrders {
         } else {
             asked = []
         }
-        let current = pool.map { $0.status.string("orderName") == order.name } ?? false
-        let items = asked.map { name, action in
-            Item(
-                resourceName: name, action: action, status: status(of: name, action: action, pool: current ? pool : nil, poolGone: pool == nil),
-                message: "")
-        }
-        .map { item -> Item in
-            var item = item
-            if item.status == "failed" { item.message = pool.map { [$0.reason, $0.message].filter { !$0.isEmpty }.joined(separator: ": ") } ?? "" }
-            if item.message.isEmpty && item.status == "failed" { item.message = "the operation failed" }
-            return item
+        let current = pool.flatMap { $0.status.string("orderName") == order.name ? $0 : nil }
+        // The pool's nodes as shown, read once: an order may name a thousand of them.
+        let nodes = current.map { Dictionary(PoolNodes.shown($0).map { ($0.name, $0.state) }, uniquingKeysWith: { first, _ in first }) } ?? [:]
+        let failure = pool.map { [$0.reason, $0.message].filter { !$0.isEmpty }.joined(separator: ": ") } ?? ""
+        let items = asked.map { name, action -> Item in
+            let status = status(of: name, action: action, pool: current, nodes: nodes, poolGone: pool == nil)
+            return Item(
+                resourceName: name, action: action, status: status,
+                message: status != "failed" ? "" : failure.isEmpty ? "the operation failed" : failure)
         }
         return (phase(of: items), items, items.first { $0.status == "failed" }?.message ?? "")
     }
@@ -61,8 +59,10 @@ enum PoolOrders {
     }
 
     /// One item's status. `pool` is the order's pool while the order is its latest; nil when it is not (then the
-    /// order was written down, or its pool is gone).
-    private static func status(of name: String, action: String, pool: Resource?, poolGone: Bool) -> String {
+    /// order was written down, or its pool is gone); `nodes` its nodes' states as shown, by name.
+    private static func status(
+        of name: String, action: String, pool: Resource?, nodes: [String: PoolNodes.State], poolGone: Bool
+    ) -> String {
         guard let pool else {
             // Gone under it: a delete that finished; anything else was cut short by the delete.
             return poolGone && action != "delete" ? "failed" : "succeed"
@@ -71,10 +71,10 @@ enum PoolOrders {
             if pool.pending != nil { return "processing" }
             return pool.phase == Pools.error ? "failed" : "succeed"
         }
-        guard let node = PoolNodes.shown(pool).first(where: { $0.name == name }) else {
+        guard let state = nodes[name] else {
             return action == "delete" ? "succeed" : pool.pending != nil ? "processing" : "failed"
         }
-        switch (node.state, action) {
+        switch (state, action) {
         case (.creating, _), (.deleting, _), (.resizing, _): return "processing"
         case (.abnormal, _): return "failed"
         case (.available, "delete"): return "failed"

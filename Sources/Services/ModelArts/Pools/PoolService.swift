@@ -405,7 +405,7 @@ struct LabelSelector {
 
     init(_ text: String) throws(APIError) {
         var terms: [Term] = []
-        for part in text.split(separator: ",").map({ $0.trimmingSpaces }) where !part.isEmpty {
+        for part in text.split(separator: ",").map({ $0.trimmingSpaces() }) where !part.isEmpty {
             let bytes = Array(part.utf8)
             if let i = bytes.firstIndex(of: UInt8(ascii: "=")) {
                 let negated = i > 0 && bytes[i - 1] == UInt8(ascii: "!")
@@ -434,11 +434,5 @@ struct LabelSelector {
             case let .exists(k): return labels[k] != nil
             }
         }
-    }
-}
-
-extension StringProtocol {
-    fileprivate var trimmingSpaces: String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }
