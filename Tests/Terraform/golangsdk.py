@@ -232,3 +232,14 @@ def decoded(value, shape):
     """`value`, asserted to decode into `shape` as the provider's structs would."""
     assert not go_decode_errors(value, shape), go_decode_errors(value, shape)
     return value
+
+
+def get_unless_gone(client, path, host_prefix=None):
+    """GET `path`'s JSON, or None when it answers 404: how the provider's refresh functions tell a deleted resource
+    (golangsdk.ErrDefault404) from one still there."""
+    try:
+        return client.request("GET", path, host_prefix=host_prefix)[1]
+    except UnexpectedResponseCode as e:
+        if e.actual == 404:
+            return None
+        raise

@@ -4,7 +4,7 @@ data_source_huaweicloud_modelartsv2_plugin_templates.go), as the provider sends 
 import pytest
 
 from conftest import PROJECT
-from golangsdk import ADDON, UnexpectedResponseCode, go_decode_errors, wait_for_state
+from golangsdk import ADDON, decoded, get_unless_gone, wait_for_state
 
 CLUSTER = "6b0b8c1e-0000-4000-8000-00000000ap01"
 
@@ -25,13 +25,10 @@ def waiting(client, addon_id):
     """addonWaitingForStateCompleted: running is the target; 404 is COMPLETED; the four *Failed statuses are
     returned as the state itself (so the wait ends with that unexpected state)."""
     def poll():
-        try:
-            _, got = client.request("GET", f"/autopilot/v3/addons/{addon_id}")
-        except UnexpectedResponseCode as e:
-            if e.actual == 404:
-                return None, "COMPLETED"
-            raise
-        assert not go_decode_errors(got, ADDON)
+        got = get_unless_gone(client, f"/autopilot/v3/addons/{addon_id}")
+        if got is None:
+            return None, "COMPLETED"
+        decoded(got, ADDON)
         status = got["status"]["status"]
         if status == "running":
             return got, "COMPLETED"

@@ -3,7 +3,9 @@
 vendor/github.com/chnsz/golangsdk/openstack/cce/v3/addons and templates)."""
 import pytest
 
-from golangsdk import ADDON, ADDON_LIST, TEMPLATE_LIST, UnexpectedResponseCode, UnexpectedState, go_decode_errors, wait_for_state
+from golangsdk import (
+    ADDON, ADDON_LIST, TEMPLATE_LIST, UnexpectedResponseCode, UnexpectedState, decoded, get_unless_gone, go_decode_errors, wait_for_state,
+)
 
 CLUSTER = "3f7c1a52-0000-4000-8000-000000000001"
 
@@ -28,13 +30,10 @@ def refresh(client, addon_id, targets, cluster=CLUSTER):
     """addonStateRefreshFunc: GET …/{id}?cluster_id= (addons.Get, OkCodes [200]); a 404 means deleted (COMPLETED);
     installFailed, upgradeFailed, deleteFailed, rollbackFailed, unknown (any case) are errors."""
     def poll():
-        try:
-            _, body = client.request("GET", f"/api/v3/addons/{addon_id}?cluster_id={cluster}", host_prefix=cluster)
-        except UnexpectedResponseCode as e:
-            if e.actual == 404:
-                return None, "COMPLETED"
-            raise
-        assert not go_decode_errors(body, ADDON), go_decode_errors(body, ADDON)
+        body = get_unless_gone(client, f"/api/v3/addons/{addon_id}?cluster_id={cluster}", host_prefix=cluster)
+        if body is None:
+            return None, "COMPLETED"
+        decoded(body, ADDON)
         status = body["status"]["status"]
         if status.lower() in {s.lower() for s in ("installFailed", "upgradeFailed", "deleteFailed", "rollbackFailed", "unknown")}:
             raise UnexpectedState(f"unexpect status ({status})")

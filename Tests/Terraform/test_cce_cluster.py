@@ -4,7 +4,7 @@ vendor/github.com/chnsz/golangsdk/openstack/cce/v3/clusters and nodepools: Creat
 and Operation [200]; GetCert the POST defaults), against a server run with --clusters strict."""
 import pytest
 
-from golangsdk import ADDON, UnexpectedResponseCode, UnexpectedState, decoded, wait_for_state
+from golangsdk import ADDON, UnexpectedResponseCode, UnexpectedState, decoded, get_unless_gone, wait_for_state
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 BASE = f"/api/v3/projects/{PROJECT}"
@@ -62,12 +62,9 @@ def job_refresh(client, job_id):
 def cluster_refresh(client, cluster_id):
     """waitForClusterAvailable/Delete: GET clusters/{id}; a 404 is Deleted; Error, Shelved, Unknow are failures."""
     def poll():
-        try:
-            _, c = client.request("GET", f"{BASE}/clusters/{cluster_id}")
-        except UnexpectedResponseCode as e:
-            if e.actual == 404:
-                return "", "Deleted"
-            raise
+        c = get_unless_gone(client, f"{BASE}/clusters/{cluster_id}")
+        if c is None:
+            return "", "Deleted"
         decoded(c, CLUSTER)
         if c["status"]["phase"] in ("Error", "Shelved", "Unknow"):
             raise UnexpectedState(f"cluster is {c['status']['phase']}")
@@ -78,12 +75,9 @@ def cluster_refresh(client, cluster_id):
 def nodepool_refresh(client, cluster_id, pool_id):
     """waitForNodePoolActive: ready is an empty status.phase ("" -> Active); a 404 is Deleted."""
     def poll():
-        try:
-            _, p = client.request("GET", f"{BASE}/clusters/{cluster_id}/nodepools/{pool_id}")
-        except UnexpectedResponseCode as e:
-            if e.actual == 404:
-                return "", "Deleted"
-            raise
+        p = get_unless_gone(client, f"{BASE}/clusters/{cluster_id}/nodepools/{pool_id}")
+        if p is None:
+            return "", "Deleted"
         decoded(p, NODEPOOL)
         phase = p["status"]["phase"]
         if phase in ("Error", "Shelved", "Unknow"):

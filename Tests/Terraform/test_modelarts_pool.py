@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from golangsdk import UnexpectedResponseCode, UnexpectedState, decoded, wait_for_state
+from golangsdk import UnexpectedResponseCode, UnexpectedState, decoded, get_unless_gone, wait_for_state
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 POOLS = f"/v2/{PROJECT}/pools"
@@ -88,12 +88,9 @@ def drivers_refresh(client, pool, names):
 def pool_refresh(client, pool):
     """refreshResourcePoolScopeStatuses, and deleteResourcePoolWaitingForStateCompleted's 404."""
     def poll():
-        try:
-            _, p = client.request("GET", f"{POOLS}/{pool}")
-        except UnexpectedResponseCode as e:
-            if e.actual == 404:
-                return "", "DELETED"
-            raise
+        p = get_unless_gone(client, f"{POOLS}/{pool}")
+        if p is None:
+            return "", "DELETED"
         decoded(p, POOL)
         done = all(s["state"] in ("Enabled", "Disabled") for s in p["status"]["scope"])
         return p, "COMPLETED" if done else "PENDING"
