@@ -554,11 +554,25 @@ extension TestServer {
         #expect(list[6]["settled"] == .array(["Running", "Abnormal"].map { .string($0) }), "each state once, as the service shows it")
         #expect(list[2]["deletePaths"]?["cce"] == .string("/api/v3/addons/{id}?cluster_id={cluster}"))
         #expect(list[3]["deletePaths"] == .object([]), "add-on checks have no delete route")
+        #expect(list[1]["showPaths"]?["nodepool"] == .string("/api/v3/projects/{project}/clusters/{cluster}/nodepools/{id}"))
+        #expect(list[1]["parent"] == .string("clusters"))
+        let form = try #require(list[2]["create"])
+        #expect(form["path"] == .string("/api/v3/addons"))
+        guard case .array(let templates)? = form["templates"] else { Issue.record("no templates"); return }
+        #expect(templates.contains { $0["name"] == .string("coredns") }, "the catalog's templates")
+        #expect(list[6]["create"]?["path"] == .string("/v2/{project}/pools/{pool}/plugins"))
         for path in ["/", "/_mock/"] {
             let r = try server.get(path)
             #expect(r.status == 302)
             #expect(r.header("Location") == "/_mock/ui")
         }
         #expect(try server.get("/_mock").status == 404)
+    }
+
+    /// A catalog from --fixtures may hold any text: none of it can end the page's script.
+    @Test func nothingWrittenIntoThePageClosesItsScript() {
+        let page = String(decoding: ControlService.page(kinds: Array(#"[{"title":"</script><script>alert(1)</script>"}]"#.utf8)), as: UTF8.self)
+        #expect(page.contains(#"[{"title":"\u003c/script>\u003cscript>alert(1)\u003c/script>"}]"#))
+        #expect(page.components(separatedBy: "</script>").count == 2, "only the page's own closing tag")
     }
 }

@@ -96,6 +96,19 @@ import Testing
         #expect(try batch("?after=\(start)&types=clock&holdMs=0").frames.first?.data?.string("now") == "2026-11-22T10:00:00.001Z")
     }
 
+    /// The console's drawer reads one resource's history this way (`after=0` replays what is kept).
+    @Test func filtersByResource() throws {
+        let start = try batch("?holdMs=0").cursor ?? 0
+        let mine = try install(cluster: "c1")
+        _ = try install("everest", cluster: "c1")
+        #expect(try server.control("POST", "/_mock/resources/addons/\(mine)/status", #"{"advance": true}"#).status == 200)
+        let history = try batch("?after=\(start)&resource=\(mine)&types=created,transition,deleted&holdMs=0").frames
+        #expect(history.map(\.event) == ["created", "transition"])
+        #expect(history.allSatisfy { $0.data?.string("resource") == mine })
+        #expect(history.last?.data?.string("to") == "running")
+        #expect(try batch("?after=\(start)&resource=\(mine)&types=request&holdMs=0").frames.isEmpty, "requests carry no resource")
+    }
+
     @Test func aHeldBatchAnswersWhenAnEventArrives() throws {
         let cursor = try batch("?holdMs=0").cursor ?? 0
         let port = server.port
@@ -311,8 +324,9 @@ import Testing
             ("?cluster=a%00b", "cluster \"a\\u0000b\" is not a valid identifier: use \(IdentifierRule.description)"),
             (
                 "?colour=red",
-                "unknown query parameter colour; expected one of: access_token, after, cluster, control, holdMs, pool, project, service, types"
+                "unknown query parameter colour; expected one of: access_token, after, cluster, control, holdMs, pool, project, resource, service, types"
             ),
+            ("?resource=a/b", "resource \"a/b\" is not a valid identifier: use \(IdentifierRule.description)"),
         ]
         for (query, message) in cases { #expect(try server.controlError("GET", "/_mock/events" + query) == message) }
     }

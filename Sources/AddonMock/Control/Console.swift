@@ -23,6 +23,21 @@ extension ControlService {
             w.key("healthy"); w.beginArray(); for name in healthy.uniqued { w.string(name) }; w.endArray()
             w.key("deletePaths"); w.beginObject(); for (s, path) in kind.deletePaths.sorted(by: { $0.key < $1.key }) { w.field(s, path) };
             w.endObject()
+            w.key("showPaths"); w.beginObject(); for (s, path) in kind.showPaths.sorted(by: { $0.key < $1.key }) { w.field(s, path) }; w.endObject()
+            if let parent = kind.parent { w.field("parent", parent.kind) }
+            if let form = kind.createForm {
+                w.key("create"); w.beginObject()
+                w.field("service", form.service); w.field("path", form.path); w.field("body", form.body)
+                // The catalog's templates, newest version first, as the form offers them.
+                w.key("templates"); w.beginArray()
+                for template in seedKinds.first(where: { $0.kind.name == kind.name })?.catalog.templates ?? [] {
+                    w.beginObject(); w.field("name", template.name); w.field("default", template.defaultVersion.version)
+                    w.key("versions"); w.beginArray(); for v in template.versions.reversed() { w.string(v.version) }; w.endArray()
+                    w.endObject()
+                }
+                w.endArray()
+                w.endObject()
+            }
             w.endObject()
         }
         w.endArray()
@@ -40,12 +55,15 @@ extension ControlService {
 extension ControlService {
     static let kindsMarker = Array("/*KINDS*/[]".utf8)
 
-    /// The page with the kinds written in where its script expects them. Names are identifiers and titles plain
-    /// words, so nothing in them can close the script element.
+    /// The page with the kinds written in where its script expects them. A catalog from `--fixtures` may hold any
+    /// text, so every `<` (only ever inside a JSON string here) is written `\u003c`: nothing can close the script.
     static func page(kinds: [UInt8]) -> [UInt8] {
         let html = PackageResources.console_html
         guard let at = html.indices.first(where: { html[$0...].starts(with: kindsMarker) }) else { return html }
-        return Array(html[..<at]) + kinds + Array(html[(at + kindsMarker.count)...])
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(kinds.count)
+        for byte in kinds { if byte == UInt8(ascii: "<") { escaped += Array(#"\u003c"#.utf8) } else { escaped.append(byte) } }
+        return Array(html[..<at]) + escaped + Array(html[(at + kindsMarker.count)...])
     }
 
     static func redirect(to location: String) -> HTTPResponse {

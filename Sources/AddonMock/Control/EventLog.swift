@@ -110,6 +110,8 @@ struct EventFilter {
     /// Scope fields (`cluster`; `project`, `pool`): resource events of that scope (resets and clock changes
     /// pass); requests carry none and are left out when any is given.
     var scope: [String: String] = [:]
+    /// One resource's events (a console drawer's history); resets and clock changes pass, as with a scope.
+    var resource: String?
     var includeControl = false
 
     static let types: Set<String> = ["created", "transition", "updated", "deleted", "reset", "request", "clock"]
@@ -121,14 +123,15 @@ struct EventFilter {
             if let services, !c.service.split(separator: ",").contains(where: { services.contains(String($0)) }) && c.kind != .reset {
                 return false
             }
-            guard !scope.isEmpty else { return true }
+            guard !scope.isEmpty || resource != nil else { return true }
             guard c.kind != .reset else { return true } // a reset may have taken this scope's resources with it
+            if let resource, c.id != resource { return false }
             let fields = kinds(c.service)?.fields(of: c.scope) ?? [:]
             return scope.allSatisfy { fields[$0.key] == $0.value }
         case .request(let r):
             if !includeControl && r.service == ControlService.serviceName { return false }
             if let services, !services.contains(r.service ?? "") { return false }
-            return scope.isEmpty
+            return scope.isEmpty && resource == nil
         case .clock:
             return true
         }

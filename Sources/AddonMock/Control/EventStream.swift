@@ -29,7 +29,7 @@ extension ControlService {
 
     func streamEvents(_ ctx: RequestContext) throws -> HTTPResponse {
         let request = ctx.request
-        let allowed = Set(["types", "service", "after", "control", "holdMs", "access_token"] + registry.scopeFields)
+        let allowed = Set(["types", "service", "resource", "after", "control", "holdMs", "access_token"] + registry.scopeFields)
         for (name, _) in request.query ?? [] where !allowed.contains(name) {
             throw APIError(.badRequest, "unknown query parameter \(name); expected one of: \(allowed.sorted().joined(separator: ", "))")
         }
@@ -52,6 +52,7 @@ extension ControlService {
         for field in registry.scopeFields {
             if let value = request.queryValue(field) { filter.scope[field] = try IdentifierRule.check(value, field: field) }
         }
+        if let id = request.queryValue("resource") { filter.resource = try IdentifierRule.check(id, field: "resource") }
         filter.includeControl = request.queryValue("control") == "true"
         let holdMs = try request.queryValue("holdMs").map { text throws(APIError) in
             guard let n = Int(text), (0...60_000).contains(n) else {

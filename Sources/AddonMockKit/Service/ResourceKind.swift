@@ -34,11 +34,18 @@ public struct ResourceKind: Sendable {
     /// Per stored service, the service API request (`DELETE` path) that deletes one, `{id}`, `{name}` and the scope
     /// fields filled in: the console's Delete button. A service without one has no Delete button.
     public var deletePaths: [String: String]
+    /// Per stored service, the service API request (`GET` path, filled in the same way) that reads one as the
+    /// service shows it: the console's drawer and its "copy as curl". By default the delete paths (a resource is
+    /// read and deleted at one address); a field a record lacks is taken from its parent (a node pool's project).
+    public var showPaths: [String: String]
+    /// How the console's install form creates one through the service's own API; nil: the kind has no form.
+    public var createForm: CreateForm?
 
     public init(
         name: String, singular: String? = nil, services: [String], scopeFields: [String], lifecycle: LifecycleTable,
         status: @escaping @Sendable (Phase) -> String = { $0.rawValue }, nameField: String = "name", shown: [ShownField] = [],
-        entries: EntryFormat? = .documents, parent: ParentLink? = nil, title: String? = nil, deletePaths: [String: String] = [:]
+        entries: EntryFormat? = .documents, parent: ParentLink? = nil, title: String? = nil, deletePaths: [String: String] = [:],
+        showPaths: [String: String]? = nil, createForm: CreateForm? = nil
     ) {
         self.name = name
         self.singular = singular ?? (name.hasSuffix("s") ? String(name.dropLast()) : name)
@@ -52,6 +59,8 @@ public struct ResourceKind: Sendable {
         self.parent = parent
         self.title = title ?? name
         self.deletePaths = deletePaths
+        self.showPaths = showPaths ?? deletePaths
+        self.createForm = createForm
     }
 
     public var seedable: Bool { entries != nil }
@@ -193,4 +202,20 @@ public struct EntryFormat: Sendable {
             w.field("spec", record.spec.rawJSON)
             if !record.status.members.isEmpty { w.field("detail", record.status.rawJSON) }
         })
+}
+
+/// The request the console's install form sends: `POST path` with `body`, where `{template}`, `{version}` and the
+/// kind's scope fields (`{cluster}`; `{project}`, `{pool}`) are filled in from the form (each within a JSON string,
+/// so the body's shape is the service's own). The form offers the templates of the service's catalog.
+public struct CreateForm: Sendable {
+    /// The stored service the request creates under (`cce`, `modelarts`).
+    public var service: String
+    public var path: String
+    public var body: String
+
+    public init(service: String, path: String, body: String) {
+        self.service = service
+        self.path = path
+        self.body = body
+    }
 }

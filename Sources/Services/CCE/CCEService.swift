@@ -15,7 +15,11 @@ public enum CCE {
                 name: "addons", services: ["cce", "autopilot"], scopeFields: ["cluster"], lifecycle: .managedPackage,
                 nameField: "template", shown: ShownField.packageFields, entries: .package(noun: "addon template"),
                 parent: ParentLink(kind: "clusters"), title: "Add-ons",
-                deletePaths: ["cce": "/api/v3/addons/{id}?cluster_id={cluster}", "autopilot": "/autopilot/v3/addons/{id}?cluster_id={cluster}"]),
+                deletePaths: ["cce": "/api/v3/addons/{id}?cluster_id={cluster}", "autopilot": "/autopilot/v3/addons/{id}?cluster_id={cluster}"],
+                createForm: CreateForm(
+                    service: "cce", path: "/api/v3/addons",
+                    body: #"{"kind":"Addon","apiVersion":"v3","metadata":{"annotations":{"addon.install/type":"install"}},"#
+                        + #""spec":{"clusterID":"{cluster}","addonTemplateName":"{template}","version":"{version}","values":{}}}"#)),
             AddonCheck.kind, Clusters.jobKind,
         ],
         describe: { ctx in

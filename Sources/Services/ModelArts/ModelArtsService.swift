@@ -19,7 +19,10 @@ public enum ModelArts {
                 lifecycle: .managedPackage, status: ModelArtsWire.status, nameField: "template", shown: ShownField.packageFields,
                 entries: .package(valuesField: "inputs", noun: "plug-in template"),
                 parent: ParentLink(kind: "pools", childScope: .ownerScopeAndName), title: "Plug-ins",
-                deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"]),
+                deletePaths: ["modelarts": "/v2/{project}/pools/{pool}/plugins/{name}"],
+                createForm: CreateForm(
+                    service: "modelarts", path: "/v2/{project}/pools/{pool}/plugins",
+                    body: #"{"apiVersion":"v2","kind":"Plugin","spec":{"template":{"name":"{template}","version":"{version}"}}}"#)),
             Pools.orderKind,
         ],
         describe: { ctx in

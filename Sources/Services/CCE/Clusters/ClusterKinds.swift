@@ -100,12 +100,14 @@ enum Clusters {
     static let nodePoolKind = ResourceKind(
         name: "nodepools", services: [nodePoolService], scopeFields: ["cluster"], lifecycle: nodePoolLifecycle,
         status: { $0 == active ? "" : $0.rawValue }, shown: [.spec("initialNodeCount")], entries: nodePoolEntries,
-        parent: ParentLink(kind: "clusters"), title: "Node pools")
+        parent: ParentLink(kind: "clusters"), title: "Node pools",
+        showPaths: [nodePoolService: "/api/v3/projects/{project}/clusters/{cluster}/nodepools/{id}"])
 
     /// Derived from the operations they report on: neither seeded nor exported.
     static let jobKind = ResourceKind(
         name: "jobs", services: [jobService], scopeFields: ["project"], lifecycle: jobLifecycle,
-        shown: [.spec("type"), .spec("resourceID")], entries: nil, title: "Jobs")
+        shown: [.spec("type"), .spec("resourceID")], entries: nil, title: "Jobs",
+        showPaths: [jobService: "/api/v3/projects/{project}/jobs/{id}"])
 }
 
 /// The cluster versions and flavors clusters may be created with: the Kubernetes versions the add-on catalog's

@@ -75,7 +75,8 @@ enum Pools {
     /// Derived from the operations they report on: neither seeded nor exported.
     static let orderKind = ResourceKind(
         name: "orders", services: [orderService], scopeFields: ["project"], lifecycle: orderLifecycle,
-        shown: [.spec("involvedName"), .spec("action")], entries: nil, title: "Pool orders")
+        shown: [.spec("involvedName"), .spec("action")], entries: nil, title: "Pool orders",
+        showPaths: [orderService: "/v1/{project}/orders/{name}"])
 }
 
 /// The label and annotation keys ModelArts reads and writes on a pool.
