@@ -8,6 +8,15 @@ import AddonMockKit
 /// fields, shown fields, settled and healthy states, delete routes) is written into the page from the registry, so a new service
 /// shows up with no change here.
 extension ControlService {
+    /// The console, and the two short addresses that lead to it.
+    var consoleRoutes: [ServiceRoute] {
+        [
+            ServiceRoute("GET", Self.consolePattern) { _ in consolePage() },
+            ServiceRoute("GET", "/_mock/") { _ in Self.redirect(to: "/_mock/ui") },
+            ServiceRoute("GET", "/") { _ in Self.redirect(to: "/_mock/ui") },
+        ]
+    }
+
     func consolePage() -> HTTPResponse {
         var w = JSONWriter(capacity: 1024)
         w.beginArray()

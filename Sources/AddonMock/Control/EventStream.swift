@@ -27,6 +27,8 @@ extension ControlService {
     /// What a browser waits before it reconnects once a stream has ended (a server restart).
     static let eventsRetryMs = 1000
 
+    var eventRoutes: [ServiceRoute] { [ServiceRoute("GET", Self.eventsPattern) { try streamEvents($0) }] }
+
     func streamEvents(_ ctx: RequestContext) throws -> HTTPResponse {
         let request = ctx.request
         let allowed = Set(["types", "service", "resource", "after", "control", "holdMs", "access_token"] + registry.scopeFields)

@@ -43,6 +43,8 @@ extension ControlService {
         }
     }
 
+    var waitRoutes: [ServiceRoute] { [ServiceRoute("POST", "/_mock/wait") { try wait($0) }] }
+
     func wait(_ ctx: RequestContext) throws -> HTTPResponse {
         let body = try ctx.body()
         let kindKeys = registry.kinds.map { (key: $0.singular, kind: $0) }
