@@ -46,7 +46,8 @@ public enum RouteMatch: Sendable {
 ///
 /// Hands back an index rather than a generic handler: a generic method called from another module runs
 /// unspecialised (every step a runtime metadata lookup), and this is on the path of every request. Routes are
-/// bucketed by segment count and compared in place; only the winner's parameters are decoded into strings.
+/// bucketed by segment count and then by first segment (`api`, `v2`, `_mock`: a CCE request never looks at a pool
+/// route), compared in place; only the winner's parameters are decoded into strings.
 public struct Router: Sendable {
     private struct Route: Sendable {
         let method: String
@@ -78,8 +79,25 @@ public struct Router: Sendable {
         case parameter
     }
 
+    /// The routes a path of one segment count can match: per first literal (a short list, compared in place), and
+    /// those whose first segment is a parameter, which are also in every per-literal list.
+    private struct Bucket: Sendable {
+        var byFirst: [(first: [UInt8], routes: [Route])] = []
+        var anyFirst: [Route] = []
+
+        /// The list a path whose first segment is `first` searches.
+        func routes(first: UnsafeBufferPointer<UInt8>) -> [Route] {
+            for entry in byFirst where entry.first.count == first.count {
+                if entry.first.withUnsafeBufferPointer({ first.count == 0 || memcmp($0.baseAddress!, first.baseAddress!, first.count) == 0 }) {
+                    return entry.routes
+                }
+            }
+            return anyFirst
+        }
+    }
+
     /// Routes by segment count.
-    private var buckets: [[Route]] = []
+    private var buckets: [Bucket] = []
     /// Every (method, pattern) pair, in the order added.
     public private(set) var patterns: [(method: String, pattern: String)] = []
 
@@ -98,16 +116,34 @@ public struct Router: Sendable {
         // A trailing slash is part of the pattern as it is of a path: `/_mock/` is not `/_mock`.
         let trailingSlash = !parts.isEmpty && pattern.hasSuffix("/")
         if trailingSlash { segments.append(.literal([])) }
-        while buckets.count <= segments.count { buckets.append([]) }
-        var route = Route(method: method, segments: segments, parameterNames: names, index: patterns.count)
-        let bucket = segments.count
-        for i in buckets[bucket].indices {
-            if route.isShadowed(by: buckets[bucket][i]) { route.shadowedBy.append(i) }
-            if buckets[bucket][i].isShadowed(by: route) { buckets[bucket][i].shadowedBy.append(buckets[bucket].count) }
+        while buckets.count <= segments.count { buckets.append(Bucket()) }
+        let route = Route(method: method, segments: segments, parameterNames: names, index: patterns.count)
+        let count = segments.count
+        if case .literal(let first)? = segments.first {
+            if !buckets[count].byFirst.contains(where: { $0.first == first }) {
+                var routes: [Route] = []
+                for other in buckets[count].anyFirst { Self.insert(other, into: &routes) }
+                buckets[count].byFirst.append((first, routes))
+            }
+            let at = buckets[count].byFirst.firstIndex { $0.first == first }!
+            Self.insert(route, into: &buckets[count].byFirst[at].routes)
+        } else {
+            Self.insert(route, into: &buckets[count].anyFirst)
+            for at in buckets[count].byFirst.indices { Self.insert(route, into: &buckets[count].byFirst[at].routes) }
         }
-        buckets[bucket].append(route)
         patterns.append((method, "/" + parts.joined(separator: "/") + (trailingSlash ? "/" : "")))
         return patterns.count - 1
+    }
+
+    /// Appends `route` to a list, noting which routes of the list shadow it and which it shadows.
+    private static func insert(_ route: Route, into list: inout [Route]) {
+        var route = route
+        route.shadowedBy = []
+        for i in list.indices {
+            if route.isShadowed(by: list[i]) { route.shadowedBy.append(i) }
+            if list[i].isShadowed(by: route) { list[i].shadowedBy.append(list.count) }
+        }
+        list.append(route)
     }
 
     public func match(method: String, path: String) -> RouteMatch {
@@ -129,7 +165,7 @@ public struct Router: Sendable {
                     }
                     start = i + 1
                 }
-                let candidates = buckets[count]
+                let candidates = count == 0 ? buckets[0].anyFirst : buckets[count].routes(first: UnsafeBufferPointer(rebasing: bytes[ranges[0]]))
                 func literalsMatched(_ route: Route) -> Int? {
                     var literals = 0
                     for k in 0..<count {

@@ -77,6 +77,29 @@ import Testing
         if case .found = r.match(method: "GET", path: "/_mock") { Issue.record("/_mock matched /_mock/") }
     }
 
+    /// Routes are looked up by their first segment; one whose first segment is a parameter is still found beside
+    /// literal ones, whichever was added first, and a literal still beats it.
+    @Test func aParameterFirstSegmentCompetesWithLiteralOnes() {
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let patterns = [("GET", "/v2/{project}"), ("GET", "/{version}/{project}"), ("POST", "/v2/pools")]
+            var r = Router()
+            var index: [Int: Int] = [:]
+            for i in order { index[r.add(patterns[i].0, patterns[i].1)] = i }
+            #expect(found(r.match(method: "GET", path: "/v2/p1")).map { index[$0.0] } == 0, "\(order)")
+            #expect(found(r.match(method: "GET", path: "/v9/p1")).map { index[$0.0] } == 1, "\(order)")
+            #expect(found(r.match(method: "GET", path: "/v9/p1"))?.1["version"] == "v9")
+            guard case .methodNotAllowed(let allowed) = r.match(method: "GET", path: "/v2/pools") else {
+                Issue.record("\(order): the literal path is its own resource")
+                continue
+            }
+            #expect(allowed == ["POST"])
+        }
+    }
+
+    @Test func headIsServedByGET() {
+        #expect(found(router.match(method: "HEAD", path: "/api/v3/addons/x")) != nil)
+    }
+
     @Test func wrongMethodListsTheAllowedOnes() {
         guard case .methodNotAllowed(let allowed) = router.match(method: "DELETE", path: "/api/v3/addons/x") else {
             Issue.record("expected 405")

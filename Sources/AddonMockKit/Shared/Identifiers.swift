@@ -52,10 +52,12 @@ public enum Identifiers {
     /// 32 hex digits, the shape of Huawei Cloud request ids.
     public static func requestID() -> String {
         let (a, b) = nextWords()
+        // Every request makes one: digits computed, not looked up in an array (no bounds checks, no lazy global).
         return String(unsafeUninitializedCapacity: 32) { out in
             for i in 0..<32 {
                 let word = i < 16 ? a : b
-                out[i] = hex[Int((word >> UInt64(60 - 4 * (i % 16))) & 0xF)]
+                let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (i & 15))) & 0xF
+                out[i] = nibble < 10 ? nibble &+ 48 : nibble &+ 87
             }
             return 32
         }
