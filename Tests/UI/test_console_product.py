@@ -306,6 +306,13 @@ def test_the_header_summarises_and_the_world_is_reset_imported_and_installed(ser
     until(browser, lambda b: [row["text"].split()[1:4] for row in journal_rows(b)] == [["GET", "/api/v3/addons/no-such-addon", "404"]],
           "the journal filtered to 4xx")
 
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})
+    browser.find_element(By.ID, "export").click()
+    until(browser, lambda b: [p for p in tmp_path.glob("addonmock-world-*.json")], "Export downloads the world")
+    exported = next(tmp_path.glob("addonmock-world-*.json"))
+    until(browser, lambda b: exported.stat().st_size > 0 and json.loads(exported.read_text()).get("addons"), "whole")
+    assert [a["template"] for a in json.loads(exported.read_text())["addons"]] == ["everest"]
+
     world = tmp_path / "world.json"
     world.write_text(json.dumps({"addons": [{"cluster": "imported", "template": "npd", "status": "running"}]}))
     browser.find_element(By.ID, "import-file").send_keys(str(world))
