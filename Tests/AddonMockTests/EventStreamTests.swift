@@ -238,6 +238,9 @@ import Testing
         #expect(try connection.readHead().status == 200)
         _ = try connection.readStream(until: ": connected")
         let pump = server.app.control.pump
+        // The stream's first bytes are handed to the connection as it is attached, and it joins the pump just
+        // after: the client may read them first (CI saw 0 once). Wait for the state.
+        HeldAnswerLimitsTests.waitUntil { pump.subscriberCount == 1 }
         #expect(pump.subscriberCount == 1)
         connection.close()
         // Its hangup is seen while it is parked (nothing to send): the pump lets it go and its thread ends.
