@@ -1,17 +1,15 @@
 """/_mock/ui in a real headless Chromium: an add-on installed through the SDK appears and moves through its
 lifecycle live, the page's buttons advance, force and delete it, move the clock and add a fault rule; it fits a
 projector and a phone, and stays usable with 1,000 resources. Every wait is for a state on the page."""
-import os
-import signal
 import socket
-import subprocess
-import time
 
 import requests
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from huaweicloudsdkcce.v3 import CreateAddonInstanceRequest, InstanceRequest, InstanceRequestSpec
+
+from addonmock import AddonMockServer
 
 WAIT_S = 30  # generous: two busy cores
 
@@ -164,34 +162,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-class PortServer:
+def server_on(port):
     """A server on a port of the test's choosing, so that one stopped and another started are the same origin to
-    the page (the session's servers take a free port each)."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([os.environ["ADDONMOCK_BIN"], "--port", str(port), "--db", ":memory:", "--profile", "fast",
-                                      "--log-level", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            try:
-                if requests.get(self.url + "/_mock/health", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            assert self.proc.poll() is None and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-
-    def install(self, template):
-        body = {"kind": "Addon", "apiVersion": "v3", "metadata": {"annotations": {"addon.install/type": "install"}},
-                "spec": {"clusterID": "c1", "addonTemplateName": template, "values": {}}}
-        answer = requests.post(self.url + "/api/v3/addons", json=body, timeout=10)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["metadata"]["uid"]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=WAIT_S) == 0
+    the page (the session's servers take a free port each); the last --port given wins."""
+    return AddonMockServer(profile="fast", args=("--port", str(port))).start()
 
 
 def test_the_badge_says_when_the_stream_is_lost(browser):
@@ -199,39 +173,39 @@ def test_the_badge_says_when_the_stream_is_lost(browser):
     it is lost, and comes back once a server answers. (Problem 6: a button pressed meanwhile said "Failed to fetch";
     now the failure says the server did not answer.)"""
     port = free_port()
-    first = PortServer(port)
+    first = server_on(port)
     browser.get(first.url + "/_mock/ui")
     until(browser, lambda b: text_of(b, "#live") == "live", "the event stream is connected")
-    first.stop()
+    assert first.stop() == 0
     until(browser, lambda b: (text_of(b, "#live") or "").startswith("lost since "), "the badge says the stream is lost")
     assert "on" not in browser.find_element(By.ID, "dot").get_attribute("class").split()
     browser.find_element(By.CSS_SELECTOR, '[data-advance="10000"]').click()
     until(browser, lambda b: "did not answer. Is it still running?" in (text_of(b, "#toast") or ""), "the failure is explained")
     assert "Failed to fetch" not in text_of(browser, "#toast")
-    second = PortServer(port)
+    second = server_on(port)
     try:
         until(browser, lambda b: text_of(b, "#live") == "live", "live again once a server answers")
     finally:
-        second.stop()
+        assert second.stop() == 0
 
 
 def test_a_restarted_server_is_followed_not_frozen(browser):
     """Problem 2: after a restart the page kept the old server's cursors and cards, so nothing new appeared. Now
     a new instance (the stream's hello, /_mock/config's instance) makes it read its world again."""
     port = free_port()
-    first = PortServer(port)
-    old = first.install("coredns")
+    first = server_on(port)
+    old = install(first, "coredns")
     browser.get(first.url + "/_mock/ui")
     until(browser, lambda b: b.find_elements(By.ID, f"r-{old}"), "the first server's add-on is shown")
-    first.stop()
-    second = PortServer(port)
+    assert first.stop() == 0
+    second = server_on(port)
     try:
-        new = second.install("everest")
+        new = install(second, "everest")
         until(browser, lambda b: b.find_elements(By.ID, f"r-{new}"), "the new server's add-on appears")
         until(browser, lambda b: not b.find_elements(By.ID, f"r-{old}"), "the old server's card is gone")
         until(browser, lambda b: text_of(b, "#live") == "live", "and the stream is live")
         until(browser, lambda b: "/api/v3/addons" in (text_of(b, "#journal") or ""), "the new server's journal is read")
-        second.install("npd")
+        install(second, "npd")
         until(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, ".card")) == 2, "and followed live")
     finally:
-        second.stop()
+        assert second.stop() == 0
