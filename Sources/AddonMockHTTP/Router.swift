@@ -120,12 +120,16 @@ public struct Router: Sendable {
         let route = Route(method: method, segments: segments, parameterNames: names, index: patterns.count)
         let count = segments.count
         if case .literal(let first)? = segments.first {
-            if !buckets[count].byFirst.contains(where: { $0.first == first }) {
+            let at: Int
+            if let known = buckets[count].byFirst.firstIndex(where: { $0.first == first }) {
+                at = known
+            } else {
+                // A new first literal starts with the routes that match any first segment.
                 var routes: [Route] = []
                 for other in buckets[count].anyFirst { Self.insert(other, into: &routes) }
                 buckets[count].byFirst.append((first, routes))
+                at = buckets[count].byFirst.count - 1
             }
-            let at = buckets[count].byFirst.firstIndex { $0.first == first }!
             Self.insert(route, into: &buckets[count].byFirst[at].routes)
         } else {
             Self.insert(route, into: &buckets[count].anyFirst)
