@@ -15,9 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
     ],
     targets: [
-        // System libraries, found through pkg-config. libmicrohttpd is the 1.0.1 that scripts/libmicrohttpd builds
-        // statically (scripts/run and scripts/test put it on PKG_CONFIG_PATH); a plain `swift build` finds
-        // Debian's libmicrohttpd-dev 0.9.75 instead, which works but is not what is tested (docs/api.md).
+        // System libraries, found through pkg-config. libmicrohttpd is the system's when it is 1.0 or newer, else the
+        // 1.0.1 that scripts/libmicrohttpd builds statically (scripts/run and scripts/test put the one chosen on
+        // PKG_CONFIG_PATH); a plain `swift build` on Debian 12 finds its 0.9.75, which works but is not what is tested.
         .systemLibrary(
             name: "CMicroHTTPD", pkgConfig: "libmicrohttpd",
             providers: [.apt(["libmicrohttpd-dev"]), .brew(["libmicrohttpd"])]),
@@ -39,25 +39,30 @@ let package = Package(
         // errors). Names no service.
         .target(
             name: "AddonMockKit",
-            dependencies: ["AddonMockCore", "AddonMockStore", "AddonMockHTTP"]),
+            dependencies: ["AddonMockCore", "AddonMockStore", "AddonMockHTTP", .product(name: "Crypto", package: "swift-crypto")]),
+        // What every Huawei Cloud API shares, over the kit: the SDKs' request signature (SDK-HMAC-SHA256), token and
+        // AK/SK authentication, project-scoped credentials, the headers the SDKs send. Names no service.
+        .target(
+            name: "HuaweiCloud", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Clouds/HuaweiCloud"),
         // One target per emulated service, each over the kit alone: its routes, wire formats, error format, catalog
         // (fixtures/, compiled in through catalog/, a link to it), lifecycle tables and OpenAPI fragment.
         .target(
-            name: "CCEAddons", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Sources/Services/CCE",
+            name: "CCEAddons", dependencies: ["AddonMockKit", "HuaweiCloud", "AddonMockCore", "AddonMockHTTP"], path: "Sources/Services/CCE",
             exclude: ["catalog/modelarts-plugin-templates.json"],
             resources: [.embedInCode("cce.openapi.json"), .embedInCode("catalog/cce-addon-templates.json")]),
         .target(
-            name: "ModelArtsPlugins", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Sources/Services/ModelArts",
+            name: "ModelArtsPlugins", dependencies: ["AddonMockKit", "HuaweiCloud", "AddonMockCore", "AddonMockHTTP"],
+            path: "Sources/Services/ModelArts",
             exclude: ["catalog/cce-addon-templates.json"],
             resources: [.embedInCode("modelarts.openapi.json"), .embedInCode("catalog/modelarts-plugin-templates.json")]),
-        // The application: configuration, the request pipeline, the control API, auth, wiring, and the list of
+        // The application: configuration, the request pipeline, the control API, wiring, and the list of
         // services it runs (BuiltInServices).
         .target(
             name: "AddonMock",
             dependencies: [
                 "AddonMockCore", "AddonMockStore", "AddonMockHTTP", "AddonMockKit", "CCEAddons", "ModelArtsPlugins",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [
                 .embedInCode("Control/openapi.base.json"),
@@ -81,28 +86,36 @@ let package = Package(
 
         .testTarget(name: "AddonMockCoreTests", dependencies: ["AddonMockCore"]),
         // The kit alone: the package lifecycle, catalogs, the resource cache and manager (owners and what they own).
-        .testTarget(name: "AddonMockKitTests", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockStore"]),
+        .testTarget(
+            name: "AddonMockKitTests", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockStore", "AddonMockTestSupport"],
+            exclude: ["Golden"]),
         .testTarget(name: "AddonMockStoreTests", dependencies: ["AddonMockStore", "AddonMockCore"]),
-        // A raw HTTP/1.1 client for tests that talk to real servers over sockets.
-        .target(name: "AddonMockTestSupport", dependencies: ["AddonMockCore"], path: "Tests/TestSupport"),
+        // Huawei Cloud's request signature against the official SDK's vectors, and its project scoping.
+        .testTarget(name: "HuaweiCloudTests", dependencies: ["HuaweiCloud", "AddonMockKit", "AddonMockCore", "AddonMockHTTP"]),
+        // A raw HTTP/1.1 client for tests that talk to real servers over sockets; the lifecycle golden-case runner.
+        .target(name: "AddonMockTestSupport", dependencies: ["AddonMockCore", "AddonMockKit"], path: "Tests/TestSupport"),
+        // Each service's own tests: its lifecycle tables' golden cases (Golden/<table>.json). Tests that run a service
+        // inside the whole application over sockets are in AddonMockTests.
+        .testTarget(name: "CCEAddonsTests", dependencies: ["CCEAddons", "AddonMockCore", "AddonMockTestSupport"], exclude: ["Golden"]),
+        .testTarget(
+            name: "ModelArtsPluginsTests", dependencies: ["ModelArtsPlugins", "AddonMockCore", "AddonMockTestSupport"], exclude: ["Golden"]),
         // The HTTP layer alone: router, held answers, stops, half-closed and slow clients, on a real libmicrohttpd.
         .testTarget(name: "AddonMockHTTPTests", dependencies: ["AddonMockHTTP", "AddonMockCore", "AddonMockTestSupport"]),
-        // Golden/ holds the lifecycle tables' golden cases, read from the source tree.
         .testTarget(
             name: "AddonMockTests",
             dependencies: [
                 "AddonMock", "AddonMockKit", "CCEAddons", "ModelArtsPlugins", "AddonMockCore", "AddonMockStore", "AddonMockHTTP",
                 "AddonMockTestSupport", "addonmock",
-            ],
-            exclude: ["Golden"]),
+            ]),
         // A third, toy service: a target over the kit's public API alone (no @testable), as a new service would be.
         .target(name: "ToyWidgets", dependencies: ["AddonMockKit", "AddonMockCore", "AddonMockHTTP"], path: "Tests/ToyService"),
         // The application runs it beside the built-in services: the service boundary's proof.
         .testTarget(
             name: "ToyServiceTests",
             dependencies: [
-                "ToyWidgets", "AddonMock", "AddonMockCore", "AddonMockHTTP",
+                "ToyWidgets", "AddonMock", "AddonMockCore", "AddonMockHTTP", "AddonMockTestSupport",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            exclude: ["Golden"]),
     ]
 )

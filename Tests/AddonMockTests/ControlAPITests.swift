@@ -454,10 +454,10 @@ extension TestServer {
 
     @Test func comparisonLooksAtEveryByte() {
         let expected = Array("Bearer abcdefgh".utf8)
-        #expect(Dispatcher.constantTimeEquals(expected, expected))
-        #expect(!Dispatcher.constantTimeEquals(expected + Array(repeating: 0, count: 256), expected))
-        #expect(!Dispatcher.constantTimeEquals(Array(expected.dropLast()), expected))
-        #expect(!Dispatcher.constantTimeEquals([], expected))
+        #expect(ControlTokenCheck.constantTimeEquals(expected, expected))
+        #expect(!ControlTokenCheck.constantTimeEquals(expected + Array(repeating: 0, count: 256), expected))
+        #expect(!ControlTokenCheck.constantTimeEquals(Array(expected.dropLast()), expected))
+        #expect(!ControlTokenCheck.constantTimeEquals([], expected))
     }
 }
 

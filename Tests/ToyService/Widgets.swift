@@ -41,7 +41,7 @@ public enum Widgets {
     static let polish: Operation = "polish"
 
     /// opening -> open; closing -> gone.
-    static let workspaceLifecycle = LifecycleTable(
+    public static let workspaceLifecycle = LifecycleTable(
         steps: [
             "open": .init(inFlight: "opening", succeeded: "open", failed: "broken"),
             "close": .init(inFlight: "closing", succeeded: nil, failed: "broken"),
@@ -50,7 +50,7 @@ public enum Widgets {
 
     /// assembling -> ready | jammed; polishing (ready only) -> ready with the asked shine | jammed; scrapping -> gone |
     /// jammed; any of them -> wobbly when unhealthy.
-    static let widgetLifecycle = LifecycleTable(
+    public static let widgetLifecycle = LifecycleTable(
         steps: [
             "assemble": .init(inFlight: "assembling", succeeded: "ready", failed: "jammed"),
             polish: .init(

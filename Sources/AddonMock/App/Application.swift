@@ -122,14 +122,19 @@ public final class Application: Sendable {
                 name: service.name, pathPrefixes: service.pathPrefixes, errorFormat: service.errorFormat,
                 routes: service.routes(
                     ServiceEnvironment(manager: manager, catalog: catalog, outcomes: faults, parents: parents, seed: configuration.seed)),
-                describe: service.describe, emulated: true)
+                describe: service.describe, emulated: true,
+                authentication: service.authentication(AuthSettings(mode: configuration.auth, credentials: configuration.credentials)))
         }
-        let dispatcher = Dispatcher(
-            apis: emulated + [control.mounted], database: database,
-            authenticator: Authenticator(mode: configuration.auth, credentials: configuration.credentials),
-            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock, logger: logger,
-            accessLog: AccessLog(format: configuration.logFormat), corsOrigins: configuration.corsOrigins,
-            hostGuard: HostGuard(boundTo: configuration.host, allowedHosts: configuration.allowedHosts))
+        let pipeline = RequestPipeline(
+            hostGuard: HostGuard(boundTo: configuration.host, allowedHosts: configuration.allowedHosts),
+            cors: CORSPolicy(
+                origins: configuration.corsOrigins,
+                requestHeaders: ["Content-Type"] + services.flatMap(\.requestHeaders) + [
+                    "Authorization", FaultBook.outcomeHeader, FaultBook.reasonHeader,
+                ]),
+            controlToken: configuration.controlToken, faults: faults, journal: journal, clock: clock,
+            accessLog: logger.logLevel <= .info ? AccessLog(format: configuration.logFormat) : nil, logDebug: logger.logLevel <= .debug)
+        let dispatcher = Dispatcher(apis: emulated + [control.mounted], pipeline: pipeline, database: database, logger: logger)
         self.dispatcher = dispatcher
         server = HTTPServer(
             options: .init(

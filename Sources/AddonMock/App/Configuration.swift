@@ -1,33 +1,6 @@
 import AddonMockCore
 import AddonMockKit
 
-/// How requests to the emulated APIs must authenticate (the control API never needs to).
-public enum AuthMode: String, Sendable, CaseIterable {
-    /// Anything goes, with or without credentials.
-    case none
-    /// An `X-Auth-Token` header is required (any non-empty value).
-    case token
-    /// The SDK's `SDK-HMAC-SHA256` signature must verify against one of the configured credentials.
-    case aksk
-}
-
-/// One `AK:SK[:PROJECT]`.
-public struct Credential: Sendable, Equatable {
-    public let accessKey: String
-    public let secretKey: String
-    /// When set, ModelArts requests signed with this key may only name this project.
-    public let project: String?
-
-    public init(accessKey: String, secretKey: String, project: String? = nil) {
-        self.accessKey = accessKey
-        self.secretKey = secretKey
-        self.project = project
-    }
-
-    /// The secret never appears in logs or in `/_mock/config`.
-    public var masked: String { "\(accessKey):****" + (project.map { ":\($0)" } ?? "") }
-}
-
 /// The effective settings after flags, `ADDONMOCK_*` environment twins and defaults (in that order of precedence).
 public struct Configuration: Sendable, Equatable {
     public var host: String

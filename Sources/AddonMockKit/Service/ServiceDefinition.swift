@@ -22,12 +22,22 @@ public struct ServiceDefinition: Sendable {
     public var openAPI: [UInt8]
     /// The routes, built once the store and the catalog are ready.
     public var routes: @Sendable (ServiceEnvironment) -> [ServiceRoute]
+    /// How the service checks its callers, built from `--auth` and `--credentials` when it is mounted (default:
+    /// it does not).
+    public var authentication: @Sendable (AuthSettings) -> any RequestAuthentication
+    /// The request headers its clients send, beside `Content-Type`: what a CORS preflight from a page `--cors`
+    /// allows is granted when the page does not list the headers it wants.
+    public var requestHeaders: [String]
 
     public init(
         name: String, pathPrefixes: [String], errorFormat: any ErrorFormat, catalog: CatalogSource? = nil,
         kinds: [ResourceKind], describe: @escaping @Sendable (RequestContext) -> RequestScope = { _ in RequestScope() },
+        authentication: @escaping @Sendable (AuthSettings) -> any RequestAuthentication = { _ in NoAuthentication() },
+        requestHeaders: [String] = [],
         openAPI: [UInt8], routes: @escaping @Sendable (ServiceEnvironment) -> [ServiceRoute]
     ) {
+        self.authentication = authentication
+        self.requestHeaders = requestHeaders
         self.name = name
         self.pathPrefixes = pathPrefixes
         self.errorFormat = errorFormat

@@ -1,6 +1,7 @@
 import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
+import HuaweiCloud
 
 /// The CCE API: clusters with their node pools, nodes and jobs (`Clusters/`), and add-ons, served twice: under
 /// `/api/v3` (CCE clusters) and `/autopilot/v3` (Autopilot clusters), each its own namespace of add-ons. Deleting
@@ -30,6 +31,7 @@ public enum CCE {
                 template: ctx.request.queryValue("addon_template_name") ?? ctx.peek("spec", "addonTemplateName"),
                 fields: cluster.map { ["cluster": $0] } ?? [:])
         },
+        authentication: HuaweiCloudAuth.init, requestHeaders: HuaweiCloudAuth.requestHeaders,
         openAPI: PackageResources.cce_openapi_json,
         routes: { env in
             CCEService(environment: env).routes

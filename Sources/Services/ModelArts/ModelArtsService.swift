@@ -1,6 +1,7 @@
 import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
+import HuaweiCloud
 
 /// The ModelArts API: resource pools with their nodes and orders (`Pools/`), and the plug-ins installed into them.
 /// Plug-ins are keyed by their template name inside a (project, pool) scope; one project never sees another's.
@@ -34,6 +35,7 @@ public enum ModelArts {
                 ?? ctx.request.queryValue("templateName") ?? ctx.peek("spec", "template", "name")
             return RequestScope(template: template, fields: fields)
         },
+        authentication: HuaweiCloudAuth.init, requestHeaders: HuaweiCloudAuth.requestHeaders,
         openAPI: PackageResources.modelarts_openapi_json,
         routes: { env in
             ModelArtsService(environment: env).routes + PoolService(manager: env.manager, outcomes: env.outcomes, seed: env.seed).routes

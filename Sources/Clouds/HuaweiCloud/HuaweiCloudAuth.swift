@@ -2,19 +2,35 @@ import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
 
-/// Checks that a request to an emulated API may be served, per `--auth`. The control API is never checked.
-struct Authenticator: Sendable {
+/// How every Huawei Cloud API this emulator serves checks its callers, per `--auth`: nothing, an `X-Auth-Token`, or
+/// the official SDKs' `SDK-HMAC-SHA256` signature over one of `--credentials`; and, for a credential limited to one
+/// project, the project the request names (its `project_id` path parameter or the `X-Project-Id` header the SDKs
+/// send with a project-scoped credential).
+public struct HuaweiCloudAuth: RequestAuthentication {
     static let maxSkewSeconds: Int64 = 15 * 60
+
+    /// The request headers the SDKs send: what a page allowed by `--cors` may send too.
+    public static let requestHeaders = [
+        "Content-Type", "Authorization", "X-Auth-Token", "X-Project-Id", "X-Sdk-Date", "X-Sdk-Content-Sha256", "X-Cluster-ID",
+    ]
 
     let mode: AuthMode
     private let credentials: [String: Credential]
     /// Signature dates are real time, whatever the emulator's virtual clock says.
     private let wallClock: any Clock
 
+    public init(_ settings: AuthSettings) { self.init(mode: settings.mode, credentials: settings.credentials) }
+
     init(mode: AuthMode, credentials: [Credential], wallClock: any Clock = SystemClock()) {
         self.mode = mode
         self.credentials = Dictionary(credentials.map { ($0.accessKey, $0) }, uniquingKeysWith: { a, _ in a })
         self.wallClock = wallClock
+    }
+
+    public func admit(_ request: RequestContext) throws(APIError) {
+        guard mode != .none else { return }
+        let credential = try authenticate(request.request)
+        try authorize(credential, request: request.request, pathProject: request.parameters.value("project_id"))
     }
 
     /// Throws a 401 explaining what is wrong; returns the credential that signed the request (aksk mode).
@@ -33,7 +49,7 @@ struct Authenticator: Sendable {
     }
 
     /// 403 when a project-scoped credential names another project, in the path (ModelArts) or in the
-    /// `X-Project-Id` header the SDKs send with a project-scoped credential (every service).
+    /// `X-Project-Id` header the SDKs send with a project-scoped credential (every Huawei Cloud API).
     func authorize(_ credential: Credential?, request: HTTPRequest, pathProject: String?) throws(APIError) {
         guard let credential, let scoped = credential.project else { return }
         for project in [pathProject, request.headers["X-Project-Id"]] {
