@@ -18,7 +18,6 @@ import json
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,15 +45,23 @@ def counts(binary, workload, requests, work):
         ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", str(binary), "--port", str(port),
          "--db", str(work / f"{workload}-{requests}.sqlite"), "--profile", "instant", "--log-level", "warning"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Ready once the health probe answers 200, not once the port accepts: builds before 2026-12-03 refused with 503 a
+    # request that arrived between the daemon listening and the server booking itself as serving, which valgrind
+    # stretches to milliseconds.
     deadline = time.monotonic() + 120
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            probe.request("GET", "/_mock/health")
+            ready = probe.getresponse().status == 200
+            probe.close()
+            if ready:
+                break
         except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"{binary} did not start under valgrind")
-            time.sleep(0.1)
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"{binary} did not start under valgrind")
+        time.sleep(0.1)
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
     def send(method, path, body=None):

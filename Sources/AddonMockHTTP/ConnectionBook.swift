@@ -120,6 +120,16 @@ final class ConnectionBook: Sendable {
             s.phase = .serving
         }
         phase.store(Phase.serving.rawValue, ordering: .releasing)
+        state.broadcast()
+    }
+
+    /// Whether a request arriving now is served: false once a stop has begun. The daemon listens a moment before
+    /// `started` books it (a client polling the port can connect in between; under valgrind the moment is
+    /// milliseconds), so a request that arrives then waits for it rather than being told the server is stopping.
+    func admitsRequests(waitingAtMostMicroseconds patience: Int = 10_000_000) -> Bool {
+        if isServing { return true }
+        let settled = state.wait(until: { $0.phase != .idle }, timeoutMicroseconds: patience, then: { $0.phase })
+        return settled == .serving
     }
 
     /// Stops accepting (see `acceptPolicy`); false when not serving. Asks every held answer to hurry and every

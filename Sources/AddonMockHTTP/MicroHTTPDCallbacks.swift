@@ -33,7 +33,7 @@ let accessHandler: MHD_AccessHandlerCallback = { cls, connection, url, method, _
         reqCls.pointee = Unmanaged.passRetained(state).toOpaque()
         server.book.requestStarted()
         // Stopping: a request that arrives now is not served (its connection closes after the answer).
-        guard server.book.isServing else {
+        guard server.book.admitsRequests() else {
             var refusal = server.handler.unavailable(request(connection, url: url, method: method, state: state))
             refusal.headers.set("Connection", "close")
             return send(refusal, on: connection, server, state)
