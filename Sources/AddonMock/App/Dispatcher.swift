@@ -30,17 +30,21 @@ final class Dispatcher: HTTPHandler {
     private final class Endpoint: Sendable {
         let pattern: String
         let service: String
-        let owner: MountedAPI
+        let errorFormat: any ErrorFormat
+        let describe: @Sendable (RequestContext) -> RequestScope
         let handler: RouteHandler
-        /// What a request passes before the handler (RequestPipeline.routeStages).
-        let stages: [any RouteStage]
+        /// What a request passes before the handler (RequestPipeline.check).
+        let checks: RequestPipeline.RouteChecks
+        let authentication: ServiceAuthentication
 
-        init(pattern: String, service: String, owner: MountedAPI, handler: @escaping RouteHandler, stages: [any RouteStage]) {
+        init(pattern: String, service: String, api: MountedAPI, handler: @escaping RouteHandler, checks: RequestPipeline.RouteChecks) {
             self.pattern = pattern
             self.service = service
-            self.owner = owner
+            errorFormat = api.errorFormat
+            describe = api.describe
             self.handler = handler
-            self.stages = stages
+            self.checks = checks
+            authentication = ServiceAuthentication(api.authentication)
         }
     }
 
@@ -62,8 +66,8 @@ final class Dispatcher: HTTPHandler {
                 router.add(route.method, route.pattern)
                 endpoints.append(
                     Endpoint(
-                        pattern: route.pattern, service: route.service ?? api.name, owner: api, handler: route.handler,
-                        stages: pipeline.routeStages(for: api, pattern: route.pattern)))
+                        pattern: route.pattern, service: route.service ?? api.name, api: api, handler: route.handler,
+                        checks: pipeline.routeChecks(for: api, pattern: route.pattern)))
             }
             prefixes += api.pathPrefixes.map { ($0, api.errorFormat) }
         }
@@ -139,7 +143,7 @@ final class Dispatcher: HTTPHandler {
         var response = response
         let done = AnsweredRequest(
             request: answered.request, requestID: answered.requestID, trace: answered.trace, durationMs: monotonicMs() - answered.started)
-        for stage in pipeline.finishing { stage.finish(&response, done) }
+        pipeline.finish(&response, done)
         return response
     }
 
@@ -164,9 +168,7 @@ final class Dispatcher: HTTPHandler {
     }
 
     private func answer(_ request: HTTPRequest, requestID: String, writes: RequestWrites?, trace: inout RequestTrace) -> HTTPResponse {
-        for stage in pipeline.admission {
-            if let refusal = stage.check(request) { return answer(refusal, format(forPath: request.path)) }
-        }
+        if let refusal = pipeline.admit(request) { return answer(refusal, format(forPath: request.path)) }
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
             return error(
@@ -187,18 +189,18 @@ final class Dispatcher: HTTPHandler {
             let endpoint = endpoints[index]
             let context = RequestContext(
                 request: request, parameters: parameters, route: endpoint.pattern, service: endpoint.service,
-                requestID: requestID, writes: writes, describe: endpoint.owner.describe)
+                requestID: requestID, writes: writes, describe: endpoint.describe)
             trace.context = context
-            for stage in endpoint.stages {
-                if let refusal = stage.check(context, &trace) { return answer(refusal, endpoint.owner.errorFormat) }
+            if let refusal = pipeline.check(context, &trace, endpoint.checks, authentication: endpoint.authentication) {
+                return answer(refusal, endpoint.errorFormat)
             }
             do {
                 return try endpoint.handler(context)
             } catch let e as APIError {
-                return error(e, endpoint.owner.errorFormat)
+                return error(e, endpoint.errorFormat)
             } catch {
                 logger.error("internal error on \(request.method) \(request.path): \(error)", metadata: ["request_id": "\(requestID)"])
-                return self.error(APIError(.internalError, "internal error: \(error)"), endpoint.owner.errorFormat)
+                return self.error(APIError(.internalError, "internal error: \(error)"), endpoint.errorFormat)
             }
         }
     }

@@ -2,7 +2,7 @@ import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
 
-// Finishing: what every answer gets on its way out (RequestPipeline.finishing), in this order.
+// Finishing: what every answer gets on its way out (RequestPipeline.finish), in this order.
 
 /// `X-Request-Id` on every answer (not on a dropped connection: there is none). Handlers never set it: appended.
 struct RequestIDStamp: FinishingStage {

@@ -2,7 +2,7 @@ import AddonMockCore
 import AddonMockHTTP
 import AddonMockKit
 
-// Route stages: what a routed request is checked for before its handler runs (RequestPipeline.routeStages).
+// Route stages: what a routed request is checked for before its handler runs (RequestPipeline.check).
 
 /// An emulated API's own check of its callers (`ServiceDefinition.authentication`, built from `--auth`).
 struct ServiceAuthentication: RouteStage {
