@@ -21,6 +21,14 @@ import Testing
         #expect(d.string("plain") == "s\\")
     }
 
+    @Test func aQuoteEndsAStringOnlyAfterAnEvenRunOfBackslashes() {
+        let d = document(#"{"k\\": "a\\\"b\\", "x": ["\\\\", "\"]\""], "y": 1}"#)
+        #expect(d.members.map(\.key) == ["k\\", "x", "y"])
+        #expect(d.string("k\\") == "a\\\"b\\")
+        #expect(d["x"]?.parsed() == .array([.string("\\\\"), .string("\"]\"")]))
+        #expect(d["y"] == RawJSON(trusted: Array("1".utf8)))
+    }
+
     @Test func writesBackWhatItRead() {
         let text = #"{"version":"1.28.4","values":{"basic":{"x":1}},"previous":{"version":"1.25.1","values":{}}}"#
         #expect(document(text).bytes == Array(text.utf8))

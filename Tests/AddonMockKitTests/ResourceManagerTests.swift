@@ -50,6 +50,33 @@ import Testing
         }
     }
 
+    /// A list reuses what a read kept (the record and its renderings) and never shows a record older than the
+    /// latest write, even one made at the same (pinned) instant.
+    @Test func aListReusesKeptRecordsAndTheirBodiesButNeverAStaleOne() throws {
+        try make("books", id: "b1", scope: "s1", name: "dune")
+        try make("books", id: "b2", scope: "s1", name: "emma")
+        let renders = Locked(0)
+        let render: (Resource) -> [UInt8] = { r in
+            renders.withLock { $0 += 1 }
+            return Array("\(r.name):\(r.spec.string("pages") ?? "-")".utf8)
+        }
+        #expect(try manager.view(id: "b1")?.body("book", render) == Array("dune:-".utf8))
+        #expect(renders.withLock { $0 } == 1)
+        let listed = try manager.views(service: "books", scope: "s1")
+        #expect(listed.map(\.resource.id) == ["b1", "b2"], "oldest first, creation order within one instant")
+        #expect(listed.map { String(decoding: $0.body("book", render), as: UTF8.self) } == ["dune:-", "emma:-"])
+        #expect(renders.withLock { $0 } == 2, "b1's body was kept from the read; only b2 was rendered")
+        _ = try manager.views(service: "books", scope: "s1").map { $0.body("book", render) }
+        #expect(renders.withLock { $0 } == 2, "the list kept b2: a second list renders nothing")
+
+        _ = try manager.modify(id: "b1", belongs: { _ in true }, notFound: { APIError(.notFound, "no b1") }) { r, _ in
+            r.spec["pages"] = RawJSON(.string("412"))
+        }
+        _ = try manager.view(id: "b1") // kept again, as changed
+        let after = try manager.views(service: "books", scope: "s1")
+        #expect(after.map { String(decoding: $0.body("book", render), as: UTF8.self) } == ["dune:412", "emma:-"])
+    }
+
     @Test func anOwnersDeleteTakesWhatItOwnsWithIt() throws {
         try make("shelves", id: "s1", scope: "lib", name: "top")
         try make("books", id: "b1", scope: "s1", name: "dune")

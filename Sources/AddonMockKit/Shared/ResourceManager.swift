@@ -186,6 +186,30 @@ public final class ResourceManager: Sendable {
         _ = try? sweep()
     }
 
+    /// `resources(service:scope:)` through the cache: a record read before (by a list or by id) costs a lookup rather
+    /// than a decode, and its renderings are reused; one not kept yet is kept (unless a commit happened meanwhile).
+    public func views(service: String, scope: String) throws -> [ResourceView] {
+        let now = clock.now()
+        let generation = cache.generation
+        var hits: [String: ResourceCache.Entry] = [:]
+        let stored = try database.read { conn in
+            try conn.resources(service: service, scope: scope) { id, updatedAt in
+                guard let entry = cache.entry(id: id), entry.stored.updatedAt == updatedAt else { return nil }
+                hits[id] = entry
+                return entry.stored
+            }
+        }
+        var live: [ResourceView] = []
+        live.reserveCapacity(stored.count)
+        // A list longer than a quarter of the cache is not kept: it would push out what reads by id keep.
+        let keep = stored.count <= cache.capacity / 4
+        for record in stored {
+            let entry = hits[record.id] ?? (keep ? cache.remember(record, readSince: generation) : ResourceCache.Entry(stored: record))
+            if let view = cache.view(of: entry, at: now, engine: engine) { live.append(view) } else { settledIntoDeletion(record) }
+        }
+        return live
+    }
+
     /// The resources of `service` in `scope`, oldest first.
     public func resources(service: String, scope: String) throws -> [Resource] {
         let now = clock.now()

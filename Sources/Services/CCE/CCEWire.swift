@@ -104,12 +104,13 @@ struct CCEWire: Sendable {
         return w.bytes
     }
 
-    func listBody(_ items: [Resource]) -> [UInt8] {
-        var w = JSONWriter(capacity: 512 + items.count * 2048)
+    /// The list of add-ons, each item as `instanceBody` rendered it (a GET's cached body serves its list item too).
+    func listBody(_ items: [[UInt8]]) -> [UInt8] {
+        var w = JSONWriter(capacity: 512 + items.reduce(0) { $0 + $1.count })
         Self.beginAddonObject(&w)
         w.key("items")
         w.beginArray()
-        for i in items { write(i, to: &w) }
+        for item in items { w.raw(RawJSON(trusted: item)) }
         w.endArray()
         w.endObject()
         return w.bytes
