@@ -9,7 +9,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY scripts/libmicrohttpd ./scripts/
-RUN scripts/libmicrohttpd /opt/libmicrohttpd
+RUN scripts/libmicrohttpd --static /opt/libmicrohttpd
 ENV PKG_CONFIG_PATH=/opt/libmicrohttpd/lib/pkgconfig
 # Package.swift names exact dependency versions, so two builds of one commit get the same code. Package.resolved
 # stays out: its revisions are those of the package mirror the project is developed against, which a build

@@ -40,7 +40,7 @@ def build():
     # Built as scripts/run and the Docker image build it: release, Swift runtime and libmicrohttpd 1.0.1
     # (scripts/libmicrohttpd) linked statically. The reference links the same libmicrohttpd, so a ratio measures
     # addonmock, not a difference between library releases.
-    pkgconfig = subprocess.run([str(ROOT / "scripts" / "libmicrohttpd")], check=True, text=True, stdout=subprocess.PIPE).stdout
+    pkgconfig = subprocess.run([str(ROOT / "scripts" / "libmicrohttpd"), "--static"], check=True, text=True, stdout=subprocess.PIPE).stdout
     env = {**os.environ, "PKG_CONFIG_PATH": pkgconfig.strip()}
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "addonmock"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, env=env)
