@@ -112,9 +112,9 @@ struct ModelArtsService {
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
         _ = try parentPool(ctx)
-        let items = try manager.resources(service: ModelArts.service, scope: poolScope(ctx))
-        items.forEach(ctx.touched)
-        return .json(200, wire.listBody(items))
+        let items = try manager.views(service: ModelArts.service, scope: poolScope(ctx))
+        for item in items { ctx.touched(item.resource) }
+        return .json(200, wire.listBody(items.map { $0.body("modelarts.plugin.detail") { wire.pluginBody($0, detail: true) } }))
     }
 
     private func show(_ ctx: RequestContext) throws -> HTTPResponse {

@@ -41,14 +41,15 @@ struct ModelArtsWire: Sendable {
         return w.bytes
     }
 
-    func listBody(_ items: [Resource]) -> [UInt8] {
-        var w = JSONWriter(capacity: 512 + items.count * 2048)
+    /// The list of plug-ins, each item as `pluginBody(_:detail: true)` rendered it (a GET's cached body serves it too).
+    func listBody(_ items: [[UInt8]]) -> [UInt8] {
+        var w = JSONWriter(capacity: 512 + items.reduce(0) { $0 + $1.count })
         w.beginObject()
         w.field("apiVersion", "v2")
         w.field("kind", "PluginList")
         w.key("items")
         w.beginArray()
-        for i in items { write(i, detail: true, to: &w) }
+        for item in items { w.raw(RawJSON(trusted: item)) }
         w.endArray()
         w.endObject()
         return w.bytes
