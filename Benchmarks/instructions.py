@@ -69,15 +69,17 @@ def counts(binary, workload, requests, work):
         answer = conn.getresponse()
         data = answer.read()
         if answer.status not in (200, 201):
-            sys.exit(f"{method} {path}: {answer.status} {data[:200]!r}")
+            raise SystemExit(f"{method} {path}: {answer.status} {data[:200]!r}")
         return data
 
-    uid = json.loads(send("POST", "/api/v3/addons", run.install_body("seed")))["metadata"]["uid"]
-    for i in range(WARMUP + requests):
-        send(*WORKLOADS[workload](i, uid))
-    conn.close()
-    server.send_signal(signal.SIGTERM)
-    server.wait(timeout=120)
+    try:
+        uid = json.loads(send("POST", "/api/v3/addons", run.install_body("seed")))["metadata"]["uid"]
+        for i in range(WARMUP + requests):
+            send(*WORKLOADS[workload](i, uid))
+    finally:  # a failed run leaves no server behind
+        conn.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
     by_function = collections.Counter()
     function = None
     for line in out.read_text().splitlines():

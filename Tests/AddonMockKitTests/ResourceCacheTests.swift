@@ -123,6 +123,18 @@ import Testing
         #expect(cache.entry(id: "a") != nil)
     }
 
+    /// A list's records are kept together; none of them when a commit happened since its read.
+    @Test func aListsRecordsAreKeptTogetherUnlessACommitCameBetween() throws {
+        let cache = ResourceCache(capacity: 4)
+        let stale = cache.generation
+        cache.committed()
+        #expect(cache.remember([record("a", name: "x"), record("b", name: "y")], readSince: stale).allSatisfy { $0 == nil })
+        #expect(cache.count == 0)
+        let kept = cache.remember([record("a", name: "x"), record("b", name: "y")], readSince: cache.generation)
+        #expect(kept.map { $0?.stored.id } == ["a", "b"])
+        #expect(cache.entry(id: "a") != nil && cache.entry(id: "b") != nil)
+    }
+
     @Test func aCommitForgetsWhatWasRememberedSinceItsWrite() throws {
         let cache = ResourceCache(capacity: 4)
         // The write forgets "a"; a reader that began before the write's commit remembers the committed (older)

@@ -93,20 +93,29 @@ public final class ResourceCache: @unchecked Sendable {
     /// (the record may predate it). Either way returns an entry to render from.
     @discardableResult
     public func remember(_ stored: Resource, readSince generation: UInt64) -> Entry {
-        writing {
-            guard commits == generation else { return Entry(stored: stored) }
-            if let current = byID[stored.id], current.stored == stored { return current }
-            let entry = Entry(stored: stored)
-            guard entry.size <= largestEntry else { return entry }
-            if let evicted = ring[next] { drop(evicted) }
-            ring[next] = stored.id
-            next = (next + 1) % capacity
-            byID[stored.id] = entry
-            byName[NameKey(stored)] = stored.id
-            bytes += entry.size
-            keepWithinBudget()
-            return entry
-        }
+        writing { keep(stored, readSince: generation) } ?? Entry(stored: stored)
+    }
+
+    /// `remember` for the records of one list, under one acquisition of the lock; nil where a record was not kept
+    /// (render it afresh: nothing would keep its renderings either).
+    public func remember(_ records: [Resource], readSince generation: UInt64) -> [Entry?] {
+        writing { records.map { keep($0, readSince: generation) } }
+    }
+
+    /// The entry kept for `stored`, or nil when it cannot be kept (a commit since the read, or too large).
+    private func keep(_ stored: Resource, readSince generation: UInt64) -> Entry? {
+        guard commits == generation else { return nil }
+        if let current = byID[stored.id], current.stored == stored { return current }
+        let entry = Entry(stored: stored)
+        guard entry.size <= largestEntry else { return nil }
+        if let evicted = ring[next] { drop(evicted) }
+        ring[next] = stored.id
+        next = (next + 1) % capacity
+        byID[stored.id] = entry
+        byName[NameKey(stored)] = stored.id
+        bytes += entry.size
+        keepWithinBudget()
+        return entry
     }
 
     /// Keeps `body` with `entry` unless the record was forgotten or replaced meanwhile.
@@ -208,4 +217,7 @@ extension ResourceCache {
         }
         return ResourceView(resource: stored, entry: entry, cache: self)
     }
+
+    /// A record read but not kept: its renderings are made afresh.
+    public func unkeptView(_ resource: Resource) -> ResourceView { ResourceView(resource: resource, entry: nil, cache: self) }
 }

@@ -199,13 +199,26 @@ public final class ResourceManager: Sendable {
                 return entry.stored
             }
         }
+        // Kept in one acquisition of the cache's lock; a list longer than a quarter of the cache is not kept: it
+        // would push out what reads by id keep.
+        let misses = stored.count <= cache.capacity / 4 ? stored.filter { hits[$0.id] == nil } : []
+        let kept = cache.remember(misses, readSince: generation)
+        var missed = 0
         var live: [ResourceView] = []
         live.reserveCapacity(stored.count)
-        // A list longer than a quarter of the cache is not kept: it would push out what reads by id keep.
-        let keep = stored.count <= cache.capacity / 4
         for record in stored {
-            let entry = hits[record.id] ?? (keep ? cache.remember(record, readSince: generation) : ResourceCache.Entry(stored: record))
-            if let view = cache.view(of: entry, at: now, engine: engine) { live.append(view) } else { settledIntoDeletion(record) }
+            var entry = hits[record.id]
+            if entry == nil, missed < kept.count {
+                entry = kept[missed]
+                missed += 1
+            }
+            if let entry {
+                if let view = cache.view(of: entry, at: now, engine: engine) { live.append(view) } else { settledIntoDeletion(record) }
+            } else if let settled = engine.settled(record, at: now) {
+                live.append(cache.unkeptView(settled))
+            } else {
+                settledIntoDeletion(record)
+            }
         }
         return live
     }
