@@ -19,7 +19,7 @@ import Glibc
 /// a megabyte each): past either, the oldest entries go first. One entry may take at most 1/128 of the byte
 /// budget (512 KiB at the default 64 MiB): such a record is read from SQLite each time rather than crowd out a
 /// thousand small ones, and a burst of them leaves nothing resident behind.
-public final class ResourceCache: @unchecked Sendable {
+public final class ResourceCache: Sendable {
     public final class Entry: Sendable {
         public let stored: Resource
         /// By renderer name; a list, not a dictionary: there are one or two, and no hashing on the read path.
@@ -56,71 +56,50 @@ public final class ResourceCache: @unchecked Sendable {
     public let byteBudget: Int
     /// Entries over this size are not kept (by default 1/128 of the budget).
     public let largestEntry: Int
-    private(set) var bytes = 0
-    private var byID: [String: Entry] = [:]
-    private var byName: [NameKey: String] = [:]
-    /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
-    private var ring: [String?]
-    private var next = 0
-    /// Counts commits. Ids changed by writes not yet committed, and whether one of them cleared everything.
-    private var commits: UInt64 = 0
-    private var uncommitted: [String] = []
-    private var uncommittedReset = false
-    /// Guards every field above. One mutex, not a reader-writer lock: lookups are a hash probe, shorter than the
-    /// bookkeeping a reader-writer lock does on each acquire.
-    private let lock = Locked(())
+    /// Every entry and the bookkeeping around them, under one mutex (not a reader-writer lock: lookups are a hash
+    /// probe, shorter than the bookkeeping a reader-writer lock does on each acquire).
+    private let state: Locked<Kept>
 
-    public init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
-        self.capacity = max(1, capacity)
-        self.byteBudget = max(0, byteBudget)
-        self.largestEntry = largestEntry ?? max(0, byteBudget) / 128
-        ring = Array(repeating: nil, count: self.capacity)
-    }
+    /// What the lock guards, and the changes made under it.
+    private struct Kept {
+        let capacity: Int
+        let byteBudget: Int
+        let largestEntry: Int
+        var bytes = 0
+        var byID: [String: Entry] = [:]
+        var byName: [NameKey: String] = [:]
+        /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
+        var ring: [String?]
+        var next = 0
+        /// Counts commits. Ids changed by writes not yet committed, and whether one of them cleared everything.
+        var commits: UInt64 = 0
+        var uncommitted: [String] = []
+        var uncommittedReset = false
 
-    public var count: Int { reading { byID.count } }
-    public var size: Int { reading { bytes } }
+        init(capacity: Int, byteBudget: Int, largestEntry: Int) {
+            self.capacity = capacity
+            self.byteBudget = byteBudget
+            self.largestEntry = largestEntry
+            ring = Array(repeating: nil, count: capacity)
+        }
 
-    public func entry(id: String) -> Entry? { reading { byID[id] } }
+        /// The entry kept for `stored`, or nil when it cannot be kept (a commit since the read, or too large).
+        mutating func keep(_ stored: Resource, readSince generation: UInt64) -> Entry? {
+            guard commits == generation else { return nil }
+            if let current = byID[stored.id], current.stored == stored { return current }
+            let entry = Entry(stored: stored)
+            guard entry.size <= largestEntry else { return nil }
+            if let evicted = ring[next] { drop(evicted) }
+            ring[next] = stored.id
+            next = (next + 1) % capacity
+            byID[stored.id] = entry
+            byName[NameKey(stored)] = stored.id
+            bytes += entry.size
+            keepWithinBudget()
+            return entry
+        }
 
-    public func entry(service: String, scope: String, name: String) -> Entry? {
-        reading { byName[NameKey(service: service, scope: scope, name: name)].flatMap { byID[$0] } }
-    }
-
-    /// What `remember(_:readSince:)` needs: taken before the read.
-    public var generation: UInt64 { reading { commits } }
-
-    /// Keeps a record `Database.read` returned, unless a commit has happened since `generation` was taken
-    /// (the record may predate it). Either way returns an entry to render from.
-    @discardableResult
-    public func remember(_ stored: Resource, readSince generation: UInt64) -> Entry {
-        writing { keep(stored, readSince: generation) } ?? Entry(stored: stored)
-    }
-
-    /// `remember` for the records of one list, under one acquisition of the lock; nil where a record was not kept
-    /// (render it afresh: nothing would keep its renderings either).
-    public func remember(_ records: [Resource], readSince generation: UInt64) -> [Entry?] {
-        writing { records.map { keep($0, readSince: generation) } }
-    }
-
-    /// The entry kept for `stored`, or nil when it cannot be kept (a commit since the read, or too large).
-    private func keep(_ stored: Resource, readSince generation: UInt64) -> Entry? {
-        guard commits == generation else { return nil }
-        if let current = byID[stored.id], current.stored == stored { return current }
-        let entry = Entry(stored: stored)
-        guard entry.size <= largestEntry else { return nil }
-        if let evicted = ring[next] { drop(evicted) }
-        ring[next] = stored.id
-        next = (next + 1) % capacity
-        byID[stored.id] = entry
-        byName[NameKey(stored)] = stored.id
-        bytes += entry.size
-        keepWithinBudget()
-        return entry
-    }
-
-    /// Keeps `body` with `entry` unless the record was forgotten or replaced meanwhile.
-    public func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
-        writing {
+        mutating func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
             guard let current = byID[entry.stored.id], current === entry else { return }
             guard entry.body(renderer) == nil else { return }
             let replacement = Entry(stored: entry.stored, bodies: entry.bodies + [(renderer, body)])
@@ -129,65 +108,99 @@ public final class ResourceCache: @unchecked Sendable {
             bytes += replacement.size - entry.size
             keepWithinBudget()
         }
+
+        mutating func committed() {
+            if uncommittedReset { dropAll() } else { uncommitted.forEach { drop($0) } }
+            uncommitted.removeAll(keepingCapacity: true)
+            uncommittedReset = false
+            commits &+= 1
+        }
+
+        mutating func dropAll() {
+            byID = [:]
+            byName = [:]
+            ring = Array(repeating: nil, count: capacity)
+            next = 0
+            bytes = 0
+        }
+
+        mutating func drop(_ id: String) {
+            guard let gone = byID.removeValue(forKey: id) else { return }
+            bytes -= gone.size
+            let key = NameKey(gone.stored)
+            if byName[key] == id { byName[key] = nil }
+        }
+
+        /// Past the byte budget, drops entries oldest first (the ring from `next` on is in insertion order).
+        mutating func keepWithinBudget() {
+            var slot = next
+            for _ in 0..<capacity where bytes > byteBudget {
+                if let id = ring[slot] {
+                    drop(id)
+                    ring[slot] = nil
+                }
+                slot = (slot + 1) % capacity
+            }
+        }
+    }
+
+    public init(capacity: Int = 1024, byteBudget: Int = 64 << 20, largestEntry: Int? = nil) {
+        self.capacity = max(1, capacity)
+        self.byteBudget = max(0, byteBudget)
+        self.largestEntry = largestEntry ?? max(0, byteBudget) / 128
+        state = Locked(Kept(capacity: self.capacity, byteBudget: self.byteBudget, largestEntry: self.largestEntry))
+    }
+
+    public var count: Int { state.withLock { $0.byID.count } }
+    public var size: Int { state.withLock { $0.bytes } }
+
+    public func entry(id: String) -> Entry? { state.withLock { $0.byID[id] } }
+
+    public func entry(service: String, scope: String, name: String) -> Entry? {
+        state.withLock { s in s.byName[NameKey(service: service, scope: scope, name: name)].flatMap { s.byID[$0] } }
+    }
+
+    /// What `remember(_:readSince:)` needs: taken before the read.
+    public var generation: UInt64 { state.withLock { $0.commits } }
+
+    /// Keeps a record `Database.read` returned, unless a commit has happened since `generation` was taken
+    /// (the record may predate it). Either way returns an entry to render from.
+    @discardableResult
+    public func remember(_ stored: Resource, readSince generation: UInt64) -> Entry {
+        state.withLock { $0.keep(stored, readSince: generation) } ?? Entry(stored: stored)
+    }
+
+    /// `remember` for the records of one list, under one acquisition of the lock; nil where a record was not kept
+    /// (render it afresh: nothing would keep its renderings either).
+    public func remember(_ records: [Resource], readSince generation: UInt64) -> [Entry?] {
+        state.withLock { s in records.map { s.keep($0, readSince: generation) } }
+    }
+
+    /// Keeps `body` with `entry` unless the record was forgotten or replaced meanwhile.
+    public func attach(_ body: [UInt8], as renderer: String, to entry: Entry) {
+        state.withLock { $0.attach(body, as: renderer, to: entry) }
     }
 
     /// Call only inside `Database.write`, for every record the write changes or deletes.
     public func forget(id: String) {
-        writing {
-            drop(id)
-            uncommitted.append(id)
+        state.withLock { s in
+            s.drop(id)
+            s.uncommitted.append(id)
         }
     }
 
     /// Call only inside `Database.write`, for bulk deletes.
     public func forgetAll() {
-        writing {
-            dropAll()
-            uncommittedReset = true
+        state.withLock { s in
+            s.dropAll()
+            s.uncommittedReset = true
         }
     }
 
     /// Call after every commit (or rolled-back commit) of the writes that called `forget`, before their
     /// answers are sent: forgets their records again, whatever was read meanwhile, and refuses records read
     /// before this point.
-    public func committed() {
-        writing {
-            if uncommittedReset { dropAll() } else { uncommitted.forEach(drop) }
-            uncommitted.removeAll(keepingCapacity: true)
-            uncommittedReset = false
-            commits &+= 1
-        }
-    }
-
-    private func dropAll() {
-        byID = [:]
-        byName = [:]
-        ring = Array(repeating: nil, count: capacity)
-        next = 0
-        bytes = 0
-    }
-
-    private func drop(_ id: String) {
-        guard let gone = byID.removeValue(forKey: id) else { return }
-        bytes -= gone.size
-        let key = NameKey(gone.stored)
-        if byName[key] == id { byName[key] = nil }
-    }
-
-    /// Past the byte budget, drops entries oldest first (the ring from `next` on is in insertion order).
-    private func keepWithinBudget() {
-        var slot = next
-        for _ in 0..<capacity where bytes > byteBudget {
-            if let id = ring[slot] {
-                drop(id)
-                ring[slot] = nil
-            }
-            slot = (slot + 1) % capacity
-        }
-    }
-
-    private func reading<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
-    private func writing<T>(_ body: () -> T) -> T { lock.withLock { _ in body() } }
+    public func committed() { state.withLock { $0.committed() } }
 }
 
 /// A settled resource as read through the cache. When nothing was due on the stored record, the resource is
