@@ -9,6 +9,16 @@ import Foundation
 public enum LifecycleGolden {
     static let t0 = Instant(milliseconds: 1_795_341_600_000)
 
+    /// Every way the golden cases in the `Golden/` folder beside `testFile` (a test's `#filePath`) disagree with
+    /// `tables`, including a table with no file and a file naming no table of these; empty: all hold.
+    public static func failures(besides testFile: String, tables: [String: LifecycleTable]) throws -> [String] {
+        let directory = URL(fileURLWithPath: testFile).deletingLastPathComponent().appendingPathComponent("Golden")
+        let covered = try tablesCovered(in: directory)
+        var failures = tables.keys.sorted().filter { !covered.contains($0) }.map { "table \($0) has no golden cases in \(directory.path)" }
+        for file in files(in: directory) { failures += try self.failures(in: directory.appendingPathComponent(file), tables: tables) }
+        return failures
+    }
+
     /// The `.json` files of `directory`, sorted.
     public static func files(in directory: URL) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
