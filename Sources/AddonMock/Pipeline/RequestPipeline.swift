@@ -6,8 +6,9 @@ import AddonMockKit
 /// route's stages before its handler, finishing on every answer as it is sent (at once, or when a held answer is
 /// released). Each stage is a small type with its own tests (PipelineStageTests); the order is written out once,
 /// in `admit`, `check` and `finish`. The stages are concrete types called in sequence, not an array of
-/// existentials: composed statically, as Hummingbird composes middleware, they cost no more than the code they
-/// replaced (an array of `any` stages cost 1.9k instructions a request: boxed copies, retains, witness calls).
+/// existentials: composed statically, as Hummingbird composes middleware, they cost about what the code they
+/// replaced did (82 instructions more a GET, where arrays of `any` stages cost 1,892: boxed copies, retains,
+/// witness calls).
 struct RequestPipeline: Sendable {
     // Admission, every request.
     let hostGuard: HostGuard
