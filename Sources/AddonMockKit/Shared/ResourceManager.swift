@@ -202,17 +202,13 @@ public final class ResourceManager: Sendable {
         // Kept in one acquisition of the cache's lock; a list longer than a quarter of the cache is not kept: it
         // would push out what reads by id keep.
         let misses = stored.count <= cache.capacity / 4 ? stored.filter { hits[$0.id] == nil } : []
-        let kept = cache.remember(misses, readSince: generation)
-        var missed = 0
+        for (record, entry) in zip(misses, cache.remember(misses, readSince: generation)) where entry != nil {
+            hits[record.id] = entry
+        }
         var live: [ResourceView] = []
         live.reserveCapacity(stored.count)
         for record in stored {
-            var entry = hits[record.id]
-            if entry == nil, missed < kept.count {
-                entry = kept[missed]
-                missed += 1
-            }
-            if let entry {
+            if let entry = hits[record.id] {
                 if let view = cache.view(of: entry, at: now, engine: engine) { live.append(view) } else { settledIntoDeletion(record) }
             } else if let settled = engine.settled(record, at: now) {
                 live.append(cache.unkeptView(settled))
