@@ -2,9 +2,10 @@
 """A large world's round trip: import N add-ons, export them (streamed), reset, import the export, export again, and
 compare; with the server's peak resident memory (VmHWM) and the time each step took. With --pages, instead: import N
 add-ons, restart on the same database, and walk `GET /_mock/resources/addons?limit=1000&after=` to the end: each
-page's time and the fresh server's peak memory while it pages.
+page's time and the fresh server's peak memory while it pages. With --startup: import N add-ons, then start the server
+on that database 10 times and time each start to its first 200 (`run.startup_ms`).
 
-    python3 Benchmarks/world.py [--addons 200000] [--binary PATH] [--pages]
+    python3 Benchmarks/world.py [--addons 200000] [--binary PATH] [--pages | --startup]
 
 docs/performance.md records a run.
 """
@@ -53,6 +54,7 @@ def main():
     ap.add_argument("--addons", type=int, default=200_000)
     ap.add_argument("--binary", help="an addonmock to measure (default: build the release one)")
     ap.add_argument("--pages", action="store_true", help="measure paging through the control listing instead")
+    ap.add_argument("--startup", action="store_true", help="measure start-up on the imported database instead")
     a = ap.parse_args()
     binary = a.binary or str(run.build()[0])
     work = tempfile.mkdtemp(prefix="addonmock-world-")
@@ -67,6 +69,12 @@ def main():
         created = call(address, "POST", "/_mock/import", seed)
         assert created["created"] == a.addons, created
         print(f"world: imported {a.addons} add-ons from a {len(seed) / 2**20:.1f} MiB seed in {time.monotonic() - t:.1f} s")
+        if a.startup:
+            server.stop()
+            median, fastest, slowest = run.startup_ms(binary, runs=10, db=db)
+            print(f"world: start-up to first 200 with {a.addons} add-ons stored, median of 10: {median:.1f} ms "
+                  f"(fastest {fastest:.1f}, slowest {slowest:.1f})")
+            return
         if a.pages:
             server.stop()
             server = run.Process(argv, "listening on")

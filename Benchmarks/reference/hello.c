@@ -1,7 +1,7 @@
 /* The plain reference the benchmark compares against: libmicrohttpd answering a constant JSON body, with
  * addonmock's daemon flags and thread model (internal polling thread, epoll, a thread pool of one thread per core),
  * answering on the second access-handler call as addonmock does so keep-alive is kept. Everything else is
- * libmicrohttpd's default (addonmock also sets a 16 KiB per-connection pool and a 60 s idle timeout).
+ * libmicrohttpd's default (addonmock also sets a 24 KiB per-connection pool and a 60 s idle timeout).
  * Build: gcc -O2 hello.c -lmicrohttpd */
 #include <microhttpd.h>
 #include <signal.h>

@@ -48,19 +48,17 @@ extension Connection {
     /// Every resource whose pending transition is due at `now`.
     public func dueResources(at now: Instant, limit: Int = 1000) throws -> [Resource] {
         try all(
-            "SELECT \(Self.columns) FROM resources WHERE pending_due <= ?1 ORDER BY pending_due LIMIT ?2",
+            "SELECT \(Self.columns) FROM resources WHERE pending_operation IS NOT NULL AND pending_due <= ?1 ORDER BY pending_due LIMIT ?2",
             [.integer(now.milliseconds), .integer(Int64(limit))])
     }
 
     /// When the earliest pending transition falls due (an index lookup); nil when none is scheduled.
     public func nextDue() throws -> Instant? {
-        let s = try statement("SELECT min(pending_due) FROM resources WHERE pending_due IS NOT NULL")
+        let s = try statement("SELECT min(pending_due) FROM resources WHERE pending_operation IS NOT NULL AND pending_due IS NOT NULL")
         defer { s.finish() }
         return try s.step() && !s.isNull(0) ? Instant(milliseconds: s.int64(0)) : nil
     }
 
-    /// How many records of each service and scope have an operation in flight (stored), for the counts kept
-    /// from then on as writes happen.
     /// How many records each service has.
     public func countsByService() throws -> [String: Int] {
         let s = try statement("SELECT service, count(*) FROM resources GROUP BY service")
@@ -70,9 +68,16 @@ extension Connection {
         return out
     }
 
+    /// How many records of each service and scope have an operation in flight (stored), for the counts kept
+    /// from then on as writes happen. Read from the in-flight index, which the planner would pass over for the
+    /// (service, scope, name) one, ordered as GROUP BY wants but as large as the table: 45 ms against 0.7 ms at 100k
+    /// records, 100 of them in flight.
     public func inFlightCounts() throws -> [(service: String, scope: String, count: Int)] {
         let s = try statement(
-            "SELECT service, scope, count(*) FROM resources WHERE pending_operation IS NOT NULL GROUP BY service, scope")
+            """
+            SELECT service, scope, count(*) FROM resources INDEXED BY resources_pending
+            WHERE pending_operation IS NOT NULL GROUP BY service, scope
+            """)
         defer { s.finish() }
         var out: [(String, String, Int)] = []
         while try s.step() { out.append((s.text(0), s.text(1), Int(s.int64(2)))) }

@@ -109,6 +109,41 @@ import Testing
                 == #"["","a","short","\#(String(repeating: "long-ascii-", count: 20))","café ☕ 🚀","tail\\"]"#)
     }
 
+    /// The writer checks eight bytes at a time: every byte that needs escaping, and the bytes on either side of
+    /// the ones that do not (0x1F/0x20, 0x21/0x23, 0x5B/0x5D, 0x7F, a multi-byte character), at every offset of
+    /// strings of 0 to 24 bytes, written as a byte-at-a-time escaper would.
+    @Test func escapesEveryByteThatNeedsItAtEveryOffset() throws {
+        func escapedOneByOne(_ s: String) -> String {
+            var out = "\""
+            for scalar in s.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case _ where scalar.value < 0x20: out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        let probes = (0..<0x20).map { Character(Unicode.Scalar(UInt8($0))) } + ["\"", "\\", " ", "!", "#", "[", "]", "\u{7F}", "é", "☕"]
+        for length in 0...24 {
+            for offset in 0..<max(length, 1) {
+                for probe in probes {
+                    var s = String(repeating: "a", count: length)
+                    if length > 0 { s = String(s.prefix(offset)) + String(probe) + String(s.dropFirst(offset + 1)) }
+                    var w = JSONWriter()
+                    w.string(s)
+                    let written = String(decoding: w.bytes, as: UTF8.self)
+                    #expect(written == escapedOneByOne(s), "\(length) bytes, \(probe.unicodeScalars.first!.value) at \(offset)")
+                    #expect(try JSONParser.parse(w.bytes) == .string(s))
+                }
+            }
+        }
+    }
+
     @Test func parsesStringsWhoseASCIIPrefixIsFollowedByEscapesOrUnicode() throws {
         #expect(
             try JSONParser.parse(Array(#"["plain","abc\ndef","abcé","abc\u00e9x","x\"y"]"#.utf8))

@@ -248,6 +248,48 @@ final class TempDatabase {
         #expect(try db.read { try $0.nextDue() } == Instant(milliseconds: 3000), "the due index came along")
     }
 
+    /// Schema 6 indexes every record with an operation in flight, due or not: a file of schema 5 gains the index with
+    /// what it holds, and start-up's count of what is in flight, the due lookups and the next due time read it
+    /// instead of the whole table.
+    @Test func theInFlightIndexCoversManualTransitionsAndServesStartUp() throws {
+        let tmp = TempDatabase()
+        do {
+            let conn = try Connection(path: tmp.path)
+            for (i, step) in Migrations.steps.prefix(5).enumerated() {
+                try conn.execute(step)
+                try conn.execute("PRAGMA user_version = \(i + 1)")
+            }
+            try conn.insert(sampleResource(id: "due", scope: "c1", name: "a", dueMs: 4_000))
+            try conn.insert(sampleResource(id: "manual", scope: "c1", name: "b", dueMs: nil))
+            var settled = sampleResource(id: "settled", scope: "c2", name: "a")
+            settled.pending = nil
+            try conn.insert(settled)
+        }
+        func texts(_ conn: Connection, _ sql: String, column: Int32 = 0) throws -> [String] {
+            let s = try conn.statement(sql)
+            defer { s.finish() }
+            var out: [String] = []
+            while try s.step() { out.append(s.text(column)) }
+            return out
+        }
+        let db = try Database(path: tmp.path)
+        let indexes = try db.read { conn in
+            try texts(conn, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'resources' AND sql IS NOT NULL")
+        }
+        #expect(indexes == ["resources_pending"])
+        #expect(try db.read { try $0.inFlightCounts() }.map { "\($0.service)/\($0.scope)=\($0.count)" } == ["cce/c1=2"])
+        #expect(try db.read { try $0.nextDue() } == Instant(milliseconds: 4_000))
+        #expect(try db.read { try $0.dueResources(at: Instant(milliseconds: 5_000)) }.map(\.id) == ["due"])
+        let plans = try db.read { conn in
+            try [
+                "SELECT service, scope, count(*) FROM resources INDEXED BY resources_pending WHERE pending_operation IS NOT NULL GROUP BY service, scope",
+                "SELECT id FROM resources WHERE pending_operation IS NOT NULL AND pending_due <= 1 ORDER BY pending_due LIMIT 5",
+                "SELECT min(pending_due) FROM resources WHERE pending_operation IS NOT NULL AND pending_due IS NOT NULL",
+            ].map { sql in try texts(conn, "EXPLAIN QUERY PLAN " + sql, column: 3).joined(separator: "; ") }
+        }
+        for plan in plans { #expect(plan.contains("INDEX resources_pending"), "\(plan)") }
+    }
+
     @Test func oneServerPerFile() throws {
         let tmp = TempDatabase()
         do {
