@@ -3,7 +3,10 @@
 machine moves 20-30 % from one run to the next. For comparing builds of the request path (a change too small for
 run.py's rounds to resolve); run.py stays the measure of throughput.
 
-    python3 Benchmarks/instructions.py [--requests 2000] [BINARY ...]    (default: builds the release binary)
+    python3 Benchmarks/instructions.py [--requests 2000] [--reference] [BINARY ...]    (default: builds the release binary)
+
+With --reference, the C reference of run.py (Benchmarks/reference/hello.c, the same libmicrohttpd) is counted too,
+answering its constant body: what a bare libmicrohttpd answer costs in the same unit, pool zeroing included.
 
 Each workload is run twice under cachegrind, with 200 and 200 + N requests over one keep-alive connection, and the
 difference divided by N, so start-up and shutdown cancel out. Counts are user-space instructions only (no kernel, no
@@ -80,6 +83,39 @@ def counts(binary, workload, requests, work):
         conn.close()
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=120)
+    return functions(out)
+
+
+def reference_counts(binary, requests, work):
+    """Instructions by function for one run of the C reference answering `requests` GETs after the warm-up."""
+    out = work / f"cachegrind-reference-{requests}.out"
+    port = run.free_port()
+    server = subprocess.Popen(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", str(binary), str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{binary} did not start under valgrind")
+            time.sleep(0.1)
+    try:
+        for _ in range(WARMUP + requests):
+            conn.request("GET", "/")
+            conn.getresponse().read()
+    finally:
+        conn.close()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+    return functions(out)
+
+
+def functions(out):
     by_function = collections.Counter()
     function = None
     for line in out.read_text().splitlines():
@@ -91,7 +127,8 @@ def counts(binary, workload, requests, work):
 
 
 def per_request(binary, workload, requests, work):
-    base, more = counts(binary, workload, 0, work), counts(binary, workload, requests, work)
+    count = (lambda n: reference_counts(binary, n, work)) if workload is None else (lambda n: counts(binary, workload, n, work))
+    base, more = count(0), count(requests)
     diff = {f: (more[f] - base[f]) / requests for f in set(base) | set(more)}
     pool = sum(v for f, v in diff.items() if "memset" in f)
     return sum(diff.values()), pool
@@ -101,6 +138,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binaries", nargs="*", help="addonmock executables to compare (default: build the release one)")
     ap.add_argument("--requests", type=int, default=2000)
+    ap.add_argument("--reference", action="store_true", help="count the C reference's constant GET too")
     a = ap.parse_args()
     for tool in ("valgrind", "objcopy"):
         if not shutil.which(tool):
@@ -117,6 +155,12 @@ def main():
         for workload in WORKLOADS:
             total, pool = per_request(bare, workload, a.requests, work / str(n))
             print(f"| {binary} | {workload} | {total:,.0f} | {pool:,.0f} |", flush=True)
+    if a.reference:
+        (work / "reference").mkdir()
+        bare = work / "reference" / "hello"
+        subprocess.run(["objcopy", "--strip-debug", str(run.build_reference()), str(bare)], check=True)
+        total, pool = per_request(bare, None, a.requests, work / "reference")
+        print(f"| C reference (hello.c) | GET constant body | {total:,.0f} | {pool:,.0f} |", flush=True)
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -7,6 +7,7 @@ peak RSS. Numbers are only comparable within one run (same machine, same moment)
                               [--baseline OLDER_BINARY]
 """
 import argparse
+import json
 import os
 import pathlib
 import re
@@ -40,17 +41,27 @@ def build():
     # Built as scripts/run and the Docker image build it: release, Swift runtime and libmicrohttpd 1.0.1
     # (scripts/libmicrohttpd) linked statically. The reference links the same libmicrohttpd, so a ratio measures
     # addonmock, not a difference between library releases.
-    pkgconfig = subprocess.run([str(ROOT / "scripts" / "libmicrohttpd"), "--static"], check=True, text=True, stdout=subprocess.PIPE).stdout
-    env = {**os.environ, "PKG_CONFIG_PATH": pkgconfig.strip()}
+    env = static_libmicrohttpd()
     subprocess.run(["swift", "build", "-c", "release", "--static-swift-stdlib", "--product", "addonmock"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, env=env)
     binary = pathlib.Path(sh("swift", "build", "-c", "release", "--show-bin-path", cwd=ROOT, env=env).strip()) / "addonmock"
+    return binary, build_reference()
+
+
+def static_libmicrohttpd():
+    pkgconfig = subprocess.run([str(ROOT / "scripts" / "libmicrohttpd"), "--static"], check=True, text=True, stdout=subprocess.PIPE).stdout
+    return {**os.environ, "PKG_CONFIG_PATH": pkgconfig.strip()}
+
+
+def build_reference():
+    """Benchmarks/reference/hello.c, linked against the same static libmicrohttpd as the release build."""
+    env = static_libmicrohttpd()
     reference = pathlib.Path(tempfile.gettempdir()) / "addonmock-bench-reference"
     # The pkg-config directory holds only the static library, so these flags link it in.
     flags = sh("pkg-config", "--cflags", "--libs", "libmicrohttpd", env=env).split()
     subprocess.run(["gcc", "-O2", "-o", str(reference), str(ROOT / "Benchmarks/reference/hello.c"), *flags, "-lpthread"],
                    check=True)
-    return binary, reference
+    return reference
 
 
 class Process:
@@ -239,8 +250,8 @@ def main():
 
     stop_following = threading.Event()
 
-    def server(db, build, profile="instant"):
-        p = Process([str(build), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", a.log_level],
+    def server(db, build, profile="instant", extra=()):
+        p = Process([str(build), "--port", "0", "--db", str(db), "--profile", profile, "--log-level", a.log_level, *extra],
                     "addonmock listening")
         if a.subscriber:
             threading.Thread(target=follow_events, args=(p.url, a.subscriber, stop_following), daemon=True).start()
@@ -262,6 +273,32 @@ def main():
             uid = re.search(r'"uid":"([^"]+)"', post(s.url + "/api/v3/addons", install_body(f"small-{i}"))).group(1)
         uids.append(uid)
     row("addonmock GET /api/v3/addons/{id}, 10 stored", paired(ref, [(f"{s.url}/api/v3/addons/{u}", s) for s, u in zip(group, uids)], a), group)
+    for s in group:
+        s.stop()
+
+    # A list of 100 add-ons in one cluster (a catalog of 100 copies of coredns, from a fixtures directory: one add-on
+    # per template per cluster), paired with a reference answering the same bytes: a 240 KB body costs any server
+    # its copying and sending, and the small-body reference's ratio is given beside it (docs/performance.md).
+    fixtures = work / "fixtures-100"
+    fixtures.mkdir()
+    catalog = json.loads((ROOT / "Sources/Services/CCE/catalog/cce-addon-templates.json").read_text())
+    coredns = next(t for t in catalog["templates"] if t["name"] == "coredns")
+    names = [f"coredns-{i:03d}" for i in range(100)]
+    (fixtures / "cce-addon-templates.json").write_text(json.dumps({"templates": [{**coredns, "name": n, "alias": n} for n in names]}))
+    group = [server(work / f"list-{k}.sqlite", b, extra=("--fixtures", str(fixtures))) for k, b in enumerate(builds)]
+    seed = json.dumps({"addons": [{"cluster": "list100", "template": n, "status": "running"} for n in names], "plugins": []})
+    for s in group:
+        post(s.url + "/_mock/import", seed)
+    listed = work / "list-100.json"
+    with urllib.request.urlopen(group[0].url + "/api/v3/addons?cluster_id=list100") as r:
+        listed.write_bytes(r.read())
+    same_bytes = Process([str(reference), str(free_port()), str(listed)], "reference listening")
+    results = paired(same_bytes, [(f"{s.url}/api/v3/addons?cluster_id=list100", s) for s in group], a)
+    list_over_small_reference = results[0]["rps"] / ref_alone["rps"]
+    list_row = (f"addonmock GET /api/v3/addons?cluster_id= (100 add-ons, {listed.stat().st_size / 1000:.0f} KB; "
+                "the reference answers the same bytes)")
+    row(list_row, results, group)
+    same_bytes.stop()
     for s in group:
         s.stop()
 
@@ -322,6 +359,7 @@ def main():
         if a.baseline:
             line += f" {results[1]['rps']:,.0f} | {results[1]['ratio']:.2f} | {results[1]['cpu_us']:.1f} | {r['vs']:.2f} |"
         lines.append(line)
+    lines += ["", f"The list of 100 over the small-body reference (its run alone, first row): {list_over_small_reference:.3f}."]
     lines += ["", f"Start-up to first 200 on `/_mock/health` (release build, new database, median of 20): "
                   f"{median:.1f} ms (fastest {fastest:.1f}, slowest {slowest:.1f})"
                   + (" baseline: {:.1f} ms (fastest {:.1f}, slowest {:.1f}).".format(*startup_ms(builds[1])) if a.baseline else ".")
