@@ -169,4 +169,16 @@ import Testing
         #expect(entry?.status == 201 && entry?.fault == "fault-1" && entry?.requestID == "0123456789abcdef")
         #expect(entry?.query.map { "\($0.name)=\($0.value)" } == ["access_token=****", "a=b"], "a token in the query is masked")
     }
+
+    /// The journal lists what a request touched once each, in first-touched order, however many (a list of 100
+    /// switches to a set after the eighth).
+    @Test func touchedResourcesAreListedOnceInOrder() throws {
+        let ctx = try Self.routed(Self.request(), pattern: "/api/v3/addons")
+        let now = Instant(milliseconds: 0)
+        let ids = (0..<30).map { "r\($0)" }
+        for id in ids + ids.reversed() + ["r3", "new"] {
+            ctx.touched(Resource(id: id, service: "cce", scope: "c", name: id, phase: "running", createdAt: now, updatedAt: now))
+        }
+        #expect(ctx.resourceIDs == ids + ["new"])
+    }
 }

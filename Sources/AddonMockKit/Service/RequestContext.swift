@@ -19,7 +19,11 @@ public final class RequestContext: @unchecked Sendable {
     public let requestID: String
     /// Where this request's writes go (nil for a read): its answer waits for their commit.
     public let writes: RequestWrites?
+    /// What the request read or changed, each once, in the order first touched (the journal lists them).
     public private(set) var resourceIDs: [String] = []
+    /// The same ids as a set, once there are more than a few: a list of 100 compared each id with every earlier
+    /// one (580k instructions, a quarter of the list's cost); for the usual one or two the array alone is cheaper.
+    private var touchedSet: Set<String>?
 
     private let describe: @Sendable (RequestContext) -> RequestScope
     private var parsedBody: Result<BodyReader, APIError>?
@@ -40,7 +44,13 @@ public final class RequestContext: @unchecked Sendable {
 
     /// Notes that this request read or changed the resource (the journal lists them).
     public func touched(_ resource: Resource) {
-        if !resourceIDs.contains(resource.id) { resourceIDs.append(resource.id) }
+        if touchedSet != nil {
+            if touchedSet!.insert(resource.id).inserted { resourceIDs.append(resource.id) }
+            return
+        }
+        guard !resourceIDs.contains(resource.id) else { return }
+        resourceIDs.append(resource.id)
+        if resourceIDs.count > 8 { touchedSet = Set(resourceIDs) }
     }
 
     /// The body as a JSON object, parsed on first use; a 400 naming the problem otherwise.

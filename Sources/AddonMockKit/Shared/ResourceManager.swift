@@ -191,24 +191,27 @@ public final class ResourceManager: Sendable {
     public func views(service: String, scope: String) throws -> [ResourceView] {
         let now = clock.now()
         let generation = cache.generation
-        var hits: [String: ResourceCache.Entry] = [:]
+        var hits: [ResourceCache.Entry] = []
         let stored = try database.read { conn in
             try conn.resources(service: service, scope: scope) { id, updatedAt in
                 guard let entry = cache.entry(id: id), entry.stored.updatedAt == updatedAt else { return nil }
-                hits[id] = entry
+                hits.append(entry)
                 return entry.stored
             }
         }
+        var entries = stored.map { $0.knownAnswer.map { hits[$0] } }
         // Kept in one acquisition of the cache's lock; a list longer than a quarter of the cache is not kept: it
         // would push out what reads by id keep.
-        let misses = stored.count <= cache.capacity / 4 ? stored.filter { hits[$0.id] == nil } : []
-        for (record, entry) in zip(misses, cache.remember(misses, readSince: generation)) where entry != nil {
-            hits[record.id] = entry
+        if stored.count <= cache.capacity / 4 {
+            let misses = entries.indices.filter { entries[$0] == nil }
+            for (i, entry) in zip(misses, cache.remember(misses.map { stored[$0].resource }, readSince: generation)) {
+                entries[i] = entry
+            }
         }
         var live: [ResourceView] = []
         live.reserveCapacity(stored.count)
-        for record in stored {
-            if let entry = hits[record.id] {
+        for (record, entry) in zip(stored.lazy.map(\.resource), entries) {
+            if let entry {
                 if let view = cache.view(of: entry, at: now, engine: engine) { live.append(view) } else { settledIntoDeletion(record) }
             } else if let settled = engine.settled(record, at: now) {
                 live.append(cache.unkeptView(settled))
