@@ -40,31 +40,35 @@ WORKLOADS = {
 }
 
 
-def counts(binary, workload, requests, work):
-    """Instructions by function for one server run of `requests` requests after the warm-up."""
-    out = work / f"cachegrind-{workload}-{requests}.out"
-    port = run.free_port()
-    server = subprocess.Popen(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", str(binary), "--port", str(port),
-         "--db", str(work / f"{workload}-{requests}.sqlite"), "--profile", "instant", "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    # Ready once the health probe answers 200, not once the port accepts: builds before 2026-12-03 refused with 503 a
-    # request that arrived between the daemon listening and the server booking itself as serving, which valgrind
-    # stretches to milliseconds.
+def under_cachegrind(out, argv, port, ready_path):
+    """Starts `argv` under cachegrind and returns once `ready_path` answers 200 — not once the port accepts: builds
+    before 2026-12-03 refused with 503 a request that arrived between the daemon listening and the server booking
+    itself as serving, which valgrind stretches to milliseconds."""
+    server = subprocess.Popen(["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", *argv],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while True:
         try:
             probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            probe.request("GET", "/_mock/health")
+            probe.request("GET", ready_path)
             ready = probe.getresponse().status == 200
             probe.close()
             if ready:
-                break
+                return server
         except OSError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"{binary} did not start under valgrind")
+            sys.exit(f"{argv[0]} did not start under valgrind")
         time.sleep(0.1)
+
+
+def counts(binary, workload, requests, work):
+    """Instructions by function for one server run of `requests` requests after the warm-up."""
+    out = work / f"cachegrind-{workload}-{requests}.out"
+    port = run.free_port()
+    server = under_cachegrind(
+        out, [str(binary), "--port", str(port), "--db", str(work / f"{workload}-{requests}.sqlite"), "--profile", "instant",
+              "--log-level", "warning"], port, "/_mock/health")
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
     def send(method, path, body=None):
@@ -90,20 +94,8 @@ def reference_counts(binary, requests, work):
     """Instructions by function for one run of the C reference answering `requests` GETs after the warm-up."""
     out = work / f"cachegrind-reference-{requests}.out"
     port = run.free_port()
-    server = subprocess.Popen(
-        ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}", str(binary), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/")
-            conn.getresponse().read()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"{binary} did not start under valgrind")
-            time.sleep(0.1)
+    server = under_cachegrind(out, [str(binary), str(port)], port, "/")
+    conn = http.client.HTTPConnection("127.0.0.1", port)
     try:
         for _ in range(WARMUP + requests):
             conn.request("GET", "/")

@@ -30,6 +30,14 @@ final class TempDatabase {
     }
 }
 
+/// The schema as the first `step` migrations left it: a file an older addonmock made.
+func migrate(_ conn: Connection, through step: Int) throws {
+    for (i, sql) in Migrations.steps.prefix(step).enumerated() {
+        try conn.execute(sql)
+        try conn.execute("PRAGMA user_version = \(i + 1)")
+    }
+}
+
 @Suite struct MigrationTests {
     @Test func freshDatabaseIsMigratedToTheLatestVersionInWALMode() throws {
         let tmp = TempDatabase()
@@ -191,10 +199,7 @@ final class TempDatabase {
         let tmp = TempDatabase()
         do {
             let conn = try Connection(path: tmp.path)
-            for (i, step) in Migrations.steps.prefix(2).enumerated() {
-                try conn.execute(step)
-                try conn.execute("PRAGMA user_version = \(i + 1)")
-            }
+            try migrate(conn, through: 2)
         }
         let db = try Database(path: tmp.path)
         #expect(try db.read { try $0.scalarInt("PRAGMA application_id") } == DatabaseIdentity.applicationID)
@@ -207,10 +212,7 @@ final class TempDatabase {
         let tmp = TempDatabase()
         do {
             let conn = try Connection(path: tmp.path)
-            for (i, step) in Migrations.steps.prefix(4).enumerated() {
-                try conn.execute(step)
-                try conn.execute("PRAGMA user_version = \(i + 1)")
-            }
+            try migrate(conn, through: 4)
             try conn.execute(
                 """
                 INSERT INTO instances (id, service, scope, template, version, values_json, previous_version, previous_values_json,
@@ -255,10 +257,7 @@ final class TempDatabase {
         let tmp = TempDatabase()
         do {
             let conn = try Connection(path: tmp.path)
-            for (i, step) in Migrations.steps.prefix(5).enumerated() {
-                try conn.execute(step)
-                try conn.execute("PRAGMA user_version = \(i + 1)")
-            }
+            try migrate(conn, through: 5)
             try conn.insert(sampleResource(id: "due", scope: "c1", name: "a", dueMs: 4_000))
             try conn.insert(sampleResource(id: "manual", scope: "c1", name: "b", dueMs: nil))
             var settled = sampleResource(id: "settled", scope: "c2", name: "a")
