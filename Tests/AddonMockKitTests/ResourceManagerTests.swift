@@ -77,6 +77,81 @@ import Testing
         #expect(after.map { String(decoding: $0.body("book", render), as: UTF8.self) } == ["dune:412", "emma:-"])
     }
 
+    /// A list answer is kept whole: asked again it is neither read nor joined, until a commit (anywhere) or until an
+    /// operation in it falls due; then it is made afresh and shows the change.
+    @Test func aListAnswerIsKeptUntilACommitOrSomethingInItFallsDue() throws {
+        let now = clock.now()
+        try make("books", id: "b1", scope: "s1", name: "dune")
+        _ = try manager.create { _ in
+            [
+                Resource(
+                    id: "b2", service: "books", scope: "s1", name: "emma", phase: "Creating",
+                    pending: PendingTransition(operation: "create", dueAt: now.adding(milliseconds: 1_000), outcome: .succeed),
+                    createdAt: now, updatedAt: now)
+            ]
+        }
+        let joins = Locked(0)
+        func list() throws -> (ids: [String], body: String) {
+            let answer = try manager.list(
+                service: "books", scope: "s1", renderer: "book", render: { Array("\($0.name):\($0.phase)".utf8) },
+                join: { items in
+                    joins.withLock { $0 += 1 }
+                    return Array(items.map { String(decoding: $0, as: UTF8.self) }.joined(separator: ",").utf8)
+                })
+            return (answer.ids, String(decoding: answer.body, as: UTF8.self))
+        }
+
+        #expect(try list() == (["b1", "b2"], "dune:Ready,emma:Creating"))
+        #expect(try list() == (["b1", "b2"], "dune:Ready,emma:Creating"))
+        #expect(joins.withLock { $0 } == 1, "the second list was the kept answer")
+
+        clock.advance(milliseconds: 999)
+        #expect(try list().body == "dune:Ready,emma:Creating")
+        #expect(joins.withLock { $0 } == 1, "nothing in it has fallen due yet")
+        clock.advance(milliseconds: 1)
+        #expect(try list().body == "dune:Ready,emma:Ready", "b2's create fell due: not the kept answer")
+        #expect(joins.withLock { $0 } == 2)
+
+        try make("books", id: "b3", scope: "s1", name: "ulysses")
+        _ = try list() // b2 is read settled but not yet swept: made afresh, not kept
+        _ = try manager.sweep()
+        #expect(try list() == (["b1", "b2", "b3"], "dune:Ready,emma:Ready,ulysses:Ready"))
+        let joined = joins.withLock { $0 }
+        try make("shelves", id: "elsewhere", scope: "lib", name: "top")
+        _ = try list()
+        #expect(joins.withLock { $0 } == joined + 1, "any commit drops every kept list")
+        _ = try list()
+        #expect(joins.withLock { $0 } == joined + 1)
+    }
+
+    /// Kept lists share the cache's byte budget and take at most a quarter of it; without a cache nothing is kept.
+    @Test func keptListsStayWithinAQuarterOfTheBudget() throws {
+        let cache = ResourceCache(byteBudget: 16 << 10)
+        let now = Instant(milliseconds: 0)
+        let record = Resource(id: "r", service: "s", scope: "a", name: "r", phase: "Ready", createdAt: now, updatedAt: now)
+        let view = try #require(cache.view(of: cache.remember(record, readSince: cache.generation), at: now, engine: manager.engine))
+        func keep(_ scope: String, bytes: Int) {
+            cache.keep(
+                ListAnswer(ids: ["r"], body: Array(repeating: 0x20, count: bytes)), of: [view], service: "s", scope: scope, renderer: "x",
+                readSince: cache.generation)
+        }
+        func isKept(_ scope: String) -> Bool { cache.list(service: "s", scope: scope, renderer: "x", at: now) != nil }
+        keep("small", bytes: 2_000)
+        #expect(isKept("small"))
+        keep("too large", bytes: 4_000)
+        #expect(!isKept("too large"), "over a quarter of 16 KiB alone")
+        keep("second", bytes: 2_000)
+        #expect(isKept("second"))
+        #expect(!isKept("small"), "two would pass the quarter: the older went")
+        #expect(cache.size <= 16 << 10)
+
+        let stale = cache.generation
+        cache.committed()
+        #expect(!isKept("second"), "a commit drops every list")
+        cache.keep(ListAnswer(ids: [], body: []), of: [], service: "s", scope: "late", renderer: "x", readSince: stale)
+        #expect(!isKept("late"), "read before a commit: not kept")
+    }
+
     @Test func anOwnersDeleteTakesWhatItOwnsWithIt() throws {
         try make("shelves", id: "s1", scope: "lib", name: "top")
         try make("books", id: "b1", scope: "s1", name: "dune")

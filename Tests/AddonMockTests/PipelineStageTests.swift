@@ -181,4 +181,20 @@ import Testing
         }
         #expect(ctx.resourceIDs == ids + ["new"])
     }
+
+    @Test func aListsIdsAreTakenWholeAndStillCountedOnce() throws {
+        let now = Instant(milliseconds: 0)
+        let resource = { (id: String) in Resource(id: id, service: "cce", scope: "c", name: id, phase: "running", createdAt: now, updatedAt: now) }
+        let listed = (0..<20).map { "r\($0)" }
+        let first = try Self.routed(Self.request(), pattern: "/api/v3/addons")
+        first.touched(listed: listed)
+        first.touched(resource("r7"))
+        first.touched(resource("new"))
+        #expect(first.resourceIDs == listed + ["new"])
+
+        let second = try Self.routed(Self.request(), pattern: "/api/v3/addons")
+        second.touched(resource("r3"))
+        second.touched(listed: listed)
+        #expect(second.resourceIDs == ["r3"] + listed.filter { $0 != "r3" }, "a list after another touch merges")
+    }
 }

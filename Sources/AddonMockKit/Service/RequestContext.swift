@@ -43,14 +43,22 @@ public final class RequestContext: @unchecked Sendable {
     }
 
     /// Notes that this request read or changed the resource (the journal lists them).
-    public func touched(_ resource: Resource) {
+    public func touched(_ resource: Resource) { touched(id: resource.id) }
+
+    /// `touched` for the ids of one list answer, which are distinct: the first list a request reads is taken as it is.
+    public func touched(listed ids: [String]) {
+        guard resourceIDs.isEmpty else { return ids.forEach(touched(id:)) }
+        resourceIDs = ids
+    }
+
+    private func touched(id: String) {
+        if touchedSet == nil, resourceIDs.count > 8 { touchedSet = Set(resourceIDs) }
         if touchedSet != nil {
-            if touchedSet!.insert(resource.id).inserted { resourceIDs.append(resource.id) }
+            if touchedSet!.insert(id).inserted { resourceIDs.append(id) }
             return
         }
-        guard !resourceIDs.contains(resource.id) else { return }
-        resourceIDs.append(resource.id)
-        if resourceIDs.count > 8 { touchedSet = Set(resourceIDs) }
+        guard !resourceIDs.contains(id) else { return }
+        resourceIDs.append(id)
     }
 
     /// The body as a JSON object, parsed on first use; a 400 naming the problem otherwise.

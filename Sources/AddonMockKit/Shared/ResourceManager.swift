@@ -189,8 +189,25 @@ public final class ResourceManager: Sendable {
     /// `resources(service:scope:)` through the cache: a record read before (by a list or by id) costs a lookup rather
     /// than a decode, and its renderings are reused; one not kept yet is kept (unless a commit happened meanwhile).
     public func views(service: String, scope: String) throws -> [ResourceView] {
+        try views(service: service, scope: scope, at: clock.now(), readSince: cache.generation)
+    }
+
+    /// The answer to a list of `service` in `scope`: each item rendered by `render` (kept with its record as
+    /// `renderer`, so a GET's body serves its list item too) and joined by `join`. The whole answer is kept until the
+    /// next commit or until something in it falls due (`ResourceCache`), so a list asked again is a lookup.
+    public func list(
+        service: String, scope: String, renderer: String, render: (Resource) -> [UInt8], join: ([[UInt8]]) -> [UInt8]
+    ) throws -> ListAnswer {
         let now = clock.now()
+        if let kept = cache.list(service: service, scope: scope, renderer: renderer, at: now) { return kept }
         let generation = cache.generation
+        let items = try views(service: service, scope: scope, at: now, readSince: generation)
+        let answer = ListAnswer(ids: items.map(\.resource.id), body: join(items.map { $0.body(renderer, render) }))
+        cache.keep(answer, of: items, service: service, scope: scope, renderer: renderer, readSince: generation)
+        return answer
+    }
+
+    private func views(service: String, scope: String, at now: Instant, readSince generation: UInt64) throws -> [ResourceView] {
         var hits: [ResourceCache.Entry] = []
         let stored = try database.read { conn in
             try conn.resources(service: service, scope: scope) { id, updatedAt in

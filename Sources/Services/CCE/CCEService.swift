@@ -137,9 +137,9 @@ struct CCEService {
                 .badRequest, "cluster_id is required: pass the query parameter cluster_id, the header X-Cluster-ID, or a {cluster_id}. host prefix")
         }
         _ = try parentCluster(cluster, kind)
-        let items = try manager.views(service: kind, scope: cluster)
-        for item in items { ctx.touched(item.resource) }
-        return .json(200, wire.listBody(items.map { $0.body("cce.instance", wire.instanceBody) }))
+        let list = try manager.list(service: kind, scope: cluster, renderer: "cce.instance", render: wire.instanceBody, join: wire.listBody)
+        ctx.touched(listed: list.ids)
+        return .json(200, list.body)
     }
 
     private func show(_ ctx: RequestContext, _ kind: String) throws -> HTTPResponse {

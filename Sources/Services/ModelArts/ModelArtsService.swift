@@ -112,9 +112,11 @@ struct ModelArtsService {
 
     private func list(_ ctx: RequestContext) throws -> HTTPResponse {
         _ = try parentPool(ctx)
-        let items = try manager.views(service: ModelArts.service, scope: poolScope(ctx))
-        for item in items { ctx.touched(item.resource) }
-        return .json(200, wire.listBody(items.map { $0.body("modelarts.plugin.detail") { wire.pluginBody($0, detail: true) } }))
+        let list = try manager.list(
+            service: ModelArts.service, scope: poolScope(ctx), renderer: "modelarts.plugin.detail",
+            render: { wire.pluginBody($0, detail: true) }, join: wire.listBody)
+        ctx.touched(listed: list.ids)
+        return .json(200, list.body)
     }
 
     private func show(_ ctx: RequestContext) throws -> HTTPResponse {
