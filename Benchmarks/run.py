@@ -153,9 +153,11 @@ def first_200_ms(argv, port, path="/_mock/health"):
         time.sleep(0.0002)
 
 
-def startup_ms(binary, runs=20, db=None, reference=False):
+def startup_ms(binary, runs=20, db=None, reference=False, kill=False):
     """Median, fastest and slowest start-up to first 200 over `runs` starts: on a new database each time, or on
-    `db` (kept) when given; `reference` starts the C reference instead (the floor: a process that only listens)."""
+    `db` (kept) when given; `reference` starts the C reference instead (the floor: a process that only listens).
+    Each server is stopped (SIGTERM, a clean stop) or with `kill` killed (SIGKILL: the next start-up finds no
+    clean stop and checks the file)."""
     times = []
     for i in range(runs):
         port = free_port()
@@ -164,7 +166,7 @@ def startup_ms(binary, runs=20, db=None, reference=False):
                 else [str(binary), "--port", str(port), "--db", path, "--log-level", "warning"])
         ms, p = first_200_ms(argv, port, "/" if reference else "/_mock/health")
         times.append(ms)
-        p.terminate()
+        p.kill() if kill else p.terminate()
         p.wait()
         if db is None and not reference:
             for suffix in ("", "-wal", "-shm"):

@@ -3,7 +3,8 @@
 compare; with the server's peak resident memory (VmHWM) and the time each step took. With --pages, instead: import N
 add-ons, restart on the same database, and walk `GET /_mock/resources/addons?limit=1000&after=` to the end: each
 page's time and the fresh server's peak memory while it pages. With --startup: import N add-ons, then start the server
-on that database 10 times and time each start to its first 200 (`run.startup_ms`).
+on that database 10 times after clean stops, then 10 times after kills (the first of those still follows a clean
+stop), and time each start to its first 200 (`run.startup_ms`).
 
     python3 Benchmarks/world.py [--addons 200000] [--binary PATH] [--pages | --startup]
 
@@ -71,9 +72,10 @@ def main():
         print(f"world: imported {a.addons} add-ons from a {len(seed) / 2**20:.1f} MiB seed in {time.monotonic() - t:.1f} s")
         if a.startup:
             server.stop()
-            median, fastest, slowest = run.startup_ms(binary, runs=10, db=db)
-            print(f"world: start-up to first 200 with {a.addons} add-ons stored, median of 10: {median:.1f} ms "
-                  f"(fastest {fastest:.1f}, slowest {slowest:.1f})")
+            for after, kill in (("a clean stop", False), ("a kill", True)):
+                median, fastest, slowest = run.startup_ms(binary, runs=10, db=db, kill=kill)
+                print(f"world: start-up to first 200 with {a.addons} add-ons stored, after {after}, median of 10: "
+                      f"{median:.1f} ms (fastest {fastest:.1f}, slowest {slowest:.1f})")
             return
         if a.pages:
             server.stop()

@@ -43,6 +43,8 @@ public final class Database: Sendable {
     private let checkpointer: Checkpointer?
     let committer: Committer
     public let path: String
+    /// The file was as this server's last clean stop left it, so start-up skipped its damage check (`CleanStop`).
+    public let startedFromCleanStop: Bool
     /// Declared last, released last: its descriptor must outlive the connections (see `DatabaseFileLock`).
     private let fileLock: DatabaseFileLock?
 
@@ -53,7 +55,12 @@ public final class Database: Sendable {
         let isFile = path != ":memory:"
         // Before anything is written: one server per file, and only a file that is empty or plainly ours.
         fileLock = isFile ? try DatabaseFileLock(path: path) : nil
-        if isFile { _ = try DatabaseIdentity.inspect(path: path) }
+        if isFile {
+            startedFromCleanStop = try DatabaseIdentity.inspect(path: path) == (.addonmock, false)
+            CleanStop.forget(path)
+        } else {
+            startedFromCleanStop = false
+        }
         let conn = try Connection(path: path)
         // `user_version` is the first read: a garbage file fails here with SQLITE_NOTADB.
         let version = try conn.scalarInt("PRAGMA user_version") ?? 0
@@ -174,12 +181,13 @@ public final class Database: Sendable {
         writer.withLock { $0.afterCommit.append(call) }
     }
 
-    /// Commits what is outstanding, then folds the WAL back into the main file so a stopped server leaves one
-    /// tidy file behind.
+    /// The stop: commits what is outstanding, folds the WAL back into the main file so a stopped server leaves one
+    /// tidy file behind, and records the clean stop (`CleanStop`). Nothing is committed after it.
     public func checkpoint() {
         committer.stop()
         checkpointer?.drain()
         _ = try? writer.withLock { w in try w.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)") }
+        if path != ":memory:" { CleanStop.record(path) }
     }
 }
 

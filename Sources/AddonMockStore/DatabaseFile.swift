@@ -28,11 +28,12 @@ enum DatabaseIdentity {
 
     /// Looks at the file through a read-only connection (which never checkpoints, switches the journal mode or
     /// writes a byte) and refuses anything that is not empty or an addonmock database this build can use.
-    static func inspect(path: String) throws(DatabaseRefused) -> Verdict {
+    /// `checked`: whether the damage check ran (not for an empty file, nor for one a clean stop left as it is).
+    static func inspect(path: String) throws(DatabaseRefused) -> (verdict: Verdict, checked: Bool) {
         var st = stat()
-        guard stat(path, &st) == 0 else { return .empty } // created on open
+        guard stat(path, &st) == 0 else { return (.empty, false) } // created on open
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw DatabaseRefused(message: "is not a regular file") }
-        guard st.st_size > 0 else { return .empty }
+        guard st.st_size > 0 else { return (.empty, false) }
 
         // Immutable: no locks, and no `-wal`/`-shm` made beside a file that may not be ours. Only when a log
         // exists is it read through one (its last commits may hold the schema; the side files exist already).
@@ -58,7 +59,7 @@ enum DatabaseIdentity {
         if application == applicationID {
             verdict = .addonmock
         } else if application == 0 && version == 0 && tables.isEmpty {
-            return .empty
+            return (.empty, false)
         } else if application == 0 && isLegacyAddonmock(db, version: version, tables: tables) {
             verdict = .addonmock
         } else {
@@ -75,8 +76,9 @@ enum DatabaseIdentity {
                     "was written by a newer addonmock (schema version \(version); this one knows up to \(Migrations.latest)); use a newer addonmock or another --db"
             )
         }
+        if CleanStop.leftAsItWas(path) { return (verdict, false) }
         try checkIntegrity(db)
-        return verdict
+        return (verdict, true)
     }
 
     /// `file:PATH?immutable=1`, the path percent-encoded where a URI needs it.
@@ -171,6 +173,61 @@ enum DatabaseIdentity {
             return DatabaseRefused(message: "is damaged (\(message)); refusing to use it: restore a copy or pick another --db")
         }
         return DatabaseRefused(message: "cannot be read (\(message))")
+    }
+}
+
+/// What a clean stop writes beside the database (`PATH-clean`): the file's device, inode, size and modification and
+/// change times to the nanosecond, taken once the stop's checkpoint has emptied the log. A file that still matches
+/// at the next start-up is provably as that stop left it, so start-up skips its damage check (most of a large
+/// database's start-up), as a file system skips its check after a clean unmount. Any write to the file moves its
+/// change time, which no one can set back (`utimensat` restores the modification time only, and moves the change
+/// time itself); a write that went no further than the log leaves the log non-empty. A server killed, or a stop whose
+/// checkpoint left the log non-empty, writes nothing: the next start-up checks.
+enum CleanStop {
+    static func sidecar(of path: String) -> String { path + "-clean" }
+
+    /// Called by a stop after its checkpoint, when nothing will write to the file again.
+    static func record(_ path: String) {
+        guard logIsEmpty(path), let fingerprint = fingerprint(path) else { return }
+        let temporary = sidecar(of: path) + ".\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        let bytes = Array(fingerprint.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        if written != bytes.count || rename(temporary, sidecar(of: path)) != 0 { unlink(temporary) }
+    }
+
+    /// Whether the file and its log are as the last clean stop recorded.
+    static func leftAsItWas(_ path: String) -> Bool {
+        guard let recorded = read(sidecar(of: path)), logIsEmpty(path), let now = fingerprint(path) else { return false }
+        return recorded == now
+    }
+
+    /// Called before the file is opened for writing: whatever this run does, only its own stop may vouch for it.
+    static func forget(_ path: String) { unlink(sidecar(of: path)) }
+
+    private static func fingerprint(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return
+            "addonmock clean stop 1 dev \(st.st_dev) inode \(st.st_ino) size \(st.st_size) modified \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) changed \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)\n"
+    }
+
+    private static func logIsEmpty(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path + "-wal", &st) != 0 ? errno == ENOENT : st.st_size == 0
+    }
+
+    /// The sidecar's text, if it is a small regular file (anything else is not a fingerprint).
+    private static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, n < buffer.count else { return nil }
+        return String(decoding: buffer[..<n], as: UTF8.self)
     }
 }
 

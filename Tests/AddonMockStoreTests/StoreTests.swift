@@ -1,3 +1,4 @@
+import CSQLite
 import Dispatch
 import Testing
 
@@ -193,6 +194,55 @@ func migrate(_ conn: Connection, through step: Int) throws {
         let before = snapshot(tmp)
         #expect(refusal(tmp)?.hasPrefix("is damaged (") == true, "\(refusal(tmp) ?? "accepted")")
         #expect(snapshot(tmp) == before)
+    }
+
+    /// Start-up skips the damage check only for a file exactly as the last clean stop left it: not after a run that
+    /// was killed, not after any write since (even with the modification time set back), not with a non-empty log.
+    @Test func onlyAFileAsACleanStopLeftItSkipsTheCheck() throws {
+        let tmp = TempDatabase()
+        let sidecar = tmp.path + "-clean"
+        func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+        func startsClean(then work: (Database) throws -> Void = { _ in }) throws -> Bool {
+            let db = try Database(path: tmp.path)
+            #expect(!exists(sidecar), "only this run's own stop may vouch for it")
+            try work(db)
+            return db.startedFromCleanStop
+        }
+        let stop = { (db: Database) in db.checkpoint() }
+
+        #expect(
+            try !startsClean(then: { db in
+                for i in 0..<50 { try db.write { try $0.insert(sampleResource(id: "i\(i)", scope: "s\(i)")) } }
+                db.checkpoint()
+            }), "a new file has nothing to check")
+        #expect(exists(sidecar))
+        #expect(try startsClean(then: { db in try db.write { try $0.insert(sampleResource(id: "killed", scope: "k")) } }))
+        #expect(try !startsClean(then: stop), "the run before was not stopped (as if killed)")
+        #expect(try startsClean())
+        #expect(!exists(sidecar), "a run without a stop leaves nothing behind")
+        #expect(try !startsClean(then: stop))
+
+        // Written since the stop (grown, cut back) with the modification time then set back: the change time tells.
+        var st = stat()
+        #expect(stat(tmp.path, &st) == 0)
+        let f = fopen(tmp.path, "r+b")!
+        fseek(f, 0, SEEK_END)
+        fwrite([UInt8](repeating: 0, count: 4096), 1, 4096, f)
+        fclose(f)
+        #expect(truncate(tmp.path, st.st_size) == 0)
+        var times = [st.st_atim, st.st_mtim]
+        #expect(utimensat(AT_FDCWD, tmp.path, &times, 0) == 0)
+        #expect(try !startsClean(then: stop))
+
+        // A write by another program that went no further than the log.
+        var other: OpaquePointer?
+        #expect(sqlite3_open(tmp.path, &other) == SQLITE_OK)
+        #expect(sqlite3_exec(other, "PRAGMA wal_autocheckpoint=0; DELETE FROM resources WHERE id = 'i1'", nil, nil, nil) == SQLITE_OK)
+        var wal = stat()
+        #expect(stat(tmp.path + "-wal", &wal) == 0 && wal.st_size > 0)
+        #expect(try !startsClean(), "its log is not empty")
+        sqlite3_close(other)
+        #expect(try Database(path: tmp.path).read { try $0.scalarInt("SELECT count(*) FROM resources") } == 50, "i1 gone, \"killed\" kept")
     }
 
     @Test func aDatabaseFromBeforeTheStampIsStillOursAndGetsStamped() throws {

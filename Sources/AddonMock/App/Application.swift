@@ -71,6 +71,9 @@ public final class Application: Sendable {
             database: database, engine: engine, clock: clock, cacheBytes: configuration.cacheBytes, relations: registry.relations,
             shown: registry.shownFields, committed: { changes in events.publish(changes.map { .change($0) }) })
         self.manager = manager
+        if database.startedFromCleanStop {
+            logger.debug("database \(configuration.database) is as its last clean stop left it: its damage check was skipped")
+        }
         do {
             let caughtUp = try manager.sweep()
             if caughtUp > 0 { logger.info("applied \(caughtUp) transition(s) that fell due while stopped") }
