@@ -21,7 +21,7 @@ import Testing
         #expect(cache.entry(id: "a")?.stored.id == "a")
         #expect(cache.entry(service: "cce", scope: "c1", name: "coredns")?.stored.id == "a")
         #expect(cache.entry(service: "autopilot", scope: "c1", name: "coredns") == nil)
-        cache.forget(id: "a")
+        cache.forget(record("a"))
         #expect(cache.entry(id: "a") == nil)
         #expect(cache.entry(service: "cce", scope: "c1", name: "coredns") == nil)
     }
@@ -89,7 +89,7 @@ import Testing
     @Test func aBodyForAForgottenRecordIsNotKept() throws {
         let cache = ResourceCache(capacity: 4)
         let stale = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
-        cache.forget(id: "a")
+        cache.forget(record("a"))
         cache.remember(record("a"), readSince: cache.generation)
         _ = stale.body("x") { _ in Array("stale".utf8) }
         let entry = try #require(cache.entry(id: "a"))
@@ -113,7 +113,7 @@ import Testing
         // A reader takes the generation, then a write changes "a" and commits before the reader remembers
         // what it read (the older record): that record must not stay.
         let generation = cache.generation
-        cache.forget(id: "a")
+        cache.forget(record("a"))
         cache.committed()
         let entry = cache.remember(record("a"), readSince: generation)
         #expect(entry.stored.id == "a")
@@ -139,7 +139,7 @@ import Testing
         let cache = ResourceCache(capacity: 4)
         // The write forgets "a"; a reader that began before the write's commit remembers the committed (older)
         // record; the commit then forgets it again, so the next read fetches the new one.
-        cache.forget(id: "a")
+        cache.forget(record("a"))
         cache.remember(record("a"), readSince: cache.generation)
         #expect(cache.entry(id: "a") != nil)
         cache.committed()
@@ -149,5 +149,42 @@ import Testing
         cache.remember(record("b", scope: "c2"), readSince: cache.generation)
         cache.committed()
         #expect(cache.count == 0)
+    }
+    /// Kept lists share the cache's byte budget and take at most a quarter of it. A list goes when a write to its
+    /// service and scope commits (not one elsewhere), and one read before any commit is not kept after it.
+    @Test func keptListsStayWithinAQuarterOfTheBudgetAndGoWithWritesToWhatTheyList() throws {
+        let cache = ResourceCache(byteBudget: 16 << 10)
+        let view = try #require(cache.view(of: cache.remember(record("a"), readSince: cache.generation), at: t0, engine: engine))
+        func keep(_ scope: String, bytes: Int) {
+            cache.keep(
+                ListAnswer(ids: ["a"], body: Array(repeating: 0x20, count: bytes)), of: [view], service: "cce", scope: scope,
+                renderer: "x", readSince: cache.generation)
+        }
+        func isKept(_ scope: String) -> Bool { cache.list(service: "cce", scope: scope, renderer: "x", at: t0) != nil }
+        keep("small", bytes: 2_000)
+        #expect(isKept("small"))
+        keep("too large", bytes: 4_000)
+        #expect(!isKept("too large"), "over a quarter of 16 KiB alone")
+        keep("second", bytes: 2_000)
+        #expect(isKept("second"))
+        #expect(!isKept("small"), "two would pass the quarter: the older went")
+        #expect(cache.size <= 16 << 10)
+
+        keep("third", bytes: 100)
+        cache.forget(record("b", scope: "second"))
+        #expect(!isKept("second"), "a write to what it lists drops it at once")
+        keep("second", bytes: 100) // read meanwhile, before the write's commit: the older records
+        cache.committed()
+        #expect(!isKept("second"), "and again at the commit")
+        #expect(isKept("third"), "a list of another scope stays")
+
+        let stale = cache.generation
+        cache.forget(record("c", scope: "elsewhere"))
+        cache.committed()
+        cache.keep(ListAnswer(ids: [], body: []), of: [], service: "cce", scope: "late", renderer: "x", readSince: stale)
+        #expect(!isKept("late"), "read before a commit: not kept")
+        cache.forgetAll()
+        cache.committed()
+        #expect(!isKept("third"), "a reset drops every list")
     }
 }

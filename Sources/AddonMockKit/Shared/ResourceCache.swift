@@ -16,9 +16,10 @@ import Glibc
 /// only if it is still the current one.
 ///
 /// Whole list answers are kept beside the records (`list(service:scope:renderer:at:)`): a list of 100 add-ons is then
-/// one lookup instead of a read of 100 rows, 100 lookups and a 243 KB join. A kept list holds until the next commit
-/// (every commit drops every list: which lists a write changes is not known here, and lists are cheap to rebuild)
-/// or until the first pending operation in it falls due, whichever comes first.
+/// one lookup instead of a read of 100 rows, 100 lookups and a 243 KB join. A list is of the records of one service in
+/// one scope, so it holds until a write to a record of that service and scope (or a reset) is committed, or until
+/// the first pending operation in it falls due, whichever comes first: like a record, it is forgotten inside the
+/// write and once more at its commit, and one read before a commit is not kept after it.
 ///
 /// Bounded twice: by entries and by bytes (the records' values and the rendered bodies, which can be up to
 /// a megabyte each): past either, the oldest entries go first. One entry may take at most 1/128 of the byte
@@ -65,10 +66,16 @@ public final class ResourceCache: Sendable {
     /// probe, shorter than the bookkeeping a reader-writer lock does on each acquire).
     private let state: Locked<Kept>
 
-    private struct ListKey: Hashable {
+    /// What a list is of: the records of one service in one scope.
+    private struct Listed: Hashable {
         let service: String
         let scope: String
-        let renderer: String
+
+        init(service: String, scope: String) {
+            self.service = service
+            self.scope = scope
+        }
+        init(_ record: Resource) { self.init(service: record.service, scope: record.scope) }
     }
 
     private struct KeptList {
@@ -89,11 +96,12 @@ public final class ResourceCache: Sendable {
         /// Insertion order, for first-in-first-out eviction; a slot may name an id forgotten since.
         var ring: [String?]
         var next = 0
-        /// Counts commits. Ids changed by writes not yet committed, and whether one of them cleared everything.
+        /// Counts commits. Records changed by writes not yet committed, and whether one of them cleared everything.
         var commits: UInt64 = 0
-        var uncommitted: [String] = []
+        var uncommitted: [(id: String, listed: Listed)] = []
         var uncommittedReset = false
-        var lists: [ListKey: KeptList] = [:]
+        /// By what they list, then by renderer.
+        var lists: [Listed: [String: KeptList]] = [:]
         var listBytes = 0
 
         init(capacity: Int, byteBudget: Int, largestEntry: Int) {
@@ -129,13 +137,13 @@ public final class ResourceCache: Sendable {
             keepWithinBudget()
         }
 
-        mutating func keep(_ answer: ListAnswer, as key: ListKey, dueAt: Instant?, readSince generation: UInt64) {
+        mutating func keep(_ answer: ListAnswer, of listed: Listed, as renderer: String, dueAt: Instant?, readSince generation: UInt64) {
             guard commits == generation else { return }
             let size = 512 + answer.body.count + 64 * answer.ids.count
             // Lists together take at most a quarter of the budget, so they never push out many records.
             guard size <= byteBudget / 4 else { return }
             if listBytes + size > byteBudget / 4 { dropLists() }
-            if let replaced = lists.updateValue(KeptList(answer: answer, dueAt: dueAt, size: size), forKey: key) {
+            if let replaced = lists[listed, default: [:]].updateValue(KeptList(answer: answer, dueAt: dueAt, size: size), forKey: renderer) {
                 listBytes -= replaced.size
             }
             listBytes += size
@@ -147,9 +155,21 @@ public final class ResourceCache: Sendable {
             listBytes = 0
         }
 
+        mutating func dropLists(of listed: Listed) {
+            guard let gone = lists.removeValue(forKey: listed) else { return }
+            listBytes -= gone.values.reduce(0) { $0 + $1.size }
+        }
+
         mutating func committed() {
-            dropLists()
-            if uncommittedReset { dropAll() } else { uncommitted.forEach { drop($0) } }
+            if uncommittedReset {
+                dropAll()
+                dropLists()
+            } else {
+                for (id, listed) in uncommitted {
+                    drop(id)
+                    dropLists(of: listed)
+                }
+            }
             uncommitted.removeAll(keepingCapacity: true)
             uncommittedReset = false
             commits &+= 1
@@ -224,7 +244,7 @@ public final class ResourceCache: Sendable {
     /// The list answer kept for `service` in `scope` as `renderer` renders it, unless something in it fell due by `now`.
     public func list(service: String, scope: String, renderer: String, at now: Instant) -> ListAnswer? {
         state.withLock { s in
-            guard let kept = s.lists[ListKey(service: service, scope: scope, renderer: renderer)] else { return nil }
+            guard let kept = s.lists[Listed(service: service, scope: scope)]?[renderer] else { return nil }
             if let due = kept.dueAt, due <= now { return nil }
             return kept.answer
         }
@@ -235,15 +255,17 @@ public final class ResourceCache: Sendable {
     public func keep(_ answer: ListAnswer, of views: [ResourceView], service: String, scope: String, renderer: String, readSince generation: UInt64) {
         guard views.allSatisfy({ $0.entry != nil }) else { return }
         let dueAt = views.lazy.compactMap(\.resource.pending?.dueAt).min()
-        state.withLock { $0.keep(answer, as: ListKey(service: service, scope: scope, renderer: renderer), dueAt: dueAt, readSince: generation) }
+        state.withLock { $0.keep(answer, of: Listed(service: service, scope: scope), as: renderer, dueAt: dueAt, readSince: generation) }
     }
 
-    /// Call only inside `Database.write`, for every record the write changes or deletes.
-    public func forget(id: String) {
+    /// Call only inside `Database.write`, for every record the write changes or deletes (as it was, and as it is
+    /// when that lists it elsewhere): drops it and the lists it is in, now and again at the commit.
+    public func forget(_ record: Resource) {
+        let listed = Listed(record)
         state.withLock { s in
-            s.dropLists()
-            s.drop(id)
-            s.uncommitted.append(id)
+            s.drop(record.id)
+            s.dropLists(of: listed)
+            s.uncommitted.append((record.id, listed))
         }
     }
 

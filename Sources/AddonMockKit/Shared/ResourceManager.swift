@@ -470,13 +470,14 @@ public final class ResourceManager: Sendable {
     // then costs no second write by the sweep, and readers, who settle on read, see the same either way.
 
     private func save(_ resource: Resource, replacing old: Resource, _ conn: AddonMockStore.Connection) throws {
-        cache.forget(id: resource.id)
+        cache.forget(old)
+        if (resource.service, resource.scope) != (old.service, old.scope) { cache.forget(resource) }
         try conn.update(resource)
         note(ResourceChange(resource, from: old, shown: shownFields[resource.service] ?? []))
     }
 
     private func add(_ resource: Resource, _ conn: AddonMockStore.Connection) throws {
-        cache.forget(id: resource.id)
+        cache.forget(resource)
         try conn.insert(resource)
         note(ResourceChange(resource, from: nil, shown: shownFields[resource.service] ?? []))
     }
@@ -484,7 +485,7 @@ public final class ResourceManager: Sendable {
     /// Deletes the row, and with it (depth first, each its own change, at the owner's time) every resource it
     /// owns by a cascading relation.
     private func remove(_ old: Resource, _ conn: AddonMockStore.Connection, ownerGoneAt: Instant? = nil) throws {
-        cache.forget(id: old.id)
+        cache.forget(old)
         try conn.deleteResource(id: old.id)
         let change = ResourceChange(deleted: old, at: ownerGoneAt ?? clock.now(), shown: shownFields[old.service] ?? [])
         note(change)
