@@ -156,7 +156,8 @@ public final class ResourceCache: Sendable {
         }
 
         mutating func dropLists(of listed: Listed) {
-            guard let gone = lists.removeValue(forKey: listed) else { return }
+            // Most writes find no list kept (an install's workload lists nothing): no hashing then.
+            guard !lists.isEmpty, let gone = lists.removeValue(forKey: listed) else { return }
             listBytes -= gone.values.reduce(0) { $0 + $1.size }
         }
 
