@@ -219,11 +219,14 @@ enum CleanStop {
         return stat(path + "-wal", &st) != 0 ? errno == ENOENT : st.st_size == 0
     }
 
-    /// The sidecar's text, if it is a small regular file (anything else is not a fingerprint).
+    /// The sidecar's text, if it is a small regular file (anything else is not a fingerprint; non-blocking, so a
+    /// FIFO put there cannot hold start-up).
     private static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         var buffer = [UInt8](repeating: 0, count: 512)
         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         guard n > 0, n < buffer.count else { return nil }

@@ -193,8 +193,9 @@ public final class ResourceManager: Sendable {
     }
 
     /// The answer to a list of `service` in `scope`: each item rendered by `render` (kept with its record as
-    /// `renderer`, so a GET's body serves its list item too) and joined by `join`. The whole answer is kept until the
-    /// next commit or until something in it falls due (`ResourceCache`), so a list asked again is a lookup.
+    /// `renderer`, so a GET's body serves its list item too) and joined by `join`. The whole answer is kept until a
+    /// write to a record of `service` in `scope` commits or something in it falls due (`ResourceCache`), so a list
+    /// asked again is a lookup.
     public func list(
         service: String, scope: String, renderer: String, render: (Resource) -> [UInt8], join: ([[UInt8]]) -> [UInt8]
     ) throws -> ListAnswer {
