@@ -8,7 +8,8 @@ run.py's rounds to resolve); run.py stays the measure of throughput.
 With --reference, the C reference of run.py (Benchmarks/reference/hello.c, the same libmicrohttpd) is counted too,
 answering its constant body: what a bare libmicrohttpd answer costs in the same unit, pool zeroing included.
 
-Each workload is run twice under cachegrind, with 200 and 200 + N requests over one keep-alive connection, and the
+The workloads are the mixed workload's request kinds, and run.py's list of 100 add-ons in one cluster (its fixtures
+catalog and import). Each workload is run twice under cachegrind, with 200 and 200 + N requests over one keep-alive connection, and the
 difference divided by N, so start-up and shutdown cancel out. Counts are user-space instructions only (no kernel, no
 cache misses), and valgrind emulates AVX2 at most, so `rep stosb` counts one per byte: the libmicrohttpd column
 (zeroing its connection pool after each request, as 1.0.1 does) weighs far more here than in time. Needs valgrind
@@ -37,6 +38,8 @@ WORKLOADS = {
     "install": lambda i, uid: ("POST", "/api/v3/addons", run.install_body(f"cluster-{i}")),
     "list": lambda i, uid: ("GET", "/api/v3/addons?cluster_id=seed"),
     "templates": lambda i, uid: ("GET", "/api/v3/addontemplates?addon_template_name=coredns"),
+    # run.py's list row: 100 add-ons in one cluster, from a fixtures catalog of 100 coredns copies.
+    "list of 100": lambda i, uid: ("GET", "/api/v3/addons?cluster_id=list100"),
 }
 
 
@@ -66,9 +69,13 @@ def counts(binary, workload, requests, work):
     """Instructions by function for one server run of `requests` requests after the warm-up."""
     out = work / f"cachegrind-{workload}-{requests}.out"
     port = run.free_port()
+    extra, seed = [], None
+    if workload == "list of 100":
+        fixtures, seed = run.list100_world(tempfile.mkdtemp(dir=work))
+        extra = ["--fixtures", str(fixtures)]
     server = under_cachegrind(
         out, [str(binary), "--port", str(port), "--db", str(work / f"{workload}-{requests}.sqlite"), "--profile", "instant",
-              "--log-level", "warning"], port, "/_mock/health")
+              "--log-level", "warning", *extra], port, "/_mock/health")
     conn = http.client.HTTPConnection("127.0.0.1", port)
 
     def send(method, path, body=None):
@@ -80,7 +87,10 @@ def counts(binary, workload, requests, work):
         return data
 
     try:
-        uid = json.loads(send("POST", "/api/v3/addons", run.install_body("seed")))["metadata"]["uid"]
+        # The fixtures catalog of the list of 100 has coredns-000 to -099, not coredns.
+        uid = json.loads(send("POST", "/api/v3/addons", run.install_body("seed", "coredns-000" if seed else "coredns")))["metadata"]["uid"]
+        if seed:
+            send("POST", "/_mock/import", seed)
         for i in range(WARMUP + requests):
             send(*WORKLOADS[workload](i, uid))
     finally:  # a failed run leaves no server behind

@@ -153,6 +153,19 @@ def first_200_ms(argv, port, path="/_mock/health"):
         time.sleep(0.0002)
 
 
+def list100_world(work):
+    """The list-of-100 setup: a fixtures directory (under `work`) whose CCE catalog is 100 copies of coredns (the catalog
+    allows one add-on of a template per cluster), and the /_mock/import body that puts one of each in cluster
+    `list100`. Returns (fixtures directory, seed JSON)."""
+    fixtures = pathlib.Path(work) / "fixtures-100"
+    fixtures.mkdir()
+    catalog = json.loads((ROOT / "Sources/Services/CCE/catalog/cce-addon-templates.json").read_text())
+    coredns = next(t for t in catalog["templates"] if t["name"] == "coredns")
+    names = [f"coredns-{i:03d}" for i in range(100)]
+    (fixtures / "cce-addon-templates.json").write_text(json.dumps({"templates": [{**coredns, "name": n, "alias": n} for n in names]}))
+    return fixtures, json.dumps({"addons": [{"cluster": "list100", "template": n, "status": "running"} for n in names], "plugins": []})
+
+
 def startup_ms(binary, runs=20, db=None, reference=False, kill=False):
     """Median, fastest and slowest start-up to first 200 over `runs` starts: on a new database each time, or on
     `db` (kept) when given; `reference` starts the C reference instead (the floor: a process that only listens).
@@ -281,14 +294,8 @@ def main():
     # A list of 100 add-ons in one cluster (a catalog of 100 copies of coredns, from a fixtures directory: one add-on
     # per template per cluster), paired with a reference answering the same bytes: a 240 KB body costs any server
     # its copying and sending, and the small-body reference's ratio is given beside it (docs/performance.md).
-    fixtures = work / "fixtures-100"
-    fixtures.mkdir()
-    catalog = json.loads((ROOT / "Sources/Services/CCE/catalog/cce-addon-templates.json").read_text())
-    coredns = next(t for t in catalog["templates"] if t["name"] == "coredns")
-    names = [f"coredns-{i:03d}" for i in range(100)]
-    (fixtures / "cce-addon-templates.json").write_text(json.dumps({"templates": [{**coredns, "name": n, "alias": n} for n in names]}))
+    fixtures, seed = list100_world(work)
     group = [server(work / f"list-{k}.sqlite", b, extra=("--fixtures", str(fixtures))) for k, b in enumerate(builds)]
-    seed = json.dumps({"addons": [{"cluster": "list100", "template": n, "status": "running"} for n in names], "plugins": []})
     for s in group:
         post(s.url + "/_mock/import", seed)
     listed = work / "list-100.json"
