@@ -186,12 +186,6 @@ public final class ResourceManager: Sendable {
         _ = try? sweep()
     }
 
-    /// `resources(service:scope:)` through the cache: a record read before (by a list or by id) costs a lookup rather
-    /// than a decode, and its renderings are reused; one not kept yet is kept (unless a commit happened meanwhile).
-    public func views(service: String, scope: String) throws -> [ResourceView] {
-        try views(service: service, scope: scope, at: clock.now(), readSince: cache.generation)
-    }
-
     /// The answer to a list of `service` in `scope`: each item rendered by `render` (kept with its record as
     /// `renderer`, so a GET's body serves its list item too) and joined by `join`. The whole answer is kept until a
     /// write to a record of `service` in `scope` commits or something in it falls due (`ResourceCache`), so a list
@@ -208,6 +202,9 @@ public final class ResourceManager: Sendable {
         return answer
     }
 
+    /// `resources(service:scope:)` through the cache: a record read before (by a list or by id) costs a lookup rather
+    /// than a decode, and its renderings are reused; one not kept yet is kept (unless a commit happened since
+    /// `generation`).
     private func views(service: String, scope: String, at now: Instant, readSince generation: UInt64) throws -> [ResourceView] {
         var hits: [ResourceCache.Entry] = []
         let stored = try database.read { conn in
