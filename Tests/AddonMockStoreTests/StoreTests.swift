@@ -82,7 +82,7 @@ func migrate(_ conn: Connection, through step: Int) throws {
         // background pass never copies a log that keeps growing, so the log never starts over. With it, the log
         // holds the limit's 8,000 frames plus what arrives while a background pass finishes.
         #expect(size("-wal") < 12_000 * 4_120, "the log starts over once it passes the limit")
-        db.checkpoint()
+        db.stop()
         #expect(size("-wal") == 0)
         #expect(try db.read { try $0.scalarInt("SELECT count(*) FROM filler") } == 6_000)
     }
@@ -180,7 +180,7 @@ func migrate(_ conn: Connection, through step: Int) throws {
         do {
             let db = try Database(path: tmp.path)
             for i in 0..<300 { try db.write { try $0.insert(sampleResource(id: "i\(i)", scope: "s\(i)")) } }
-            db.checkpoint()
+            db.stop()
         }
         // Scribble over the middle of the file (page 1, the header, stays intact).
         let f = fopen(tmp.path, "r+b")!
@@ -208,12 +208,12 @@ func migrate(_ conn: Connection, through step: Int) throws {
             try work(db)
             return db.startedFromCleanStop
         }
-        let stop = { (db: Database) in db.checkpoint() }
+        let stop = { (db: Database) in db.stop() }
 
         #expect(
             try !startsClean(then: { db in
                 for i in 0..<50 { try db.write { try $0.insert(sampleResource(id: "i\(i)", scope: "s\(i)")) } }
-                db.checkpoint()
+                db.stop()
             }), "a new file has nothing to check")
         #expect(exists(sidecar))
         #expect(try startsClean(then: { db in try db.write { try $0.insert(sampleResource(id: "killed", scope: "k")) } }))

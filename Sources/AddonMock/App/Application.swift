@@ -193,7 +193,7 @@ public final class Application: Sendable {
     public func stop() {
         server.stop()
         manager.stopSweeping()
-        manager.database.checkpoint()
+        manager.database.stop()
         if let file = configuration.addressFile { unlink(file) }
     }
 
