@@ -181,8 +181,9 @@ public final class Database: Sendable {
         writer.withLock { $0.afterCommit.append(call) }
     }
 
-    /// Ends the writes (reads go on): commits what is outstanding, folds the WAL back into the main file so a stopped server leaves one
-    /// tidy file behind, and records the clean stop (`CleanStop`). Nothing is committed after it.
+    /// Ends the writes (reads go on): commits what is outstanding, folds the WAL back into the main file so a
+    /// stopped server leaves one tidy file behind, and records the clean stop (`CleanStop`). Nothing is committed
+    /// after it.
     public func stop() {
         committer.stop()
         checkpointer?.drain()
